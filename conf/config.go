@@ -1,0 +1,102 @@
+package conf
+
+// Config is the effective configuration of one instance (one port). Field
+// tags are the YAML keys of the legacy conf.yaml; the keys under "derived"
+// are computed from the others when the file does not set them.
+type Config struct {
+	MySQLBase         string       `yaml:"mysql_base"`
+	Host              string       `yaml:"host"`
+	DataBase          string       `yaml:"data_base"`
+	BackupBase        string       `yaml:"backup_base"`
+	Port              Number       `yaml:"port"`
+	InstanceID        Number       `yaml:"instance_id"`
+	DateStr           string       `yaml:"date_str"`
+	S3Host            string       `yaml:"s3_host"`
+	S3Bucket          string       `yaml:"s3_bucket"`
+	S3AccessKey       string       `yaml:"s3_access_key"`
+	S3SecretKey       Secret       `yaml:"s3_secret_key"`
+	S3Region          string       `yaml:"s3_region"`
+	RootPassword      Secret       `yaml:"root_password"`
+	Replication       *Replication `yaml:"replication,omitempty"`
+	ConfBase          string       `yaml:"conf_base"`
+	CleanAfterRestore bool         `yaml:"clean_after_restore"`
+	SQLTestInsert     string       `yaml:"sql_test_insert,omitempty"`
+	SQLTestGet2       string       `yaml:"sql_test_get_2,omitempty"`
+
+	// derived (legacy-tool.md §2), each overridable in the file
+	MySQLUser         string `yaml:"mysql_user"`
+	MySQLUserGroup    string `yaml:"mysql_user_group"`
+	MySQLSocket       string `yaml:"mysql_socket"`
+	MySQLPidPath      string `yaml:"mysql_pid_path"`
+	MySQLDataDir      string `yaml:"mysql_data_dir"`
+	MySQLMyCnf        string `yaml:"mysql_my_cnf"`
+	TmpServerID       Number `yaml:"tmp_server_id"`
+	BackupTgzDes3Tail string `yaml:"backup_tgz_des3_tail"`
+	BackupDataTail    string `yaml:"backup_data_tail"`
+	BackupDataDir     string `yaml:"backup_data_dir"`
+	BackupMyCnf       string `yaml:"backup_my_cnf"`
+	BackupTgzDes3     string `yaml:"backup_tgz_des3"`
+	BackupBinlogTail  string `yaml:"backup_binlog_tail"`
+	BackupBinlogDir   string `yaml:"backup_binlog_dir"`
+	S3Key             string `yaml:"s3_key"`
+	Mes               string `yaml:"mes"`
+
+	// Path is the file the configuration was read from ("" without --conf-path).
+	Path string `yaml:"-"`
+	// Ignored lists the legacy keys present in the file that the legacy tool
+	// itself overwrote (cwd, des3_password_fn, backup_tgz_des3_meta).
+	Ignored []string `yaml:"-"`
+}
+
+// Replication is the `replication` mapping: the credentials every channel
+// uses and the list of sources this instance replicates from.
+type Replication struct {
+	User             string   `yaml:"user"`
+	Password         Secret   `yaml:"password"`
+	Source           []Source `yaml:"source"`
+	GroupReplication int      `yaml:"group_replication"`
+}
+
+// Source is one replication source. User and Password, when set, replace
+// replication.user and replication.password for this source only.
+type Source struct {
+	Host     string `yaml:"host"`
+	Port     Number `yaml:"port"`
+	ID       Number `yaml:"id"`
+	User     string `yaml:"user,omitempty"`
+	Password Secret `yaml:"password,omitempty"`
+}
+
+// legacyForcedKeys are keys the legacy tool always overwrote after loading
+// the file, so a value in the file never had any effect. They are accepted
+// and ignored so that old files keep loading.
+var legacyForcedKeys = map[string]bool{
+	"cwd":                  true,
+	"des3_password_fn":     true,
+	"backup_tgz_des3_meta": true,
+}
+
+// Des3PasswordFile is the file whose first line is the des3 password.
+func (c *Config) Des3PasswordFile() string { return joinPath(c.ConfBase, "des3_password") }
+
+// RuntimeMyCnf is this host's own my.cnf, kept beside the configuration.
+func (c *Config) RuntimeMyCnf() string { return joinPath(c.ConfBase, "my.cnf") }
+
+// SourcesResolved returns the replication sources with the shared
+// credentials filled in where a source does not set its own.
+func (c *Config) SourcesResolved() []Source {
+	if c.Replication == nil {
+		return nil
+	}
+	out := make([]Source, len(c.Replication.Source))
+	for i, s := range c.Replication.Source {
+		if s.User == "" {
+			s.User = c.Replication.User
+		}
+		if s.Password == "" {
+			s.Password = c.Replication.Password
+		}
+		out[i] = s
+	}
+	return out
+}

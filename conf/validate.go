@@ -1,0 +1,143 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+)
+
+// MaxServerID is the largest server_id MySQL and MariaDB accept.
+const MaxServerID = 4294967295
+
+var safeDateStr = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]*$`)
+
+// Validate checks what the derived configuration needs to be usable. The
+// first problem found is returned as an *Error naming the key.
+func (c *Config) Validate() error {
+	checks := []func() error{
+		c.checkRequired, c.checkPaths, c.checkNumbers, c.checkDateStr,
+		c.checkS3, c.checkReplication,
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) errKey(key, format string, args ...any) error {
+	return &Error{File: c.Path, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) checkRequired() error {
+	for _, r := range []struct{ key, v string }{
+		{"host", c.Host}, {"data_base", c.DataBase}, {"backup_base", c.BackupBase},
+		{"port", string(c.Port)}, {"instance_id", string(c.InstanceID)},
+	} {
+		if r.v == "" {
+			return c.errKey(r.key, "required key is missing")
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkPaths() error {
+	for _, p := range []struct{ key, v string }{
+		{"data_base", c.DataBase}, {"backup_base", c.BackupBase},
+		{"mysql_data_dir", c.MySQLDataDir}, {"mysql_my_cnf", c.MySQLMyCnf},
+		{"mysql_socket", c.MySQLSocket}, {"mysql_pid_path", c.MySQLPidPath},
+		{"backup_data_dir", c.BackupDataDir}, {"backup_binlog_dir", c.BackupBinlogDir},
+		{"backup_tgz_des3", c.BackupTgzDes3}, {"backup_my_cnf", c.BackupMyCnf},
+	} {
+		if !filepath.IsAbs(p.v) {
+			return c.errKey(p.key, "want an absolute path, got %q", p.v)
+		}
+	}
+	if c.MySQLBase != "" && !filepath.IsAbs(c.MySQLBase) {
+		return c.errKey("mysql_base", "want an absolute path, got %q", c.MySQLBase)
+	}
+	return nil
+}
+
+func (c *Config) checkNumbers() error {
+	if p, err := c.Port.Uint(); err != nil || p < 1 || p > 65535 {
+		return c.errKey("port", "want a TCP port 1-65535, got %s", c.Port)
+	}
+	if id, err := c.TmpServerID.Uint(); err != nil || id < 1 || id > MaxServerID {
+		return c.errKey("tmp_server_id", "%q (from {instance_id}00{port}) is not a server id 1-%d; set tmp_server_id", string(c.TmpServerID), uint64(MaxServerID))
+	}
+	return nil
+}
+
+func (c *Config) checkDateStr() error {
+	if !safeDateStr.MatchString(c.DateStr) {
+		return c.errKey("date_str", "want letters, digits, '_', '-' or '.', got %q", c.DateStr)
+	}
+	return nil
+}
+
+func (c *Config) checkS3() error {
+	if c.S3Bucket == "" {
+		return nil
+	}
+	if c.S3Host == "" {
+		return c.errKey("s3_host", "required when s3_bucket is set")
+	}
+	if _, err := c.S3Endpoint(); err != nil {
+		return err
+	}
+	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+		return c.errKey("s3_access_key", "s3_access_key and s3_secret_key go together")
+	}
+	return nil
+}
+
+// S3Endpoint returns the object store URL. As in the legacy tool a bare
+// host means http://host:80; host:port and URLs with a scheme are new.
+func (c *Config) S3Endpoint() (string, error) {
+	h := c.S3Host
+	if u, err := url.Parse(h); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return h, nil
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil {
+		host, port = h, "80"
+	}
+	if p, perr := strconv.Atoi(port); host == "" || perr != nil || p < 1 || p > 65535 {
+		return "", c.errKey("s3_host", "want host, host:port or http(s)://host[:port], got %q", h)
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+func (c *Config) checkReplication() error {
+	r := c.Replication
+	if r == nil {
+		return nil
+	}
+	if r.GroupReplication != 0 && r.GroupReplication != 1 {
+		return c.errKey("replication.group_replication", "want 0 or 1, got %d", r.GroupReplication)
+	}
+	ids := map[string]bool{}
+	for i, s := range r.Source {
+		key := fmt.Sprintf("replication.source[%d]", i)
+		switch {
+		case s.Host == "":
+			return c.errKey(key+".host", "required key is missing")
+		case s.Port == "":
+			return c.errKey(key+".port", "required key is missing")
+		case s.ID == "":
+			return c.errKey(key+".id", "required key is missing")
+		case ids[string(s.ID)]:
+			return c.errKey(key+".id", "id %s is used by another source (channel names must differ)", s.ID)
+		}
+		if p, err := s.Port.Uint(); err != nil || p < 1 || p > 65535 {
+			return c.errKey(key+".port", "want a TCP port 1-65535, got %s", s.Port)
+		}
+		ids[string(s.ID)] = true
+	}
+	return nil
+}
