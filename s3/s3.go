@@ -1,0 +1,173 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultPartSize    = 64 << 20
+	DefaultConcurrency = 4
+	DefaultMaxAttempts = 5
+)
+
+// Config says how to reach a bucket.
+type Config struct {
+	Endpoint  string // URL, e.g. http://127.0.0.1:9000
+	Region    string
+	Bucket    string
+	AccessKey string
+	SecretKey string // never logged
+	// PartSize is the multipart part size in bytes; Concurrency the parts
+	// in flight. Memory use of a Put is about PartSize × (Concurrency+1).
+	PartSize    int64
+	Concurrency int
+	// MaxAttempts bounds the tries of each request (with backoff).
+	MaxAttempts int
+	// HTTPClient overrides the SDK's client (tests inject faults with it).
+	HTTPClient *http.Client
+}
+
+// Bucket is a Store over one S3 bucket.
+type Bucket struct {
+	cfg    Config
+	client *awss3.Client
+	tm     *transfermanager.Client
+}
+
+var _ Store = (*Bucket)(nil)
+
+// New returns a Store for cfg.Bucket. It does not contact the server.
+func New(cfg Config) *Bucket {
+	if cfg.PartSize == 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	client := awss3.New(awss3.Options{
+		BaseEndpoint:     aws.String(cfg.Endpoint),
+		Region:           cfg.Region,
+		UsePathStyle:     true,
+		Credentials:      credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		RetryMaxAttempts: cfg.MaxAttempts,
+		RetryMode:        aws.RetryModeStandard,
+		HTTPClient:       httpClient(cfg.HTTPClient),
+	})
+	tm := transfermanager.New(client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = cfg.PartSize
+		o.MultipartUploadThreshold = cfg.PartSize
+		o.Concurrency = cfg.Concurrency
+	})
+	return &Bucket{cfg: cfg, client: client, tm: tm}
+}
+
+func httpClient(c *http.Client) awss3.HTTPClient {
+	if c == nil {
+		return nil
+	}
+	return c
+}
+
+// Name is the bucket name.
+func (b *Bucket) Name() string { return b.cfg.Bucket }
+
+// CreateBucket creates the bucket; an existing bucket of ours is fine.
+func (b *Bucket) CreateBucket(ctx context.Context) error {
+	_, err := b.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &b.cfg.Bucket})
+	var owned *types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return fmt.Errorf("create bucket %s: %w", b.cfg.Bucket, err)
+	}
+	return nil
+}
+
+// Put implements Store. Objects of PartSize or more go up as a multipart
+// upload, which is aborted if anything fails.
+func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, meta map[string]string) error {
+	_, err := b.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket: &b.cfg.Bucket, Key: &key, Body: r, Metadata: meta,
+	})
+	if err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", b.cfg.Bucket, key, err)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (b *Bucket) Get(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	in := &awss3.GetObjectInput{Bucket: &b.cfg.Bucket, Key: &key}
+	if offset > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	out, err := b.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, b.wrap("get", key, err)
+	}
+	return out.Body, nil
+}
+
+// Head implements Store.
+func (b *Bucket) Head(ctx context.Context, key string) (Info, error) {
+	out, err := b.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &b.cfg.Bucket, Key: &key})
+	if err != nil {
+		return Info{}, b.wrap("head", key, err)
+	}
+	meta := make(map[string]string, len(out.Metadata))
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return Info{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Metadata: meta}, nil
+}
+
+// List implements Store.
+func (b *Bucket) List(ctx context.Context, prefix string) ([]Info, error) {
+	var out []Info
+	p := awss3.NewListObjectsV2Paginator(b.client, &awss3.ListObjectsV2Input{Bucket: &b.cfg.Bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, b.wrap("list", prefix, err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, Info{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
+		}
+	}
+	return out, nil
+}
+
+// Delete implements Store.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	_, err := b.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &b.cfg.Bucket, Key: &key})
+	if err != nil && !errors.Is(b.wrap("delete", key, err), ErrNotExist) {
+		return b.wrap("delete", key, err)
+	}
+	return nil
+}
+
+// wrap adds the operation and key to err, and ErrNotExist for a missing key.
+func (b *Bucket) wrap(op, key string, err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NotFound", "NoSuchKey":
+			return fmt.Errorf("%s s3://%s/%s: %w", op, b.cfg.Bucket, key, ErrNotExist)
+		}
+	}
+	return fmt.Errorf("%s s3://%s/%s: %w", op, b.cfg.Bucket, key, err)
+}
