@@ -1,0 +1,113 @@
+package s3_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"testing/iotest"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// TestBucketHonoursTheStoreContract runs every Store method against a real
+// MinIO server and checks the contract its doc comment states.
+func TestBucketHonoursTheStoreContract(t *testing.T) {
+	m := testbed.StartMinIO(t)
+	st := m.Store()
+	ctx := t.Context()
+	big := bytes.Repeat([]byte{0, 1, 2, 3, 4, 5, 6}, 2<<20) // 14 MiB, odd pattern, 3 parts
+
+	t.Run("PutGetAtOffset", func(t *testing.T) {
+		if err := st.Put(ctx, "a/big", iotest.HalfReader(bytes.NewReader(big)), nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int64{0, 1, 5<<20 - 1, int64(len(big)) - 3} {
+			r, err := st.Get(ctx, "a/big", off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, big[off:]) {
+				t.Errorf("offset %d: got %d bytes, %v; want %d", off, len(got), err, len(big)-int(off))
+			}
+		}
+	})
+	t.Run("EmptyObject", func(t *testing.T) {
+		if err := st.Put(ctx, "a/empty", bytes.NewReader(nil), map[string]string{"sha1": "da39"}); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := st.Head(ctx, "a/empty"); err != nil || info.Size != 0 || info.Metadata["sha1"] != "da39" {
+			t.Errorf("head: %+v %v", info, err)
+		}
+	})
+	t.Run("HeadAndGetOfMissingKeyIsErrNotExist", func(t *testing.T) {
+		if _, err := st.Head(ctx, "nope"); !errors.Is(err, s3.ErrNotExist) {
+			t.Errorf("head: got %v, want ErrNotExist", err)
+		}
+		if _, err := st.Get(ctx, "nope", 0); !errors.Is(err, s3.ErrNotExist) {
+			t.Errorf("get: got %v, want ErrNotExist", err)
+		}
+	})
+	t.Run("CopyReplacesMetadata", func(t *testing.T) {
+		if err := st.Copy(ctx, "a/big", "b/copy", map[string]string{"sha1": "feed"}); err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Head(ctx, "b/copy")
+		if err != nil || info.Size != int64(len(big)) || info.Metadata["sha1"] != "feed" {
+			t.Errorf("copy: %+v %v", info, err)
+		}
+	})
+	t.Run("FailedPutLeavesNoObjectAndNoUpload", func(t *testing.T) {
+		broken := io.MultiReader(bytes.NewReader(big[:12<<20]), iotest.ErrReader(errors.New("disk on fire")))
+		err := st.Put(ctx, "c/broken", broken, nil)
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte("disk on fire")) {
+			t.Fatalf("got %v, want the reader's error", err)
+		}
+		if _, err := st.Head(ctx, "c/broken"); !errors.Is(err, s3.ErrNotExist) {
+			t.Errorf("object exists after failed put: %v", err)
+		}
+		if pending, err := st.PendingUploads(ctx, "c/"); err != nil || len(pending) != 0 {
+			t.Errorf("pending uploads %v, %v; want none", pending, err)
+		}
+	})
+	t.Run("ListPaginatesInKeyOrder", func(t *testing.T) {
+		const n = 1003 // more than one page of 1000
+		sem := make(chan struct{}, 8)
+		errs := make(chan error, n)
+		for i := range n {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				errs <- st.Put(ctx, fmt.Sprintf("list/%04d", i), bytes.NewReader([]byte("x")), nil)
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := st.List(ctx, "list/")
+		if err != nil || len(got) != n {
+			t.Fatalf("listed %d, %v; want %d", len(got), err, n)
+		}
+		for i, o := range got {
+			if want := fmt.Sprintf("list/%04d", i); o.Key != want || o.Size != 1 {
+				t.Fatalf("item %d = %+v, want key %s size 1", i, o, want)
+			}
+		}
+	})
+	t.Run("DeleteIsIdempotent", func(t *testing.T) {
+		for range 2 {
+			if err := st.Delete(ctx, "a/big"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := st.Head(ctx, "a/big"); !errors.Is(err, s3.ErrNotExist) {
+			t.Errorf("after delete: %v", err)
+		}
+	})
+}
