@@ -69,7 +69,7 @@ func StartMariaDB(t testing.TB, id int) *Instance {
 		t:            t,
 	}
 	in.MyCnf = filepath.Join(in.DataDir, "my.cnf")
-	for _, d := range []string{in.DataBase, in.ConfBase, in.BackupBase, filepath.Dir(in.Socket)} {
+	for _, d := range []string{in.DataBase, in.ConfBase, in.BackupBase, filepath.Dir(in.Socket), in.tmpDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -99,6 +99,7 @@ bind-address=127.0.0.1
 socket=%[4]s
 pid-file=%[5]s
 log-error=%[6]s
+tmpdir=%[7]s
 server-id=%[1]d
 gtid_domain_id=%[1]d
 log-bin=mysql-bin
@@ -111,15 +112,19 @@ innodb_log_file_size=32M
 innodb_use_native_aio=0
 performance_schema=OFF
 max_connections=50
-`, in.ID, in.Port, in.DataDir, in.Socket, in.PidFile, in.ErrorLog)
+`, in.ID, in.Port, in.DataDir, in.Socket, in.PidFile, in.ErrorLog, in.tmpDir())
 }
+
+// tmpDir is the instance's own tmpdir: servers bootstrapped in parallel
+// must not share temporary table files.
+func (in *Instance) tmpDir() string { return filepath.Join(in.Dir, "tmp") }
 
 func (in *Instance) install() {
 	in.t.Helper()
 	err := proc.Run(in.t.Context(), proc.Spec{Name: mustLook(in.t, "mariadb-install-db"), Args: []string{
 		"--no-defaults", "--datadir=" + in.DataDir, "--user=root",
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
-	}})
+	}, Env: []string{"TMPDIR=" + in.tmpDir()}})
 	if err != nil {
 		in.t.Fatalf("mariadb-install-db: %v", err)
 	}

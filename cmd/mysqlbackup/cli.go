@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
+)
+
+// CLI is the legacy command line of mysqlbackup.py, unchanged: global
+// options (accepted before or after the subcommand) and four subcommands.
+type CLI struct {
+	ConfPath string `name:"conf-path" placeholder:"PATH" help:"Per-port conf.yaml (legacy format)."`
+
+	MySQLBase   *string `name:"mysql-base" placeholder:"DIR" help:"Override mysql_base." group:"Overrides"`
+	Host        *string `name:"host" help:"Override host." group:"Overrides"`
+	DataBase    *string `name:"data-base" placeholder:"DIR" help:"Override data_base." group:"Overrides"`
+	BackupBase  *string `name:"backup-base" placeholder:"DIR" help:"Override backup_base." group:"Overrides"`
+	Port        *string `name:"port" help:"Override port." group:"Overrides"`
+	InstanceID  *string `name:"instance-id" placeholder:"ID" help:"Override instance_id." group:"Overrides"`
+	DateStr     *string `name:"date-str" placeholder:"YYYY_MM_DD" help:"Override date_str: which day's backup to write or restore." group:"Overrides"`
+	S3Host      *string `name:"s3-host" placeholder:"HOST[:PORT]|URL" help:"Override s3_host." group:"Overrides"`
+	S3Bucket    *string `name:"s3-bucket" placeholder:"NAME" help:"Override s3_bucket." group:"Overrides"`
+	S3AccessKey *string `name:"s3-access-key" placeholder:"KEY" help:"Override s3_access_key." group:"Overrides"`
+	S3SecretKey *string `name:"s3-secret-key" placeholder:"KEY" help:"Override s3_secret_key (prefer the file: argv is visible to every user)." group:"Overrides"`
+
+	Verbose           int    `short:"v" type:"counter" help:"More log detail: -v debug and the effective config (secrets redacted)."`
+	CleanAfterRestore *bool  `name:"clean-after-restore" negatable:"" help:"Remove the downloaded archive and staging dirs after restore (overrides clean_after_restore)."`
+	When              string `name:"when" enum:"no-data-dir,stopped," default:"" placeholder:"no-data-dir|stopped" help:"Run only if the data dir does not exist (no-data-dir) or the instance does not answer (stopped); otherwise exit 0 silently."`
+	Version           kong.VersionFlag `help:"Print the version and exit."`
+
+	Backup           BackupCmd           `cmd:"" help:"Back up the running instance: data, binlogs after it and my.cnf, to S3 or a local archive."`
+	Restore          RestoreCmd          `cmd:"" help:"Rebuild a stopped, wiped instance from a backup and replay its binlog delta."`
+	CatchupBinlog    CatchupBinlogCmd    `cmd:"" name:"catchup_binlog" aliases:"catchup-binlog" help:"Fetch from every replication source what was written after the backup, under a temporary server-id."`
+	SetupReplication SetupReplicationCmd `cmd:"" name:"setup_replication" aliases:"setup-replication" help:"Recreate one replication channel master-<id> per configured source."`
+}
+
+// App is what every subcommand runs with.
+type App struct {
+	Ctx    context.Context
+	Cfg    *conf.Config
+	Log    *slog.Logger
+	Stdout io.Writer
+}
+
+func (c *CLI) overrides() conf.Overrides {
+	return conf.Overrides{
+		MySQLBase: c.MySQLBase, Host: c.Host, DataBase: c.DataBase, BackupBase: c.BackupBase,
+		Port: c.Port, InstanceID: c.InstanceID, DateStr: c.DateStr, S3Host: c.S3Host,
+		S3Bucket: c.S3Bucket, S3AccessKey: c.S3AccessKey, S3SecretKey: c.S3SecretKey,
+		CleanAfterRestore: c.CleanAfterRestore,
+	}
+}

@@ -1,0 +1,130 @@
+// Command mysqlbackup backs up and restores MySQL and MariaDB instances
+// around Percona XtraBackup / MariaDB mariabackup. It is a drop-in
+// replacement for the legacy mysqlbackup.py: same conf.yaml, same command
+// lines, same S3 layout and archive format.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes: 0 success (and an unmet --when), 1 failure, 2 usage or config.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// kongExit carries the status of --help and --version out of kong.
+type kongExit int
+
+// usageError is a command line kong rejected.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+
+// run parses args, runs the command and maps its error to an exit code,
+// printing one line for a failure.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	var cli CLI
+	parser, err := newParser(&cli, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mysqlbackup: %v\n", err)
+		return exitFailure
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return report(stderr, "", usageError{err})
+	}
+	log := newLogger(stderr, cli.Verbose)
+	err = execute(ctx, &cli, kctx, log, stdout)
+	return report(stderr, kctx.Command(), err)
+}
+
+// report prints the one error line and returns the exit code for err.
+func report(stderr io.Writer, cmd string, err error) int {
+	if err == nil || errors.Is(err, errWhenUnmet) {
+		return exitOK
+	}
+	prefix := "mysqlbackup"
+	if cmd != "" {
+		prefix += " " + cmd
+	}
+	fmt.Fprintf(stderr, "%s: error: %v\n", prefix, err)
+	var ce *conf.Error
+	var ue usageError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newLogger(w io.Writer, verbose int) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose > 0 {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// newParser builds the kong parser of the legacy command line.
+func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("mysqlbackup"),
+		kong.Description("Back up and restore MySQL/MariaDB instances with XtraBackup/mariabackup (drop-in for mysqlbackup.py)."),
+		kong.Vars{"version": "mysqlbackup " + version},
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(kongExit(c)) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+}
+
+// execute loads the config, checks --when and runs the subcommand.
+func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger, stdout io.Writer) error {
+	cfg, err := conf.Load(conf.Options{Path: cli.ConfPath, Overrides: cli.overrides()})
+	if err != nil {
+		return err
+	}
+	log = log.With("port", string(cfg.Port))
+	for _, k := range cfg.Ignored {
+		log.Warn("config key ignored (the legacy tool ignored it too)", "key", k)
+	}
+	if cli.Verbose > 0 {
+		log.Debug("effective config (secrets redacted)\n" + cfg.Redacted())
+	}
+	if err := checkWhen(ctx, cfg, cli.When, log); err != nil {
+		return err
+	}
+	return kctx.Run(&App{Ctx: ctx, Cfg: cfg, Log: log, Stdout: stdout})
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+)
+
+// errWhenUnmet ends a run whose --when condition does not hold: exit 0,
+// nothing on stderr, as the legacy tool did.
+var errWhenUnmet = errors.New("--when condition not met")
+
+// checkWhen returns nil when the command should run, errWhenUnmet when
+// --when says it should not, or an error when that cannot be told.
+func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Logger) error {
+	switch when {
+	case "":
+		return nil
+	case "no-data-dir":
+		_, err := os.Stat(cfg.MySQLDataDir)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil
+		case err != nil:
+			return fmt.Errorf("--when no-data-dir: %w", err)
+		}
+		log.Debug("data dir exists; --when no-data-dir not met", "dir", cfg.MySQLDataDir)
+		return errWhenUnmet
+	case "stopped":
+		alive, err := adminConn(cfg).Alive(ctx)
+		if err != nil {
+			return fmt.Errorf("--when stopped: %w", err)
+		}
+		if alive {
+			log.Debug("instance answers; --when stopped not met", "socket", cfg.MySQLSocket)
+			return errWhenUnmet
+		}
+		return nil
+	}
+	return fmt.Errorf("--when %q: want no-data-dir or stopped", when)
+}
+
+// adminConn is the root connection over the instance's socket that the
+// legacy tool used for every local query.
+func adminConn(cfg *conf.Config) mysqld.Conn {
+	return mysqld.Conn{Socket: cfg.MySQLSocket, User: "root", Password: cfg.RootPassword.Reveal()}
+}

@@ -1,0 +1,65 @@
+// Package mysqld controls and queries a local MySQL or MariaDB instance
+// through its unix socket: is it alive, run SQL, and (later) supervise a
+// temporary server on a restored datadir.
+package mysqld
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Conn says how to reach an instance as an administrator.
+type Conn struct {
+	Socket   string
+	User     string
+	Password string // never logged
+}
+
+// Open returns a pool of connections to the instance. It does not connect.
+func (c Conn) Open() (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = c.User, c.Password, "unix", c.Socket
+	cfg.Timeout = 5 * time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mysql connection to %s: %w", c.Socket, err)
+	}
+	return sql.OpenDB(connector), nil
+}
+
+// Alive says whether the instance answers on its socket. An instance that
+// cannot be reached (no socket file, nobody listening) is not alive; one
+// that answers with an error, such as access denied, is reported as an
+// error, as the legacy tool did, because whether it is safe to go on is
+// then unknown.
+func (c Conn) Alive(ctx context.Context) (bool, error) {
+	db, err := c.Open()
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var one int
+	err = db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	if err == nil {
+		return true, nil
+	}
+	if isUnreachable(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("query instance on %s: %w", c.Socket, err)
+}
+
+// isUnreachable says whether err means nothing answered: the socket file
+// is missing or refuses connections (MySQL client error 2002).
+func isUnreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
