@@ -1,0 +1,66 @@
+package lock
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSecondAcquireFailsNamingTheHolder(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mysql-3309.lock")
+	l, err := Acquire(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(p)
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("got %v, want ErrBusy naming pid %d", err, os.Getpid())
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Acquire(p)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l2.Release()
+}
+
+func TestLockOfAKilledProcessDoesNotBlock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mysql-3309.lock")
+	// One process holds the lock on its own fd 9 (flock(1) locks the shared
+	// open file, then sh becomes sleep keeping fd 9), and is then SIGKILLed.
+	cmd := exec.Command("sh", "-c", `exec 9>>"$0" && flock --exclusive 9 && exec sleep 60`, p)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("flock(1) unavailable: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	held := false
+	for range 500 { // wait, bounded, until the child holds the lock
+		l, err := Acquire(p)
+		if errors.Is(err, ErrBusy) {
+			held = true
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release() // the child has not taken it yet
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !held {
+		t.Fatal("the child never took the lock")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	l, err := Acquire(p)
+	if err != nil {
+		t.Fatalf("lock of a killed holder still blocks: %v", err)
+	}
+	l.Release()
+}

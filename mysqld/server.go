@@ -1,0 +1,31 @@
+package mysqld
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Version returns SELECT VERSION().
+func Version(ctx context.Context, db *sql.DB) (string, error) {
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
+		return "", fmt.Errorf("server version: %w", err)
+	}
+	return v, nil
+}
+
+// PurgeBinlogsOlderThan runs PURGE BINARY LOGS BEFORE midnight, days days
+// ago, both dates in the server's own clock (the legacy tool mixed a UTC
+// date with the server's local time).
+func PurgeBinlogsOlderThan(ctx context.Context, db *sql.DB, days int) error {
+	var before string
+	q := "SELECT DATE_FORMAT(CURDATE() - INTERVAL ? DAY, '%Y-%m-%d 00:00:00')"
+	if err := db.QueryRowContext(ctx, q, days).Scan(&before); err != nil {
+		return fmt.Errorf("purge binary logs: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS BEFORE '"+before+"'"); err != nil {
+		return fmt.Errorf("purge binary logs before %s: %w", before, err)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+// Package xtrabackup drives the physical backup tools: MariaDB's
+// mariabackup and Percona XtraBackup (xtrabackup 8.0, xtrabackup or
+// innobackupex 2.4). It chooses the tool for the server's flavor, builds
+// its command lines, runs it, and parses the files it leaves.
+package xtrabackup
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+)
+
+// Flavor is the server family.
+type Flavor string
+
+// The two flavors.
+const (
+	MariaDB Flavor = "mariadb"
+	MySQL   Flavor = "mysql"
+)
+
+// Server is what the engine needs to know of the server it backs up.
+type Server struct {
+	Flavor       Flavor
+	Major, Minor int
+	Version      string // SELECT VERSION(), e.g. "10.11.6-MariaDB-0+deb12u1-log"
+}
+
+var versionRe = regexp.MustCompile(`^(\d+)\.(\d+)`)
+
+// ParseVersion reads the flavor and version from SELECT VERSION().
+func ParseVersion(v string) (Server, error) {
+	m := versionRe.FindStringSubmatch(v)
+	if m == nil {
+		return Server{}, fmt.Errorf("server version %q: want N.N…", v)
+	}
+	s := Server{Flavor: MySQL, Version: v}
+	s.Major, _ = strconv.Atoi(m[1])
+	s.Minor, _ = strconv.Atoi(m[2])
+	if strings.Contains(strings.ToLower(v), "mariadb") {
+		s.Flavor = MariaDB
+	}
+	return s, nil
+}
+
+// style is the command-line dialect of a backup tool.
+type style int
+
+const (
+	styleXtrabackup  style = iota // mariabackup, xtrabackup: --backup/--prepare --target-dir
+	styleInnobackupex             // innobackupex 2.4: positional dir, --apply-log
+)
+
+// Engine is one backup tool for one server.
+type Engine struct {
+	Bin    string // path or name of the tool
+	Server Server
+	style  style
+}
+
+// Choose returns the engine for srv. bin, the xtrabackup_bin key, forces a
+// tool; "" picks mariabackup (or mariadb-backup) for MariaDB and xtrabackup
+// for MySQL, as found in PATH.
+func Choose(srv Server, bin string) (Engine, error) {
+	e := Engine{Bin: bin, Server: srv}
+	if bin == "" {
+		candidates := []string{"xtrabackup"}
+		if srv.Flavor == MariaDB {
+			candidates = []string{"mariabackup", "mariadb-backup"}
+		}
+		for _, c := range candidates {
+			if p, err := exec.LookPath(c); err == nil {
+				e.Bin = p
+				break
+			}
+		}
+		if e.Bin == "" {
+			return Engine{}, fmt.Errorf("no backup tool for %s %d.%d: none of %s in PATH (set xtrabackup_bin)", srv.Flavor, srv.Major, srv.Minor, strings.Join(candidates, ", "))
+		}
+	}
+	if filepath.Base(e.Bin) == "innobackupex" {
+		e.style = styleInnobackupex
+	}
+	return e, nil
+}
+
+// StreamTool is the extractor of the engine's stream format.
+func (e Engine) StreamTool() string {
+	if e.Server.Flavor == MariaDB {
+		return "mbstream"
+	}
+	return "xbstream"
+}
+
+// BackupOptions are the knobs of a backup run.
+type BackupOptions struct {
+	DefaultsFile      string // the instance's my.cnf; must come first
+	DefaultsExtraFile string // 0600 file with the credentials and socket
+	TargetDir         string // must not exist; its parent must
+	Parallel          int    // copy threads; 0 = the tool's default
+}
+
+// BackupArgs is the command line of a backup with --slave-info.
+func (e Engine) BackupArgs(o BackupOptions) []string {
+	args := []string{"--defaults-file=" + o.DefaultsFile, "--defaults-extra-file=" + o.DefaultsExtraFile}
+	if e.style == styleInnobackupex {
+		args = append(args, "--slave-info", "--no-timestamp")
+		if o.Parallel > 0 {
+			args = append(args, "--parallel="+strconv.Itoa(o.Parallel))
+		}
+		return append(args, o.TargetDir)
+	}
+	args = append(args, "--backup", "--slave-info", "--target-dir="+o.TargetDir)
+	if o.Parallel > 0 {
+		args = append(args, "--parallel="+strconv.Itoa(o.Parallel))
+	}
+	return args
+}
+
+// PrepareArgs is the command line that makes a backup consistent. memory is
+// --use-memory ("" = the tool's default).
+func (e Engine) PrepareArgs(targetDir, memory string) []string {
+	var args []string
+	if e.style == styleInnobackupex {
+		args = []string{"--apply-log"}
+	} else {
+		args = []string{"--prepare", "--target-dir=" + targetDir}
+	}
+	if memory != "" {
+		args = append(args, "--use-memory="+memory)
+	}
+	if e.style == styleInnobackupex {
+		args = append(args, targetDir)
+	}
+	return args
+}
+
+// Backup runs the backup into o.TargetDir.
+func (e Engine) Backup(ctx context.Context, o BackupOptions, spec proc.Spec) error {
+	spec.Name, spec.Args = e.Bin, e.BackupArgs(o)
+	if err := proc.Run(ctx, spec); err != nil {
+		return fmt.Errorf("backup data: %w", err)
+	}
+	return nil
+}
+
+// Prepare runs the prepare step on a finished backup.
+func (e Engine) Prepare(ctx context.Context, targetDir, memory string, spec proc.Spec) error {
+	spec.Name, spec.Args = e.Bin, e.PrepareArgs(targetDir, memory)
+	if err := proc.Run(ctx, spec); err != nil {
+		return fmt.Errorf("prepare backup: %w", err)
+	}
+	return nil
+}
