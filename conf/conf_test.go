@@ -174,6 +174,17 @@ func TestCleanAfterRestoreFromFileIsHonouredUnlessTheFlagSaysOtherwise(t *testin
 	}
 }
 
+func TestBackupKeysHaveLegacyCompatibleDefaults(t *testing.T) {
+	c := mustLoad(t, legacyReadme, Overrides{})
+	if c.Des3Digest != "md5" || *c.PurgeBinlogDays != 5 || c.S3PartSizeMB != 64 || c.S3Concurrency != 4 || c.Parallel != 0 || c.XtrabackupBin != "" {
+		t.Errorf("defaults: digest %q purge %d part %d conc %d parallel %d bin %q", c.Des3Digest, *c.PurgeBinlogDays, c.S3PartSizeMB, c.S3Concurrency, c.Parallel, c.XtrabackupBin)
+	}
+	c = mustLoad(t, legacyReadme+"purge_binlog_days: 0\n", Overrides{})
+	if *c.PurgeBinlogDays != 0 {
+		t.Errorf("purge_binlog_days: 0 read as %d, want 0 (off)", *c.PurgeBinlogDays)
+	}
+}
+
 func TestPortAndInstanceIDAcceptIntsAndDigitStrings(t *testing.T) {
 	body := strings.Replace(legacyReadme, "port: 3309\ninstance_id: 1", "port: \"3309\"\ninstance_id: '1'", 1)
 	c := mustLoad(t, body, Overrides{})
@@ -253,6 +264,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"source without id", strings.Replace(legacyReadme, ", id: 2}", "}", 1), Overrides{}, "replication.source[0].id: required key is missing"},
 		{"two sources, same id", strings.Replace(legacyReadme, "id: 3,", "id: 2,", 1), Overrides{}, "replication.source[1].id: id 2 is used by another source"},
 		{"group_replication not 0/1", strings.Replace(legacyReadme, "group_replication: 0", "group_replication: 2", 1), Overrides{}, "replication.group_replication: want 0 or 1, got 2"},
+		{"des3_digest unknown", legacyReadme + "des3_digest: sha1\n", Overrides{}, `des3_digest: want md5 or sha256, got "sha1"`},
+		{"negative purge days", legacyReadme + "purge_binlog_days: -1\n", Overrides{}, "purge_binlog_days: want 0 (off) or more days, got -1"},
+		{"part size under S3 minimum", legacyReadme + "s3_part_size_mb: 4\n", Overrides{}, "s3_part_size_mb: want 5-5120"},
+		{"bad prepare_memory", legacyReadme + "prepare_memory: lots\n", Overrides{}, `prepare_memory: want a size like 512M or 2G, got "lots"`},
+		{"parallel negative", legacyReadme + "parallel: -2\n", Overrides{}, "parallel: want 0-256, got -2"},
 		{"not YAML", "port: [\n", Overrides{}, "not valid YAML"},
 		{"empty file", "", Overrides{}, "file is empty"},
 		{"top level is a list", "- a\n", Overrides{}, "want a mapping of keys, got a list"},

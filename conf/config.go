@@ -23,6 +23,15 @@ type Config struct {
 	SQLTestInsert     string       `yaml:"sql_test_insert,omitempty"`
 	SQLTestGet2       string       `yaml:"sql_test_get_2,omitempty"`
 
+	// new in mysqlbackup (not read by the legacy tool)
+	XtrabackupBin   string `yaml:"xtrabackup_bin"`    // backup tool; "" = chosen by server flavor
+	Parallel        int    `yaml:"parallel"`          // engine copy threads; 0 = tool default
+	PrepareMemory   string `yaml:"prepare_memory"`    // --use-memory of prepare, e.g. 1G
+	Des3Digest      string `yaml:"des3_digest"`       // md5 (legacy archives) or sha256
+	PurgeBinlogDays *int   `yaml:"purge_binlog_days"` // PURGE BINARY LOGS before N days; 0 = off
+	S3PartSizeMB    int    `yaml:"s3_part_size_mb"`   // multipart part size in MiB
+	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
+
 	// derived (legacy-tool.md §2), each overridable in the file
 	MySQLUser         string `yaml:"mysql_user"`
 	MySQLUserGroup    string `yaml:"mysql_user_group"`

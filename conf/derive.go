@@ -6,8 +6,14 @@ import (
 	"time"
 )
 
-// DefaultS3Region is used when s3_region is not set.
-const DefaultS3Region = "us-east-1"
+// Defaults of keys left unset.
+const (
+	DefaultS3Region        = "us-east-1"
+	DefaultDes3Digest      = "md5"
+	DefaultPurgeBinlogDays = 5
+	DefaultS3PartSizeMB    = 64
+	DefaultS3Concurrency   = 4
+)
 
 // derivation fills one derived key from keys before it in the list, so
 // overriding a key in the file moves every key built from it.
@@ -51,6 +57,19 @@ func (c *Config) derive(now time.Time) error {
 	}
 	if c.S3Region == "" {
 		c.S3Region = DefaultS3Region
+	}
+	if c.Des3Digest == "" {
+		c.Des3Digest = DefaultDes3Digest
+	}
+	if c.PurgeBinlogDays == nil {
+		days := DefaultPurgeBinlogDays
+		c.PurgeBinlogDays = &days
+	}
+	if c.S3PartSizeMB == 0 {
+		c.S3PartSizeMB = DefaultS3PartSizeMB
+	}
+	if c.S3Concurrency == 0 {
+		c.S3Concurrency = DefaultS3Concurrency
 	}
 	// A derived key needs its inputs; the required-key check in Validate
 	// reports a missing one, so derive only what can be derived.

@@ -19,7 +19,7 @@ var safeDateStr = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]*$`)
 func (c *Config) Validate() error {
 	checks := []func() error{
 		c.checkRequired, c.checkPaths, c.checkNumbers, c.checkDateStr,
-		c.checkS3, c.checkReplication,
+		c.checkS3, c.checkReplication, c.checkBackup,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -138,6 +138,26 @@ func (c *Config) checkReplication() error {
 			return c.errKey(key+".port", "want a TCP port 1-65535, got %s", s.Port)
 		}
 		ids[string(s.ID)] = true
+	}
+	return nil
+}
+
+var memorySize = regexp.MustCompile(`^[0-9]+[KMGkmg]?$`)
+
+func (c *Config) checkBackup() error {
+	switch {
+	case c.Des3Digest != "md5" && c.Des3Digest != "sha256":
+		return c.errKey("des3_digest", "want md5 or sha256, got %q", c.Des3Digest)
+	case c.Parallel < 0 || c.Parallel > 256:
+		return c.errKey("parallel", "want 0-256, got %d", c.Parallel)
+	case c.PrepareMemory != "" && !memorySize.MatchString(c.PrepareMemory):
+		return c.errKey("prepare_memory", "want a size like 512M or 2G, got %q", c.PrepareMemory)
+	case *c.PurgeBinlogDays < 0:
+		return c.errKey("purge_binlog_days", "want 0 (off) or more days, got %d", *c.PurgeBinlogDays)
+	case c.S3PartSizeMB < 5 || c.S3PartSizeMB > 5120:
+		return c.errKey("s3_part_size_mb", "want 5-5120 (S3 limits), got %d", c.S3PartSizeMB)
+	case c.S3Concurrency < 1 || c.S3Concurrency > 64:
+		return c.errKey("s3_concurrency", "want 1-64, got %d", c.S3Concurrency)
 	}
 	return nil
 }
