@@ -8,9 +8,12 @@ import (
 
 // WriteClientDefaults writes a 0600 option file holding the connection of
 // c in the [client] group (read by mysql, mysqlbinlog, mariabackup and
-// xtrabackup), so that no password appears on a command line. The caller
+// xtrabackup), so that no password appears on a command line. When include
+// is set the file first includes that option file (the instance's my.cnf):
+// mariabackup takes only one of --defaults-file and --defaults-extra-file
+// first on its command line, so the two travel as one file. The caller
 // removes the file with the returned function.
-func WriteClientDefaults(dir string, c Conn) (path string, remove func(), err error) {
+func WriteClientDefaults(dir string, c Conn, include string) (path string, remove func(), err error) {
 	f, err := os.CreateTemp(dir, ".mysqlbackup-client-*.cnf")
 	if err != nil {
 		return "", nil, fmt.Errorf("client defaults file: %w", err)
@@ -22,7 +25,11 @@ func WriteClientDefaults(dir string, c Conn) (path string, remove func(), err er
 		remove()
 		return "", nil, err
 	}
-	body := fmt.Sprintf("[client]\nuser=%s\nsocket=%s\n", optionValue(c.User), optionValue(c.Socket))
+	body := ""
+	if include != "" {
+		body = "!include " + include + "\n"
+	}
+	body += fmt.Sprintf("[client]\nuser=%s\nsocket=%s\n", optionValue(c.User), optionValue(c.Socket))
 	if c.Password != "" {
 		body += "password=" + optionValue(c.Password) + "\n"
 	}

@@ -70,6 +70,24 @@ func (b *Bucket) multipartCopy(ctx context.Context, source, dst string, size int
 	return nil
 }
 
+// AbortUploads aborts every unfinished multipart upload of exactly key,
+// such as the one a killed run left.
+func (b *Bucket) AbortUploads(ctx context.Context, key string) error {
+	out, err := b.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: &b.cfg.Bucket, Prefix: &key})
+	if err != nil {
+		return b.wrap("list uploads", key, err)
+	}
+	for _, u := range out.Uploads {
+		if aws.ToString(u.Key) != key {
+			continue
+		}
+		if _, err := b.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &b.cfg.Bucket, Key: u.Key, UploadId: u.UploadId}); err != nil {
+			return b.wrap("abort upload", key, err)
+		}
+	}
+	return nil
+}
+
 // PendingUploads lists the multipart uploads not yet completed or aborted
 // under prefix. A clean run leaves none.
 func (b *Bucket) PendingUploads(ctx context.Context, prefix string) ([]string, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -73,6 +74,9 @@ func New(cfg Config) *Bucket {
 		o.PartSizeBytes = cfg.PartSize
 		o.MultipartUploadThreshold = cfg.PartSize
 		o.Concurrency = cfg.Concurrency
+		// Abort a failed multipart upload even when the caller's context
+		// is what failed (SIGINT): no upload is left behind.
+		o.FailTimeout = 30 * time.Second
 	})
 	return &Bucket{cfg: cfg, client: client, tm: tm}
 }

@@ -42,4 +42,6 @@ type Store interface {
 	Copy(ctx context.Context, src, dst string, meta map[string]string) error
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// AbortUploads aborts the unfinished multipart uploads of exactly key.
+	AbortUploads(ctx context.Context, key string) error
 }

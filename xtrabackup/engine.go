@@ -100,15 +100,16 @@ func (e Engine) StreamTool() string {
 
 // BackupOptions are the knobs of a backup run.
 type BackupOptions struct {
-	DefaultsFile      string // the instance's my.cnf; must come first
-	DefaultsExtraFile string // 0600 file with the credentials and socket
+	// DefaultsFile is the instance's my.cnf, or a 0600 file that includes
+	// it and adds the credentials (mysqld.WriteClientDefaults).
+	DefaultsFile string
 	TargetDir         string // must not exist; its parent must
 	Parallel          int    // copy threads; 0 = the tool's default
 }
 
 // BackupArgs is the command line of a backup with --slave-info.
 func (e Engine) BackupArgs(o BackupOptions) []string {
-	args := []string{"--defaults-file=" + o.DefaultsFile, "--defaults-extra-file=" + o.DefaultsExtraFile}
+	args := []string{"--defaults-file=" + o.DefaultsFile}
 	if e.style == styleInnobackupex {
 		args = append(args, "--slave-info", "--no-timestamp")
 		if o.Parallel > 0 {

@@ -2,9 +2,6 @@ package main
 
 import "fmt"
 
-// BackupCmd is `mysqlbackup backup`.
-type BackupCmd struct{}
-
 // RestoreCmd is `mysqlbackup restore`.
 type RestoreCmd struct{}
 
@@ -19,9 +16,6 @@ type SetupReplicationCmd struct{}
 func notYet(cmd string) error {
 	return fmt.Errorf("%s is not implemented in this build yet", cmd)
 }
-
-// Run implements backup.
-func (BackupCmd) Run(app *App) error { return notYet("backup") }
 
 // Run implements restore.
 func (RestoreCmd) Run(app *App) error { return notYet("restore") }

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/internal/lock"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
+)
+
+// BackupCmd is `mysqlbackup backup`.
+type BackupCmd struct {
+	// afterData, when set (tests only), runs after the data is backed up
+	// and prepared and before the binary logs are listed.
+	afterData func(context.Context) error
+}
+
+// backupRun is the state of one backup.
+type backupRun struct {
+	*App
+	cmd      *BackupCmd
+	db       *sql.DB
+	password []byte
+	engine   xtrabackup.Engine
+	creds    string
+	binlogs  binlogsync.Snapshot
+	dest     destination
+	phases   phases
+	sha1     string
+	size     int64
+}
+
+// Run implements backup: lock → (purge) → data → prepare → binlogs after
+// the data → tar | gzip | des3 | sha1 → temporary object → publish.
+func (c *BackupCmd) Run(app *App) error {
+	b := &backupRun{App: app, cmd: c}
+	if err := os.MkdirAll(app.Cfg.BackupBase, 0o750); err != nil {
+		return fmt.Errorf("backup_base: %w", err)
+	}
+	lk, err := lock.Acquire(filepath.Join(app.Cfg.BackupBase, "mysql-"+string(app.Cfg.Port)+".lock"))
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	defer b.cleanup()
+	start := time.Now()
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"check", b.check},
+		{"purge", b.purge},
+		{"data", b.backupData},
+		{"prepare", b.prepare},
+		{"binlogs", b.listBinlogs},
+		{"archive", b.stream},
+		{"publish", b.publish},
+	}
+	for _, s := range steps {
+		if err := b.phases.run(app.Log, s.name, s.fn); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	fmt.Fprintf(app.Stdout, "backup ok: %s size=%d sha1=%s took=%s %s\n",
+		b.dest, b.size, b.sha1, time.Since(start).Round(10*time.Millisecond), &b.phases)
+	return nil
+}
+
+// check fails fast on what would fail late: the des3 password, the
+// destination, the server connection, leftovers of an earlier run.
+func (b *backupRun) check() error {
+	cfg := b.Cfg
+	pw, err := archive.ReadPasswordFile(cfg.Des3PasswordFile())
+	if err != nil {
+		return err
+	}
+	b.password = pw
+	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
+		return fmt.Errorf("instance my.cnf: %w", err)
+	}
+	if err := b.removeStaging(); err != nil {
+		return err
+	}
+	if b.dest, err = newDestination(cfg, b.Log); err != nil {
+		return err
+	}
+	if err := b.dest.Cleanup(b.Ctx); err != nil {
+		return fmt.Errorf("clean leftovers at %s: %w", b.dest, err)
+	}
+	if b.db, err = adminConn(cfg).Open(); err != nil {
+		return err
+	}
+	version, err := mysqld.Version(b.Ctx, b.db)
+	if err != nil {
+		return fmt.Errorf("instance on %s: %w", cfg.MySQLSocket, err)
+	}
+	srv, err := xtrabackup.ParseVersion(version)
+	if err != nil {
+		return err
+	}
+	if b.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
+		return err
+	}
+	b.creds, _, err = mysqld.WriteClientDefaults(cfg.BackupBase, adminConn(cfg), cfg.MySQLMyCnf)
+	b.Log.Info("backing up", "server", version, "engine", b.engine.Bin, "to", b.dest.String())
+	return err
+}
+
+func (b *backupRun) purge() error {
+	days := *b.Cfg.PurgeBinlogDays
+	if days == 0 {
+		b.Log.Info("binlog purge off (purge_binlog_days: 0)")
+		return nil
+	}
+	return mysqld.PurgeBinlogsOlderThan(b.Ctx, b.db, days)
+}
+
+func (b *backupRun) toolSpec() proc.Spec {
+	return proc.Spec{Log: b.Log}
+}
+
+func (b *backupRun) backupData() error {
+	return b.engine.Backup(b.Ctx, xtrabackup.BackupOptions{
+		DefaultsFile: b.creds,
+		TargetDir: b.Cfg.BackupDataDir, Parallel: b.Cfg.Parallel,
+	}, b.toolSpec())
+}
+
+func (b *backupRun) prepare() error {
+	if err := b.engine.Prepare(b.Ctx, b.Cfg.BackupDataDir, b.Cfg.PrepareMemory, b.toolSpec()); err != nil {
+		return err
+	}
+	if _, err := xtrabackup.ReadBinlogInfo(b.Cfg.BackupDataDir); err != nil {
+		return err
+	}
+	if b.cmd.afterData != nil {
+		return b.cmd.afterData(b.Ctx)
+	}
+	return nil
+}
+
+// listBinlogs records every binary log and its end, after the data, so
+// the binlogs hold every transaction of the data and those since.
+func (b *backupRun) listBinlogs() error {
+	s, err := binlogsync.Take(b.Ctx, b.db)
+	if err != nil {
+		return err
+	}
+	b.binlogs = s
+	b.Log.Info("binary logs to copy", "files", len(s.Files), "basename", s.Basename)
+	return nil
+}
+
+// stream packs, compresses, encrypts and checksums the backup straight
+// into the destination's temporary place.
+func (b *backupRun) stream() error {
+	var c counter
+	stop := reportProgress(b.Ctx, b.Log, "archive", &c)
+	defer stop()
+	h := sha1.New()
+	err := pipeTo(func(w io.Writer) error {
+		return b.writeArchive(io.MultiWriter(w, h, &c))
+	}, func(r io.Reader) error {
+		return b.dest.Upload(b.Ctx, r)
+	})
+	if err != nil {
+		return err
+	}
+	b.sha1, b.size = hex.EncodeToString(h.Sum(nil)), c.n.Load()
+	return nil
+}
+
+// writeArchive writes the legacy layout: mysql-<port>-backup/ (the prepared
+// backup and the instance's my.cnf, never auto.cnf) and mysql-<port>-binlog/
+// (the raw binlogs up to their recorded ends, and the index).
+func (b *backupRun) writeArchive(w io.Writer) error {
+	cfg := b.Cfg
+	digest, err := archive.ParseDigest(cfg.Des3Digest)
+	if err != nil {
+		return err
+	}
+	aw, err := archive.NewLegacyWriter(w, b.password, digest, archive.Owner{User: cfg.MySQLUser, Group: cfg.MySQLUserGroup})
+	if err != nil {
+		return err
+	}
+	if err := aw.AddTree(cfg.BackupDataDir, cfg.BackupDataTail); err != nil {
+		return err
+	}
+	if err := aw.AddFile(cfg.MySQLMyCnf, path.Join(cfg.BackupDataTail, "my.cnf")); err != nil {
+		return err
+	}
+	if err := b.addBinlogs(aw); err != nil {
+		return err
+	}
+	return aw.Close()
+}
+
+func (b *backupRun) addBinlogs(aw *archive.LegacyWriter) error {
+	dir, now := b.Cfg.BackupBinlogTail, time.Now()
+	if err := aw.AddDirEntry(dir, 0o755, now); err != nil {
+		return err
+	}
+	for _, f := range b.binlogs.Files {
+		r, err := b.binlogs.Open(f)
+		if err != nil {
+			return err
+		}
+		err = aw.AddReader(path.Join(dir, f.Name), r, f.Size, 0o640, now)
+		r.Close()
+		if err != nil {
+			return err
+		}
+	}
+	index := b.binlogs.Index()
+	return aw.AddReader(path.Join(dir, b.binlogs.IndexName()), bytes.NewReader(index), int64(len(index)), 0o640, now)
+}
+
+func (b *backupRun) publish() error {
+	return b.dest.Commit(b.Ctx, b.sha1, b.size)
+}
+
+// cleanup runs on every path: temporary upload, credentials, staging, db.
+func (b *backupRun) cleanup() {
+	if b.dest != nil {
+		b.dest.Abort()
+	}
+	if b.creds != "" {
+		os.Remove(b.creds)
+	}
+	if err := b.removeStaging(); err != nil {
+		b.Log.Warn("staging dir not removed", "err", err)
+	}
+	if b.db != nil {
+		b.db.Close()
+	}
+}
+
+// removeStaging removes the engine's backup dir (the binlog dir of the
+// legacy tool too, in case an old run left one).
+func (b *backupRun) removeStaging() error {
+	return errors.Join(os.RemoveAll(b.Cfg.BackupDataDir), os.RemoveAll(b.Cfg.BackupBinlogDir))
+}

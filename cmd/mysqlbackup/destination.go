@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// destination is where an archive goes. Upload writes it to a temporary
+// place; only Commit, given the checksum and size of what was uploaded,
+// makes it the backup, after checking it. Nothing half-done is ever
+// visible as a backup.
+type destination interface {
+	// Cleanup removes what a killed earlier run left (temporary objects,
+	// unfinished uploads, temporary files).
+	Cleanup(ctx context.Context) error
+	Upload(ctx context.Context, r io.Reader) error
+	Commit(ctx context.Context, sha1 string, size int64) error
+	// Abort removes the temporary copy; harmless after Commit.
+	Abort()
+	String() string
+}
+
+// newDestination is S3 when s3_bucket is set, else the local archive path.
+func newDestination(cfg *conf.Config, log *slog.Logger) (destination, error) {
+	if cfg.S3Bucket == "" {
+		return &fileDestination{path: cfg.BackupTgzDes3}, nil
+	}
+	st, err := newStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &s3Destination{st: st, key: cfg.S3Key, log: log}, nil
+}
+
+func newStore(cfg *conf.Config) (*s3.Bucket, error) {
+	endpoint, err := cfg.S3Endpoint()
+	if err != nil {
+		return nil, err
+	}
+	return s3.New(s3.Config{
+		Endpoint: endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(),
+		PartSize: int64(cfg.S3PartSizeMB) << 20, Concurrency: cfg.S3Concurrency,
+	}), nil
+}
+
+// partialSuffix names the temporary object an archive streams into.
+const partialSuffix = ".partial"
+
+type s3Destination struct {
+	st  s3.Store
+	key string
+	log *slog.Logger
+}
+
+func (d *s3Destination) String() string { return "s3 key " + d.key }
+
+func (d *s3Destination) Cleanup(ctx context.Context) error {
+	if err := d.st.AbortUploads(ctx, d.key+partialSuffix); err != nil {
+		return err
+	}
+	return d.st.Delete(ctx, d.key+partialSuffix)
+}
+
+func (d *s3Destination) Upload(ctx context.Context, r io.Reader) error {
+	return d.st.Put(ctx, d.key+partialSuffix, r, nil)
+}
+
+// Commit copies the temporary object to the final key with its sha1
+// metadata, checks size and sha1 there, then deletes the temporary object.
+func (d *s3Destination) Commit(ctx context.Context, sha1 string, size int64) error {
+	if err := d.st.Copy(ctx, d.key+partialSuffix, d.key, map[string]string{"sha1": sha1}); err != nil {
+		return err
+	}
+	info, err := d.st.Head(ctx, d.key)
+	if err != nil {
+		return fmt.Errorf("verify upload: %w", err)
+	}
+	if info.Size != size || info.Metadata["sha1"] != sha1 {
+		// Never leave a wrong object at the final key.
+		delErr := d.st.Delete(context.WithoutCancel(ctx), d.key)
+		return errors.Join(fmt.Errorf("verify upload: s3 has %d bytes sha1 %q, sent %d bytes sha1 %s", info.Size, info.Metadata["sha1"], size, sha1), delErr)
+	}
+	if err := d.st.Delete(ctx, d.key+partialSuffix); err != nil {
+		d.log.Warn("temporary object not removed", "key", d.key+partialSuffix, "err", err)
+	}
+	return nil
+}
+
+func (d *s3Destination) Abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Cleanup(ctx); err != nil {
+		d.log.Warn("temporary object not removed", "key", d.key+partialSuffix, "err", err)
+	}
+}
+
+// fileDestination keeps the archive at backup_tgz_des3 with its checksum
+// in backup_tgz_des3.sha1, in sha1sum's format.
+type fileDestination struct {
+	path string
+	f    *atomicfile.File
+}
+
+func (d *fileDestination) String() string { return d.path }
+
+func (d *fileDestination) Cleanup(context.Context) error {
+	return errors.Join(atomicfile.RemoveLeftovers(d.path), atomicfile.RemoveLeftovers(d.path+".sha1"))
+}
+
+func (d *fileDestination) Upload(_ context.Context, r io.Reader) error {
+	f, err := atomicfile.Create(d.path, 0o600)
+	if err != nil {
+		return fmt.Errorf("archive file: %w", err)
+	}
+	d.f = f
+	if _, err := io.Copy(f, r); err != nil {
+		return fmt.Errorf("write %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// Commit writes the .sha1 first and the archive last: a crash between the
+// two leaves a checksum that does not match, which restore refuses, never
+// an unchecked archive.
+func (d *fileDestination) Commit(_ context.Context, sha1 string, _ int64) error {
+	line := fmt.Sprintf("%s  %s\n", sha1, filepath.Base(d.path))
+	if err := atomicfile.WriteFile(d.path+".sha1", []byte(line), 0o644); err != nil {
+		return err
+	}
+	return d.f.Commit()
+}
+
+func (d *fileDestination) Abort() {
+	if d.f != nil {
+		d.f.Abort()
+	}
+}
