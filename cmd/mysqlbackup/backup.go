@@ -129,8 +129,10 @@ func (b *backupRun) purge() error {
 	return mysqld.PurgeBinlogsOlderThan(b.Ctx, b.db, days)
 }
 
+// toolSpec is how the backup tools run: logged, and killed with us if
+// mysqlbackup itself is killed, so no copy goes on unattended.
 func (b *backupRun) toolSpec() proc.Spec {
-	return proc.Spec{Log: b.Log}
+	return proc.Spec{Log: b.Log, DieWithParent: true}
 }
 
 func (b *backupRun) backupData() error {
