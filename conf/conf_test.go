@@ -176,7 +176,7 @@ func TestCleanAfterRestoreFromFileIsHonouredUnlessTheFlagSaysOtherwise(t *testin
 
 func TestBackupKeysHaveLegacyCompatibleDefaults(t *testing.T) {
 	c := mustLoad(t, legacyReadme, Overrides{})
-	if c.Des3Digest != "md5" || *c.PurgeBinlogDays != 5 || c.S3PartSizeMB != 64 || c.S3Concurrency != 4 || c.Parallel != 0 || c.XtrabackupBin != "" {
+	if c.Des3Digest != "md5" || *c.PurgeBinlogDays != 5 || c.S3PartSizeMB != 16 || c.S3Concurrency != 2 || c.Parallel != 0 || c.XtrabackupBin != "" {
 		t.Errorf("defaults: digest %q purge %d part %d conc %d parallel %d bin %q", c.Des3Digest, *c.PurgeBinlogDays, c.S3PartSizeMB, c.S3Concurrency, c.Parallel, c.XtrabackupBin)
 	}
 	c = mustLoad(t, legacyReadme+"purge_binlog_days: 0\n", Overrides{})

@@ -11,8 +11,8 @@ const (
 	DefaultS3Region        = "us-east-1"
 	DefaultDes3Digest      = "md5"
 	DefaultPurgeBinlogDays = 5
-	DefaultS3PartSizeMB    = 64
-	DefaultS3Concurrency   = 4
+	DefaultS3PartSizeMB    = 16
+	DefaultS3Concurrency   = 2
 )
 
 // derivation fills one derived key from keys before it in the list, so

@@ -148,3 +148,4 @@ for n in floor legacy mysqlbackup; do
 done
 echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB (uploaded to MinIO; MinIO's CPU not counted)"
 echo "legacy wall / mysqlbackup wall: $(awk "BEGIN{printf \"%.2f\", ${wall[legacy]} / ${wall[mysqlbackup]}}")x"
+echo "mysqlbackup phases: $(cat "$work/out.mysqlbackup")"

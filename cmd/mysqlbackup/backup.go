@@ -174,16 +174,39 @@ func (b *backupRun) stream() error {
 	stop := reportProgress(b.Ctx, b.Log, "archive", &c)
 	defer stop()
 	h := sha1.New()
-	err := pipeTo(func(w io.Writer) error {
+	expected, err := b.expectedSize()
+	if err != nil {
+		return err
+	}
+	err = pipeTo(func(w io.Writer) error {
 		return b.writeArchive(io.MultiWriter(w, h, &c))
 	}, func(r io.Reader) error {
-		return b.dest.Upload(b.Ctx, r)
+		return b.dest.Upload(b.Ctx, r, expected)
 	})
 	if err != nil {
 		return err
 	}
 	b.sha1, b.size = hex.EncodeToString(h.Sum(nil)), c.n.Load()
 	return nil
+}
+
+// expectedSize bounds the archive from above: what goes into the tar,
+// which gzip and des3 grow by a fraction of a percent at most.
+func (b *backupRun) expectedSize() (int64, error) {
+	var total int64
+	err := filepath.WalkDir(b.Cfg.BackupDataDir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	for _, f := range b.binlogs.Files {
+		total += f.Size
+	}
+	return total + total/100 + 1<<20, err
 }
 
 // writeArchive writes the legacy layout: mysql-<port>-backup/ (the prepared

@@ -22,7 +22,8 @@ type destination interface {
 	// Cleanup removes what a killed earlier run left (temporary objects,
 	// unfinished uploads, temporary files).
 	Cleanup(ctx context.Context) error
-	Upload(ctx context.Context, r io.Reader) error
+	// Upload stores r; expected, the archive's likely size, sizes its parts.
+	Upload(ctx context.Context, r io.Reader, expected int64) error
 	Commit(ctx context.Context, sha1 string, size int64) error
 	// Abort removes the temporary copy; harmless after Commit.
 	Abort()
@@ -34,29 +35,30 @@ func newDestination(cfg *conf.Config, log *slog.Logger) (destination, error) {
 	if cfg.S3Bucket == "" {
 		return &fileDestination{path: cfg.BackupTgzDes3}, nil
 	}
-	st, err := newStore(cfg)
+	sc, err := storeConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &s3Destination{st: st, key: cfg.S3Key, log: log}, nil
+	return &s3Destination{cfg: sc, st: s3.New(sc), key: cfg.S3Key, log: log}, nil
 }
 
-func newStore(cfg *conf.Config) (*s3.Bucket, error) {
+func storeConfig(cfg *conf.Config) (s3.Config, error) {
 	endpoint, err := cfg.S3Endpoint()
 	if err != nil {
-		return nil, err
+		return s3.Config{}, err
 	}
-	return s3.New(s3.Config{
+	return s3.Config{
 		Endpoint: endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
 		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(),
 		PartSize: int64(cfg.S3PartSizeMB) << 20, Concurrency: cfg.S3Concurrency,
-	}), nil
+	}, nil
 }
 
 // partialSuffix names the temporary object an archive streams into.
 const partialSuffix = ".partial"
 
 type s3Destination struct {
+	cfg s3.Config
 	st  s3.Store
 	key string
 	log *slog.Logger
@@ -71,8 +73,16 @@ func (d *s3Destination) Cleanup(ctx context.Context) error {
 	return d.st.Delete(ctx, d.key+partialSuffix)
 }
 
-func (d *s3Destination) Upload(ctx context.Context, r io.Reader) error {
-	return d.st.Put(ctx, d.key+partialSuffix, r, nil)
+// Upload streams into the temporary key with parts large enough for the
+// expected size to fit S3's part limit; memory is about part size ×
+// (s3_concurrency + 1).
+func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64) error {
+	sc := d.cfg
+	sc.PartSize = s3.PartSizeFor(expected, sc.PartSize)
+	if sc.PartSize != d.cfg.PartSize {
+		d.log.Info("larger S3 parts for a large archive", "part_size", humanBytes(sc.PartSize), "expected", humanBytes(expected))
+	}
+	return s3.New(sc).Put(ctx, d.key+partialSuffix, r, nil)
 }
 
 // Commit copies the temporary object to the final key with its sha1
@@ -117,7 +127,7 @@ func (d *fileDestination) Cleanup(context.Context) error {
 	return errors.Join(atomicfile.RemoveLeftovers(d.path), atomicfile.RemoveLeftovers(d.path+".sha1"))
 }
 
-func (d *fileDestination) Upload(_ context.Context, r io.Reader) error {
+func (d *fileDestination) Upload(_ context.Context, r io.Reader, _ int64) error {
 	f, err := atomicfile.Create(d.path, 0o600)
 	if err != nil {
 		return fmt.Errorf("archive file: %w", err)
