@@ -31,6 +31,7 @@ type Config struct {
 	PurgeBinlogDays *int   `yaml:"purge_binlog_days"` // PURGE BINARY LOGS before N days; 0 = off
 	S3PartSizeMB    int    `yaml:"s3_part_size_mb"`   // multipart part size in MiB
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
+	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
 
 	// derived (legacy-tool.md §2), each overridable in the file
 	MySQLUser         string `yaml:"mysql_user"`

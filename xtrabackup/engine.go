@@ -159,3 +159,26 @@ func (e Engine) Prepare(ctx context.Context, targetDir, memory string, spec proc
 	}
 	return nil
 }
+
+// CopyBackArgs is the command line that copies (or, with move, moves) a
+// prepared backup into datadir, reading the server layout from
+// defaultsFile (the my.cnf taken with the backup, as the legacy tool did).
+func (e Engine) CopyBackArgs(defaultsFile, targetDir, datadir string, move bool) []string {
+	op := "--copy-back"
+	if move {
+		op = "--move-back"
+	}
+	if e.style == styleInnobackupex {
+		return []string{"--defaults-file=" + defaultsFile, "--datadir=" + datadir, op, targetDir}
+	}
+	return []string{"--defaults-file=" + defaultsFile, op, "--target-dir=" + targetDir, "--datadir=" + datadir}
+}
+
+// CopyBack runs CopyBackArgs.
+func (e Engine) CopyBack(ctx context.Context, defaultsFile, targetDir, datadir string, move bool, spec proc.Spec) error {
+	spec.Name, spec.Args = e.Bin, e.CopyBackArgs(defaultsFile, targetDir, datadir, move)
+	if err := proc.Run(ctx, spec); err != nil {
+		return fmt.Errorf("copy back: %w", err)
+	}
+	return nil
+}

@@ -2,9 +2,6 @@ package main
 
 import "fmt"
 
-// RestoreCmd is `mysqlbackup restore`.
-type RestoreCmd struct{}
-
 // CatchupBinlogCmd is `mysqlbackup catchup_binlog`.
 type CatchupBinlogCmd struct{}
 
@@ -16,9 +13,6 @@ type SetupReplicationCmd struct{}
 func notYet(cmd string) error {
 	return fmt.Errorf("%s is not implemented in this build yet", cmd)
 }
-
-// Run implements restore.
-func (RestoreCmd) Run(app *App) error { return notYet("restore") }
 
 // Run implements catchup_binlog.
 func (CatchupBinlogCmd) Run(app *App) error { return notYet("catchup_binlog") }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 const (
@@ -163,4 +164,9 @@ func getObject(t *testing.T, m *testbed.MinIO, key string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// adminConnOf is the root connection to a testbed instance's socket.
+func adminConnOf(in *testbed.Instance) mysqld.Conn {
+	return mysqld.Conn{Socket: in.Socket, User: "root", Password: in.RootPassword}
 }

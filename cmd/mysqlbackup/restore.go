@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/internal/lock"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
+)
+
+// RestoreCmd is `mysqlbackup restore`.
+type RestoreCmd struct {
+	// beforeReplay, when set (tests only), runs once the temporary mysqld
+	// answers and before the delta replay.
+	beforeReplay func(context.Context) error
+}
+
+// restoreRun is the state of one restore.
+type restoreRun struct {
+	*App
+	cmd      *RestoreCmd
+	password []byte
+	src      source
+	staging  string // the new datadir while it is built
+	runDir   string // the temporary mysqld's socket, pid and log
+	creds    string
+	engine   xtrabackup.Engine
+	snapshot xtrabackup.BinlogInfo
+	index    []string
+	replayed int
+	phases   phases
+	done     bool
+}
+
+// stagingSuffix names the directory a restore builds the datadir in; it
+// becomes the datadir by one rename when everything else succeeded.
+const stagingSuffix = ".restoring"
+
+// Run implements restore: refuse → download | verify | decrypt | gunzip |
+// untar → copy back into a staging datadir → temporary mysqld → delta
+// replay → binlogs back → chown → rename into place.
+func (c *RestoreCmd) Run(app *App) error {
+	cfg := app.Cfg
+	r := &restoreRun{App: app, cmd: c, staging: cfg.MySQLDataDir + stagingSuffix, runDir: filepath.Join(cfg.BackupBase, "mysqld-tmp")}
+	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
+		return fmt.Errorf("backup_base: %w", err)
+	}
+	lk, err := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock"))
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	defer r.cleanup()
+	start := time.Now()
+	for _, s := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"check", r.check}, {"download", r.download}, {"copy-back", r.copyBack},
+		{"replay", r.replay}, {"binlogs", r.binlogsBack}, {"finish", r.finish},
+	} {
+		if err := r.phases.run(app.Log, s.name, s.fn); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	last := r.index[len(r.index)-1]
+	fmt.Fprintf(app.Stdout, "restore ok: datadir=%s from %s snapshot=%s:%d gtid=%q binlogs to %s replayed=%d took=%s %s\n",
+		cfg.MySQLDataDir, r.src.name, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, last, r.replayed,
+		time.Since(start).Round(10*time.Millisecond), &r.phases)
+	return nil
+}
+
+// check refuses, before anything is downloaded, what would lose data: a
+// running instance, a non-empty datadir, a missing backup.
+func (r *restoreRun) check() error {
+	cfg := r.Cfg
+	alive, err := adminConn(cfg).Alive(r.Ctx)
+	if err != nil {
+		return err
+	}
+	if alive {
+		return fmt.Errorf("the instance answers on %s: stop it before restoring", cfg.MySQLSocket)
+	}
+	if err := checkDataDirEmpty(cfg.MySQLDataDir); err != nil {
+		return err
+	}
+	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
+		return err
+	}
+	if r.src, err = findSource(r.Ctx, cfg); err != nil {
+		return err
+	}
+	if r.src.algo == "" {
+		r.Log.Warn("no checksum recorded for the archive; relying on gzip's CRC", "archive", r.src.name)
+	}
+	return r.removeWork()
+}
+
+// checkDataDirEmpty accepts a missing or empty datadir.
+func checkDataDirEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("data dir: %w", err)
+	case len(entries) > 0:
+		return fmt.Errorf("data dir %s is not empty (%d entries): refusing to overwrite it", dir, len(entries))
+	}
+	return nil
+}
+
+// download streams the archive through the checksum into the staging dirs
+// under backup_base. The datadir is not touched.
+func (r *restoreRun) download() error {
+	rc, err := r.src.open(r.Ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var c counter
+	stop := reportProgress(r.Ctx, r.Log, "download", &c)
+	defer stop()
+	var in io.Reader = io.TeeReader(rc, &c)
+	h := r.src.hasher()
+	if h != nil {
+		in = io.TeeReader(in, h)
+	}
+	br := bufio.NewReaderSize(in, 1<<20)
+	preferred, err := archive.ParseDigest(r.Cfg.Des3Digest)
+	if err != nil {
+		return err
+	}
+	digest, err := archive.DetectDigest(br, r.password, preferred)
+	if err != nil {
+		return err
+	}
+	st, err := archive.ExtractLegacy(br, r.password, digest, r.Cfg.BackupBase, []string{r.Cfg.BackupDataTail, r.Cfg.BackupBinlogTail})
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.src.name, err)
+	}
+	if h != nil {
+		if got := hex.EncodeToString(h.Sum(nil)); got != r.src.sum {
+			return fmt.Errorf("checksum mismatch: %s of %s is %s, recorded %s", r.src.algo, r.src.name, got, r.src.sum)
+		}
+	}
+	r.Log.Info("archive verified and unpacked", "files", st.Files, "bytes", humanBytes(st.Bytes), "digest", digest, "checksum", r.src.algo)
+	return nil
+}
+
+func (r *restoreRun) toolSpec() proc.Spec { return proc.Spec{Log: r.Log, DieWithParent: true} }
+
+// copyBack puts the prepared backup into the staging datadir with the
+// engine, using the my.cnf taken with the backup, as the legacy tool did.
+func (r *restoreRun) copyBack() error {
+	cfg := r.Cfg
+	srv, err := xtrabackup.ReadServer(cfg.BackupDataDir)
+	if err != nil {
+		return err
+	}
+	if r.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
+		return err
+	}
+	if r.snapshot, err = xtrabackup.ReadBinlogInfo(cfg.BackupDataDir); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.BackupMyCnf); err != nil {
+		return fmt.Errorf("the backup holds no my.cnf: %w", err)
+	}
+	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.staging, cfg.RestoreMove, r.toolSpec()); err != nil {
+		return err
+	}
+	return chownTree(r.Log, r.staging, cfg.MySQLUser, cfg.MySQLUserGroup)
+}
+
+// replay applies the binlog delta (transactions in the backup's binlogs
+// after the snapshot position) on a temporary mysqld, always stopped.
+func (r *restoreRun) replay() (err error) {
+	cfg := r.Cfg
+	idx, err := binlogsync.FindIndex(cfg.BackupBinlogDir)
+	if err != nil {
+		return err
+	}
+	if r.index, err = binlogsync.ReadIndex(idx); err != nil {
+		return err
+	}
+	plan, err := binlogsync.PlanReplay(cfg.BackupBinlogDir, r.index, r.snapshot.File, r.snapshot.Pos)
+	if err != nil {
+		return err
+	}
+	srv, err := r.startTemp()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, srv.Stop()) }()
+	if r.cmd.beforeReplay != nil {
+		if err := r.cmd.beforeReplay(r.Ctx); err != nil {
+			return err
+		}
+	}
+	rp, err := r.replayer(srv)
+	if err != nil {
+		return err
+	}
+	if err := rp.Replay(r.Ctx, plan); err != nil {
+		return err
+	}
+	r.replayed = len(plan.Files)
+	return nil
+}
+
+func (r *restoreRun) startTemp() (*mysqld.TempServer, error) {
+	cfg := r.Cfg
+	if err := os.MkdirAll(r.runDir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := chownTree(r.Log, r.runDir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+		return nil, err
+	}
+	bin, err := mysqld.FindBin(cfg.MySQLBase, "mariadbd", "mysqld")
+	if err != nil {
+		return nil, err
+	}
+	return mysqld.StartTemp(r.Ctx, mysqld.TempOptions{
+		Bin: bin, DefaultsFile: filepath.Join(r.staging, "my.cnf"), DataDir: r.staging, RunDir: r.runDir,
+		// The legacy workaround for "Connection lost" on long replays.
+		ExtraArgs: []string{"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000"},
+		User:      "root", Password: cfg.RootPassword.Reveal(), Log: r.Log,
+	})
+}
+
+func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {
+	cfg := r.Cfg
+	binlogBin, err := mysqld.FindBin(cfg.MySQLBase, "mariadb-binlog", "mysqlbinlog")
+	if err != nil {
+		return binlogsync.Replayer{}, err
+	}
+	clientBin, err := mysqld.FindBin(cfg.MySQLBase, "mariadb", "mysql")
+	if err != nil {
+		return binlogsync.Replayer{}, err
+	}
+	r.creds, _, err = mysqld.WriteClientDefaults(cfg.BackupBase, srv.Conn, "")
+	return binlogsync.Replayer{BinlogBin: binlogBin, ClientBin: clientBin, ClientDefaults: r.creds, Log: r.Log}, err
+}
+
+// binlogsBack copies the backup's binlogs and their index into the new
+// datadir, so that data and binlog agree.
+func (r *restoreRun) binlogsBack() error {
+	idx, err := binlogsync.FindIndex(r.Cfg.BackupBinlogDir)
+	if err != nil {
+		return err
+	}
+	for _, name := range append(append([]string{}, r.index...), filepath.Base(idx)) {
+		if err := copyFile(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.staging, name)); err != nil {
+			return fmt.Errorf("binlog %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// finish hands the new datadir over: chown, then one rename into place.
+func (r *restoreRun) finish() error {
+	cfg := r.Cfg
+	if err := chownTree(r.Log, r.staging, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+		return err
+	}
+	if err := checkDataDirEmpty(cfg.MySQLDataDir); err != nil {
+		return err // something appeared there while we worked
+	}
+	if err := os.Remove(cfg.MySQLDataDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(r.staging, cfg.MySQLDataDir); err != nil {
+		return fmt.Errorf("move the restored datadir into place: %w", err)
+	}
+	r.done = true
+	if err := syncDir(filepath.Dir(cfg.MySQLDataDir)); err != nil {
+		return err
+	}
+	if cfg.CleanAfterRestore {
+		return errors.Join(os.RemoveAll(cfg.BackupDataDir), os.RemoveAll(cfg.BackupBinlogDir))
+	}
+	return nil
+}
+
+// removeWork removes what an earlier, killed restore left.
+func (r *restoreRun) removeWork() error {
+	return errors.Join(os.RemoveAll(r.staging), os.RemoveAll(r.runDir),
+		os.RemoveAll(r.Cfg.BackupDataDir), os.RemoveAll(r.Cfg.BackupBinlogDir))
+}
+
+// cleanup runs on every path. A failed restore leaves no datadir: the
+// staging one is removed with the extracted archive.
+func (r *restoreRun) cleanup() {
+	if r.creds != "" {
+		os.Remove(r.creds)
+	}
+	os.RemoveAll(r.runDir)
+	if !r.done && r.staging != "" {
+		if err := r.removeWork(); err != nil {
+			r.Log.Warn("restore leftovers not removed", "err", err)
+		}
+	}
+}

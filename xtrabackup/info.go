@@ -1,0 +1,39 @@
+package xtrabackup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// InfoFiles are the names of the backup's description: XtraBackup and
+// MariaDB up to 11.0 write the first, MariaDB 11.1+ the second.
+var InfoFiles = []string{"xtrabackup_info", "mariadb_backup_info"}
+
+// ReadServer returns the server a backup dir was taken from, by the
+// server_version line of its info file ("server_version = 10.11.6-MariaDB").
+func ReadServer(dir string) (Server, error) {
+	for _, name := range InfoFiles {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return Server{}, err
+		}
+		return parseInfo(string(data))
+	}
+	return Server{}, fmt.Errorf("no %s in %s: not a backup dir", strings.Join(InfoFiles, " or "), dir)
+}
+
+func parseInfo(text string) (Server, error) {
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(k) == "server_version" {
+			return ParseVersion(strings.TrimSpace(v))
+		}
+	}
+	return Server{}, errors.New("backup info has no server_version line")
+}
