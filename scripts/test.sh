@@ -22,7 +22,8 @@ install_debian_packages() {
   for pair in mariadbd:mariadb-server mariadb-install-db:mariadb-server \
               mariabackup:mariadb-backup mbstream:mariadb-backup \
               mariadb:mariadb-client mariadb-binlog:mariadb-client \
-              openssl:openssl gzip:gzip tar:tar sha1sum:coreutils; do
+              openssl:openssl gzip:gzip tar:tar sha1sum:coreutils \
+              curl:curl flock:util-linux; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

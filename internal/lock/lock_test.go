@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
 func TestSecondAcquireFailsNamingTheHolder(t *testing.T) {
@@ -32,12 +34,13 @@ func TestSecondAcquireFailsNamingTheHolder(t *testing.T) {
 }
 
 func TestLockOfAKilledProcessDoesNotBlock(t *testing.T) {
+	testbed.Need(t, "flock")
 	p := filepath.Join(t.TempDir(), "mysql-3309.lock")
 	// One process holds the lock on its own fd 9 (flock(1) locks the shared
 	// open file, then sh becomes sleep keeping fd 9), and is then SIGKILLed.
 	cmd := exec.Command("sh", "-c", `exec 9>>"$0" && flock --exclusive 9 && exec sleep 60`, p)
 	if err := cmd.Start(); err != nil {
-		t.Skipf("flock(1) unavailable: %v", err)
+		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	held := false
