@@ -53,8 +53,8 @@ func ParseVersion(v string) (Server, error) {
 type style int
 
 const (
-	styleXtrabackup  style = iota // mariabackup, xtrabackup: --backup/--prepare --target-dir
-	styleInnobackupex             // innobackupex 2.4: positional dir, --apply-log
+	styleXtrabackup   style = iota // mariabackup, xtrabackup: --backup/--prepare --target-dir
+	styleInnobackupex              // innobackupex 2.4: positional dir, --apply-log
 )
 
 // Engine is one backup tool for one server.
@@ -103,8 +103,8 @@ type BackupOptions struct {
 	// DefaultsFile is the instance's my.cnf, or a 0600 file that includes
 	// it and adds the credentials (mysqld.WriteClientDefaults).
 	DefaultsFile string
-	TargetDir         string // must not exist; its parent must
-	Parallel          int    // copy threads; 0 = the tool's default
+	TargetDir    string // must not exist; its parent must
+	Parallel     int    // copy threads; 0 = the tool's default
 }
 
 // BackupArgs is the command line of a backup with --slave-info.

@@ -138,7 +138,7 @@ func (b *backupRun) toolSpec() proc.Spec {
 func (b *backupRun) backupData() error {
 	return b.engine.Backup(b.Ctx, xtrabackup.BackupOptions{
 		DefaultsFile: b.creds,
-		TargetDir: b.Cfg.BackupDataDir, Parallel: b.Cfg.Parallel,
+		TargetDir:    b.Cfg.BackupDataDir, Parallel: b.Cfg.Parallel,
 	}, b.toolSpec())
 }
 
