@@ -69,7 +69,10 @@ func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []st
 	if err != nil {
 		return ExtractStats{}, err
 	}
-	gz, err := gzip.NewReader(bufio.NewReaderSize(plain, 1<<20))
+	// Regression: the check for bytes after the gzip stream must read this
+	// buffered reader, which has already pulled them from plain.
+	buffered := bufio.NewReaderSize(plain, 1<<20)
+	gz, err := gzip.NewReader(buffered)
 	if err != nil {
 		return ExtractStats{}, fmt.Errorf("gunzip: %w", err)
 	}
@@ -83,7 +86,7 @@ func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []st
 	if _, err := io.Copy(io.Discard, gz); err != nil {
 		return st, fmt.Errorf("gunzip: %w", err)
 	}
-	if n, err := io.Copy(io.Discard, plain); err != nil {
+	if n, err := io.Copy(io.Discard, buffered); err != nil {
 		return st, err
 	} else if n > 0 {
 		return st, fmt.Errorf("archive has %d bytes after the gzip stream", n)

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// resumeBackoff is the first wait before a resumption; it doubles.
+var resumeBackoff = time.Second
+
 // resumingReader reads an object of known size, reopening it at the
 // current offset when a read fails, with exponential backoff.
 type resumingReader struct {
@@ -26,7 +29,7 @@ type resumingReader struct {
 // times in a row (with backoff from 1 s). The reader fails if the object
 // yields fewer or more than size bytes.
 func OpenResuming(ctx context.Context, st Store, key string, size int64, attempts int) (io.ReadCloser, error) {
-	r := &resumingReader{ctx: ctx, st: st, key: key, size: size, attempts: attempts, backoff: time.Second}
+	r := &resumingReader{ctx: ctx, st: st, key: key, size: size, attempts: attempts, backoff: resumeBackoff}
 	body, err := st.Get(ctx, key, 0)
 	if err != nil {
 		return nil, err
