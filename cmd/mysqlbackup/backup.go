@@ -171,7 +171,7 @@ func (b *backupRun) listBinlogs() error {
 // into the destination's temporary place.
 func (b *backupRun) stream() error {
 	var c counter
-	stop := reportProgress(b.Ctx, b.Log, "archive", &c)
+	stop := reportProgress(b.App, "archive", &c, 0)
 	defer stop()
 	h := sha1.New()
 	expected, err := b.expectedSize()

@@ -44,6 +44,8 @@ type App struct {
 	Cfg    *conf.Config
 	Log    *slog.Logger
 	Stdout io.Writer
+	// Term is stderr when it is a terminal (live progress), else nil.
+	Term io.Writer
 }
 
 func (c *CLI) overrides() conf.Overrides {

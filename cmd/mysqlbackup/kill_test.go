@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,11 +35,13 @@ func cliCommand(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func TestBackupKilledDuringUploadLeavesNoObjectAndNextRunSucceeds(t *testing.T) {
+// bigInstance is an instance holding 48 MiB of incompressible rows, so
+// that a backup spends seconds in a multipart upload of 5 MiB parts.
+func bigInstance(t *testing.T) (*testbed.Instance, *testbed.MinIO, string, string) {
+	t.Helper()
 	in := testbed.StartMariaDB(t, 1)
 	m := testbed.StartMinIO(t)
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
-	// 48 MiB of incompressible rows: several 5 MiB parts at 3DES speed.
 	in.Exec("CREATE DATABASE big", "CREATE TABLE big.b (id INT PRIMARY KEY, v LONGBLOB)")
 	db := in.DB()
 	for i := range 48 {
@@ -47,25 +51,36 @@ func TestBackupKilledDuringUploadLeavesNoObjectAndNextRunSucceeds(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	key := fmt.Sprintf("%s/%d/mysql-%d.tgz.des3", testDate, in.Port, in.Port)
-	st := m.Store()
+	return in, m, confPath, fmt.Sprintf("%s/%d/mysql-%d.tgz.des3", testDate, in.Port, in.Port)
+}
 
+// startBackupUntilUploading runs the CLI backup and returns once its
+// multipart upload is under way.
+func startBackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, key string) (*exec.Cmd, chan error) {
+	t.Helper()
 	cmd := cliCommand(t, "--conf-path", confPath, "backup")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killed := make(chan error, 1)
-	go func() { killed <- cmd.Wait() }()
-	if !waitForUpload(t, st, key+partialSuffix, killed) {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	if !waitForUpload(t, st, key+partialSuffix, exited) {
 		t.Fatal("backup finished before a multipart upload was seen; the data set is too small to test a kill")
 	}
+	return cmd, exited
+}
+
+func TestBackupKilledDuringUploadLeavesNoObjectAndNextRunSucceeds(t *testing.T) {
+	_, m, confPath, key := bigInstance(t)
+	st := m.Store()
+	cmd, exited := startBackupUntilUploading(t, st, confPath, key)
 	cmd.Process.Kill()
-	<-killed
+	<-exited
 
 	if _, err := st.Head(t.Context(), key); !errors.Is(err, s3.ErrNotExist) {
 		t.Fatalf("object at the final key after SIGKILL mid-upload: %v", err)
 	}
-
 	// The next run cleans the leftovers and succeeds.
 	out, err := cliCommand(t, "--conf-path", confPath, "backup").CombinedOutput()
 	if err != nil {
@@ -74,6 +89,34 @@ func TestBackupKilledDuringUploadLeavesNoObjectAndNextRunSucceeds(t *testing.T) 
 	if _, err := st.Head(t.Context(), key); err != nil {
 		t.Errorf("no object after the second run: %v", err)
 	}
+	assertNoUploadLeftovers(t, st, key)
+}
+
+func TestBackupStoppedBySIGTERMCleansUpAfterItself(t *testing.T) {
+	in, m, confPath, key := bigInstance(t)
+	st := m.Store()
+	cmd, exited := startBackupUntilUploading(t, st, confPath, key)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("exit after SIGTERM: %v, want status 1", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("backup still running a minute after SIGTERM")
+	}
+	if _, err := st.Head(t.Context(), key); !errors.Is(err, s3.ErrNotExist) {
+		t.Errorf("object at the final key after SIGTERM: %v", err)
+	}
+	assertNoUploadLeftovers(t, st, key)
+	if _, err := os.Stat(filepath.Join(in.BackupBase, fmt.Sprintf("mysql-%d-backup", in.Port))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("staging dir left after SIGTERM: %v", err)
+	}
+}
+
+func assertNoUploadLeftovers(t *testing.T, st *s3.Bucket, key string) {
+	t.Helper()
 	if pending, err := st.PendingUploads(t.Context(), key); err != nil || len(pending) != 0 {
 		t.Errorf("unfinished multipart uploads left: %v %v", pending, err)
 	}

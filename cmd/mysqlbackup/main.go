@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"golang.org/x/term"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 )
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return report(stderr, "", usageError{err})
 	}
 	log := newLogger(stderr, cli.Verbose)
-	err = execute(ctx, &cli, kctx, log, stdout)
+	err = execute(ctx, &cli, kctx, log, stdout, terminal(stderr))
 	return report(stderr, kctx.Command(), err)
 }
 
@@ -88,6 +89,14 @@ func report(stderr io.Writer, cmd string, err error) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// terminal returns w when it is a terminal, else nil.
+func terminal(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return w
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, verbose int) *slog.Logger {
@@ -111,7 +120,7 @@ func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
 }
 
 // execute loads the config, checks --when and runs the subcommand.
-func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger, stdout io.Writer) error {
+func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger, stdout, term io.Writer) error {
 	cfg, err := conf.Load(conf.Options{Path: cli.ConfPath, Overrides: cli.overrides()})
 	if err != nil {
 		return err
@@ -126,5 +135,5 @@ func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger
 	if err := checkWhen(ctx, cfg, cli.When, log); err != nil {
 		return err
 	}
-	return kctx.Run(&App{Ctx: ctx, Cfg: cfg, Log: log, Stdout: stdout})
+	return kctx.Run(&App{Ctx: ctx, Cfg: cfg, Log: log, Stdout: stdout, Term: term})
 }

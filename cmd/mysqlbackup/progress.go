@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // counter counts the bytes written through it.
@@ -21,27 +23,59 @@ func (c *counter) Write(p []byte) (int, error) {
 // progressEvery is how often a long phase reports.
 const progressEvery = 10 * time.Second
 
-// reportProgress logs the bytes counted so far and the rate every
-// progressEvery until ctx ends. It returns a function that stops it.
-func reportProgress(ctx context.Context, log *slog.Logger, phase string, c *counter) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
+// reportProgress shows the bytes counted so far until the returned stop
+// is called: a live line with the rate on a terminal (a bar when total is
+// known, > 0), otherwise a log line every progressEvery (cron).
+func reportProgress(app *App, phase string, c *counter, total int64) (stop func()) {
+	ctx, cancel := context.WithCancel(app.Ctx)
 	done := make(chan struct{})
+	every, show := progressEvery, logProgress(app.Log, phase)
+	if app.Term != nil {
+		every, show = 250*time.Millisecond, barProgress(app.Term, phase, total)
+	}
 	go func() {
 		defer close(done)
 		start := time.Now()
-		t := time.NewTicker(progressEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
+				show(-1, 0)
 				return
 			case <-t.C:
-				n := c.n.Load()
-				log.Info("progress", "phase", phase, "bytes", humanBytes(n), "rate", humanRate(n, time.Since(start)))
+				show(c.n.Load(), time.Since(start))
 			}
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// logProgress logs one line per call; n < 0 means the phase ended.
+func logProgress(log *slog.Logger, phase string) func(n int64, took time.Duration) {
+	return func(n int64, took time.Duration) {
+		if n >= 0 {
+			log.Info("progress", "phase", phase, "bytes", humanBytes(n), "rate", humanRate(n, took))
+		}
+	}
+}
+
+// barProgress redraws a progress line on the terminal; n < 0 clears it.
+func barProgress(w io.Writer, phase string, total int64) func(n int64, took time.Duration) {
+	if total <= 0 {
+		total = -1 // a spinner with bytes and rate
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(phase),
+		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSpinnerType(14))
+	return func(n int64, _ time.Duration) {
+		if n < 0 {
+			_ = bar.Finish()
+			return
+		}
+		_ = bar.Set64(n)
+	}
 }
 
 func humanBytes(n int64) string {

@@ -130,7 +130,7 @@ func (r *restoreRun) download() error {
 	}
 	defer rc.Close()
 	var c counter
-	stop := reportProgress(r.Ctx, r.Log, "download", &c)
+	stop := reportProgress(r.App, "download", &c, r.src.size)
 	defer stop()
 	var in io.Reader = io.TeeReader(rc, &c)
 	h := r.src.hasher()
