@@ -28,7 +28,7 @@ type CLI struct {
 	S3SecretKey *string `name:"s3-secret-key" placeholder:"KEY" help:"Override s3_secret_key (prefer the file: argv is visible to every user)." group:"Overrides"`
 
 	Verbose           int              `short:"v" type:"counter" help:"More log detail: -v debug and the effective config (secrets redacted)."`
-	CleanAfterRestore *bool            `name:"clean-after-restore" negatable:"" help:"Remove the downloaded archive and staging dirs after restore (overrides clean_after_restore)."`
+	CleanAfterRestore *bool            `name:"clean-after-restore" negatable:"" help:"After a successful restore, remove the unpacked archive under backup_base (overrides clean_after_restore)."`
 	When              string           `name:"when" enum:"no-data-dir,stopped," default:"" placeholder:"no-data-dir|stopped" help:"Run only if the data dir does not exist (no-data-dir) or the instance does not answer (stopped); otherwise exit 0 silently."`
 	Version           kong.VersionFlag `help:"Print the version and exit."`
 
