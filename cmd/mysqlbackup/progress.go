@@ -67,7 +67,7 @@ func barProgress(w io.Writer, phase string, total int64) func(n int64, took time
 	}
 	bar := progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(phase),
-		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(),
+		progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(),
 		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSpinnerType(14))
 	return func(n int64, _ time.Duration) {
 		if n < 0 {
