@@ -269,6 +269,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"part size under S3 minimum", legacyReadme + "s3_part_size_mb: 4\n", Overrides{}, "s3_part_size_mb: want 5-5120"},
 		{"bad prepare_memory", legacyReadme + "prepare_memory: lots\n", Overrides{}, `prepare_memory: want a size like 512M or 2G, got "lots"`},
 		{"parallel negative", legacyReadme + "parallel: -2\n", Overrides{}, "parallel: want 0-256, got -2"},
+		{"catchup_timeout not a duration", legacyReadme + "catchup_timeout: soon\n", Overrides{}, `catchup_timeout: want a duration like 90s, 30m or 1h, got "soon"`},
+		{"catchup_unreachable unknown", legacyReadme + "catchup_unreachable: retry\n", Overrides{}, `catchup_unreachable: want fail or skip, got "retry"`},
 		{"not YAML", "port: [\n", Overrides{}, "not valid YAML"},
 		{"empty file", "", Overrides{}, "file is empty"},
 		{"top level is a list", "- a\n", Overrides{}, "want a mapping of keys, got a list"},

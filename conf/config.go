@@ -33,6 +33,9 @@ type Config struct {
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
 
+	CatchupTimeout     string `yaml:"catchup_timeout"`     // bound of the catch-up wait, e.g. 1h
+	CatchupUnreachable string `yaml:"catchup_unreachable"` // fail or skip an unreachable source
+
 	// derived (legacy-tool.md §2), each overridable in the file
 	MySQLUser         string `yaml:"mysql_user"`
 	MySQLUserGroup    string `yaml:"mysql_user_group"`

@@ -13,6 +13,8 @@ const (
 	DefaultPurgeBinlogDays = 5
 	DefaultS3PartSizeMB    = 16
 	DefaultS3Concurrency   = 2
+	DefaultCatchupTimeout  = "1h"
+	DefaultCatchupUnreach  = "fail"
 )
 
 // derivation fills one derived key from keys before it in the list, so
@@ -70,6 +72,12 @@ func (c *Config) derive(now time.Time) error {
 	}
 	if c.S3Concurrency == 0 {
 		c.S3Concurrency = DefaultS3Concurrency
+	}
+	if c.CatchupTimeout == "" {
+		c.CatchupTimeout = DefaultCatchupTimeout
+	}
+	if c.CatchupUnreachable == "" {
+		c.CatchupUnreachable = DefaultCatchupUnreach
 	}
 	// A derived key needs its inputs; the required-key check in Validate
 	// reports a missing one, so derive only what can be derived.

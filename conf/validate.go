@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"time"
 )
 
 // MaxServerID is the largest server_id MySQL and MariaDB accept.
@@ -19,7 +20,7 @@ var safeDateStr = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]*$`)
 func (c *Config) Validate() error {
 	checks := []func() error{
 		c.checkRequired, c.checkPaths, c.checkNumbers, c.checkDateStr,
-		c.checkS3, c.checkReplication, c.checkBackup,
+		c.checkS3, c.checkReplication, c.checkBackup, c.checkCatchup,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -158,6 +159,22 @@ func (c *Config) checkBackup() error {
 		return c.errKey("s3_part_size_mb", "want 5-5120 (S3 limits), got %d", c.S3PartSizeMB)
 	case c.S3Concurrency < 1 || c.S3Concurrency > 64:
 		return c.errKey("s3_concurrency", "want 1-64, got %d", c.S3Concurrency)
+	}
+	return nil
+}
+
+// CatchupDeadline is catchup_timeout as a duration.
+func (c *Config) CatchupDeadline() time.Duration {
+	d, _ := time.ParseDuration(c.CatchupTimeout)
+	return d
+}
+
+func (c *Config) checkCatchup() error {
+	if d, err := time.ParseDuration(c.CatchupTimeout); err != nil || d <= 0 {
+		return c.errKey("catchup_timeout", "want a duration like 90s, 30m or 1h, got %q", c.CatchupTimeout)
+	}
+	if c.CatchupUnreachable != "fail" && c.CatchupUnreachable != "skip" {
+		return c.errKey("catchup_unreachable", "want fail or skip, got %q", c.CatchupUnreachable)
 	}
 	return nil
 }

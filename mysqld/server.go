@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// Version returns SELECT VERSION().
-func Version(ctx context.Context, db *sql.DB) (string, error) {
+// ServerVersion returns SELECT VERSION().
+func ServerVersion(ctx context.Context, db *sql.DB) (string, error) {
 	var v string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
 		return "", fmt.Errorf("server version: %w", err)

@@ -21,7 +21,10 @@ type TempOptions struct {
 	DataDir      string
 	RunDir       string   // private dir for socket, pid file and error log
 	ExtraArgs    []string // e.g. --server-id=…, long net timeouts
-	User         string   // root, for the readiness check
+	// KeepBinlog leaves binary logging as my.cnf says; otherwise the
+	// server runs with --skip-log-bin.
+	KeepBinlog   bool
+	User         string // root, for the readiness check
 	Password     string
 	ReadyTimeout time.Duration // default 10 minutes (crash recovery can be long)
 	StopTimeout  time.Duration // default 10 minutes, then SIGKILL
@@ -41,9 +44,10 @@ type TempServer struct {
 // SocketPath is where a temporary server of runDir listens.
 func SocketPath(runDir string) string { return filepath.Join(runDir, "mysqld.sock") }
 
-// StartTemp starts mysqld on o.DataDir without networking, replica threads
-// or binary log, on a private socket, and returns once the socket exists
-// and a query works. It is killed if mysqlbackup dies.
+// StartTemp starts mysqld on o.DataDir without networking (outgoing
+// replication connections still work) or replica threads, and without
+// binary log unless o.KeepBinlog, on a private socket, and returns once the
+// socket exists and a query works. It is killed if mysqlbackup dies.
 func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 10 * time.Minute
@@ -57,9 +61,12 @@ func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	args := append([]string{
 		"--defaults-file=" + o.DefaultsFile, "--datadir=" + o.DataDir,
 		"--socket=" + SocketPath(o.RunDir), "--pid-file=" + filepath.Join(o.RunDir, "mysqld.pid"),
-		"--log-error=" + o.errorLog(), "--skip-networking", "--skip-slave-start", "--skip-log-bin",
+		"--log-error=" + o.errorLog(), "--skip-networking", "--skip-slave-start",
 		"--loose-group-replication-start-on-boot=off",
 	}, o.ExtraArgs...)
+	if !o.KeepBinlog {
+		args = append(args, "--skip-log-bin")
+	}
 	p, err := proc.Start(context.WithoutCancel(ctx), proc.Spec{Name: o.Bin, Args: args, Log: o.Log, DieWithParent: true, WaitDelay: o.StopTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("temporary mysqld: %w", err)

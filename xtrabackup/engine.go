@@ -9,45 +9,16 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 )
 
-// Flavor is the server family.
-type Flavor string
-
-// The two flavors.
-const (
-	MariaDB Flavor = "mariadb"
-	MySQL   Flavor = "mysql"
-)
-
-// Server is what the engine needs to know of the server it backs up.
-type Server struct {
-	Flavor       Flavor
-	Major, Minor int
-	Version      string // SELECT VERSION(), e.g. "10.11.6-MariaDB-0+deb12u1-log"
-}
-
-var versionRe = regexp.MustCompile(`^(\d+)\.(\d+)`)
-
-// ParseVersion reads the flavor and version from SELECT VERSION().
-func ParseVersion(v string) (Server, error) {
-	m := versionRe.FindStringSubmatch(v)
-	if m == nil {
-		return Server{}, fmt.Errorf("server version %q: want N.N…", v)
-	}
-	s := Server{Flavor: MySQL, Version: v}
-	s.Major, _ = strconv.Atoi(m[1])
-	s.Minor, _ = strconv.Atoi(m[2])
-	if strings.Contains(strings.ToLower(v), "mariadb") {
-		s.Flavor = MariaDB
-	}
-	return s, nil
-}
+// Server is the server a backup is for.
+type Server = mysqld.Version
 
 // style is the command-line dialect of a backup tool.
 type style int
@@ -71,7 +42,7 @@ func Choose(srv Server, bin string) (Engine, error) {
 	e := Engine{Bin: bin, Server: srv}
 	if bin == "" {
 		candidates := []string{"xtrabackup"}
-		if srv.Flavor == MariaDB {
+		if srv.Flavor == mysqld.MariaDB {
 			candidates = []string{"mariabackup", "mariadb-backup"}
 		}
 		for _, c := range candidates {
@@ -92,7 +63,7 @@ func Choose(srv Server, bin string) (Engine, error) {
 
 // StreamTool is the extractor of the engine's stream format.
 func (e Engine) StreamTool() string {
-	if e.Server.Flavor == MariaDB {
+	if e.Server.Flavor == mysqld.MariaDB {
 		return "mbstream"
 	}
 	return "xbstream"

@@ -6,32 +6,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
-func TestParseVersionTellsTheFlavor(t *testing.T) {
-	for v, want := range map[string]Server{
-		"10.11.19-MariaDB-0+deb12u1-log": {Flavor: MariaDB, Major: 10, Minor: 11},
-		"11.4.2-MariaDB":                 {Flavor: MariaDB, Major: 11, Minor: 4},
-		"5.7.13-log":                     {Flavor: MySQL, Major: 5, Minor: 7},
-		"8.0.36":                         {Flavor: MySQL, Major: 8, Minor: 0},
-		"8.0.36-28":                      {Flavor: MySQL, Major: 8, Minor: 0}, // Percona Server
-	} {
-		got, err := ParseVersion(v)
-		want.Version = v
-		if err != nil || got != want {
-			t.Errorf("ParseVersion(%q) = %+v, %v; want %+v", v, got, err, want)
-		}
-	}
-	if _, err := ParseVersion("MariaDB"); err == nil {
-		t.Error("a version without numbers was accepted")
-	}
-}
-
 func TestCommandLinesOfEachEngineStyle(t *testing.T) {
-	mysql57 := Server{Flavor: MySQL, Major: 5, Minor: 7}
+	mysql57 := Server{Flavor: mysqld.MySQL, Major: 5, Minor: 7}
 	xb, _ := Choose(mysql57, "/usr/bin/xtrabackup")
 	ibx, _ := Choose(mysql57, "/opt/percona/bin/innobackupex")
-	mb, _ := Choose(Server{Flavor: MariaDB, Major: 10, Minor: 11}, "/usr/bin/mariabackup")
+	mb, _ := Choose(Server{Flavor: mysqld.MariaDB, Major: 10, Minor: 11}, "/usr/bin/mariabackup")
 	opts := BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/mysql-3309-backup", Parallel: 4}
 	tests := []struct {
 		name string
@@ -59,7 +42,7 @@ func TestCommandLinesOfEachEngineStyle(t *testing.T) {
 
 func TestChooseWithoutAToolNamesWhatItLookedFor(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := Choose(Server{Flavor: MySQL, Major: 8}, "")
+	_, err := Choose(Server{Flavor: mysqld.MySQL, Major: 8}, "")
 	if err == nil || !strings.Contains(err.Error(), "xtrabackup") || !strings.Contains(err.Error(), "xtrabackup_bin") {
 		t.Errorf("got %v", err)
 	}
@@ -104,7 +87,7 @@ func TestReadBinlogInfoAcceptsTheMariaDB11Name(t *testing.T) {
 }
 
 func TestReadServerOnRecordedInfoFiles(t *testing.T) {
-	for file, want := range map[string]Flavor{"mariadb-10.11.xtrabackup_info": MariaDB, "mysql-5.7.xtrabackup_info": MySQL} {
+	for file, want := range map[string]mysqld.Flavor{"mariadb-10.11.xtrabackup_info": mysqld.MariaDB, "mysql-5.7.xtrabackup_info": mysqld.MySQL} {
 		dir := t.TempDir()
 		data, _ := os.ReadFile(filepath.Join("testdata", file))
 		os.WriteFile(filepath.Join(dir, "xtrabackup_info"), data, 0o644)

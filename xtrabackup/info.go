@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // InfoFiles are the names of the backup's description: XtraBackup and
@@ -32,7 +34,7 @@ func parseInfo(text string) (Server, error) {
 	for _, line := range strings.Split(text, "\n") {
 		k, v, ok := strings.Cut(line, "=")
 		if ok && strings.TrimSpace(k) == "server_version" {
-			return ParseVersion(strings.TrimSpace(v))
+			return mysqld.ParseVersion(strings.TrimSpace(v))
 		}
 	}
 	return Server{}, errors.New("backup info has no server_version line")

@@ -104,11 +104,11 @@ func (b *backupRun) check() error {
 	if b.db, err = adminConn(cfg).Open(); err != nil {
 		return err
 	}
-	version, err := mysqld.Version(b.Ctx, b.db)
+	version, err := mysqld.ServerVersion(b.Ctx, b.db)
 	if err != nil {
 		return fmt.Errorf("instance on %s: %w", cfg.MySQLSocket, err)
 	}
-	srv, err := xtrabackup.ParseVersion(version)
+	srv, err := mysqld.ParseVersion(version)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ const stagingSuffix = ".restoring"
 // replay → binlogs back → chown → rename into place.
 func (c *RestoreCmd) Run(app *App) error {
 	cfg := app.Cfg
-	r := &restoreRun{App: app, cmd: c, staging: cfg.MySQLDataDir + stagingSuffix, runDir: filepath.Join(cfg.BackupBase, "mysqld-tmp")}
+	r := &restoreRun{App: app, cmd: c, staging: cfg.MySQLDataDir + stagingSuffix, runDir: tempRunDir(cfg)}
 	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
 		return fmt.Errorf("backup_base: %w", err)
 	}
@@ -221,23 +221,9 @@ func (r *restoreRun) replay() (err error) {
 }
 
 func (r *restoreRun) startTemp() (*mysqld.TempServer, error) {
-	cfg := r.Cfg
-	if err := os.MkdirAll(r.runDir, 0o750); err != nil {
-		return nil, err
-	}
-	if err := chownTree(r.Log, r.runDir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
-		return nil, err
-	}
-	bin, err := mysqld.FindBin(cfg.MySQLBase, "mariadbd", "mysqld")
-	if err != nil {
-		return nil, err
-	}
-	return mysqld.StartTemp(r.Ctx, mysqld.TempOptions{
-		Bin: bin, DefaultsFile: filepath.Join(r.staging, "my.cnf"), DataDir: r.staging, RunDir: r.runDir,
-		// The legacy workaround for "Connection lost" on long replays.
-		ExtraArgs: []string{"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000"},
-		User:      "root", Password: cfg.RootPassword.Reveal(), Log: r.Log,
-	})
+	// The legacy workaround for "Connection lost" on long replays.
+	return startTempMysqld(r.App, r.staging, false,
+		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000")
 }
 
 func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {

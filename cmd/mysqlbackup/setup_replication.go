@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/replication"
+)
+
+// SetupReplicationCmd is `mysqlbackup setup_replication`.
+type SetupReplicationCmd struct{}
+
+// Run implements setup_replication: on the running instance, or on a
+// temporary mysqld when it is down (legacy §5.2), stop replication, remove
+// every channel and its relay logs, create master-<id> per source and, if
+// the instance was running, start each channel.
+func (SetupReplicationCmd) Run(app *App) error {
+	cfg := app.Cfg
+	sources, err := replicationSources(cfg)
+	if err != nil {
+		return err
+	}
+	alive, err := adminConn(cfg).Alive(app.Ctx)
+	if err != nil {
+		return err
+	}
+	if alive {
+		db, err := adminConn(cfg).Open()
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return setupOn(app, db, sources, true)
+	}
+	app.Log.Info("instance is down; using a temporary mysqld", "datadir", cfg.MySQLDataDir)
+	srv, err := startTempMysqld(app, cfg.MySQLDataDir, true)
+	if err != nil {
+		return err
+	}
+	db, err := srv.Open()
+	if err != nil {
+		return errors.Join(err, srv.Stop())
+	}
+	err = setupOn(app, db, sources, false)
+	db.Close()
+	return errors.Join(err, srv.Stop())
+}
+
+// setupOn creates the channels over one session of db.
+func setupOn(app *App, db *sql.DB, sources []replication.Source, start bool) error {
+	conn, err := db.Conn(app.Ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	v, err := sessionVersion(app.Ctx, conn)
+	if err != nil {
+		return err
+	}
+	if app.Cfg.Replication.GroupReplication == 1 {
+		return groupReplicationSetup(app, conn, v, start)
+	}
+	fromBinlog, err := binlogHoldsReplicated(app.Ctx, conn, v)
+	if err != nil {
+		return err
+	}
+	opts := replication.SetupOptions{Start: start, SlavePosFromBinlog: fromBinlog}
+	if err := replication.Setup(app.Ctx, conn, v, sources, opts); err != nil {
+		return fmt.Errorf("setup replication: %w", err)
+	}
+	for _, s := range sources {
+		app.Log.Info("channel set up", "channel", s.Channel(), "source", fmt.Sprintf("%s:%d", s.Host, s.Port), "started", start)
+	}
+	return nil
+}
+
+// binlogHoldsReplicated says whether a MariaDB replica's own binlog holds
+// what it replicated (log_slave_updates), so that gtid_slave_pos can be
+// set from gtid_binlog_pos: a restored datadir carries the gtid_slave_pos
+// of backup time, older than its binlog.
+func binlogHoldsReplicated(ctx context.Context, conn *sql.Conn, v mysqld.Version) (bool, error) {
+	if v.Flavor != mysqld.MariaDB {
+		return false, nil
+	}
+	var on bool
+	if err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.log_slave_updates").Scan(&on); err != nil {
+		return false, fmt.Errorf("log_slave_updates: %w", err)
+	}
+	return on, nil
+}
+
+func groupReplicationSetup(app *App, conn *sql.Conn, v mysqld.Version, start bool) error {
+	if v.Flavor != mysqld.MySQL {
+		return errors.New("replication.group_replication: 1 applies to MySQL Group Replication only")
+	}
+	stmts := replication.GroupReplicationReset(v)
+	if start {
+		stmts = append(stmts, "START GROUP_REPLICATION")
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(app.Ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// sessionVersion reads the server's version over conn.
+func sessionVersion(ctx context.Context, conn *sql.Conn) (mysqld.Version, error) {
+	var text string
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&text); err != nil {
+		return mysqld.Version{}, fmt.Errorf("server version: %w", err)
+	}
+	return mysqld.ParseVersion(text)
+}
+
+// replicationSources are the configured sources, credentials merged.
+func replicationSources(cfg *conf.Config) ([]replication.Source, error) {
+	srcs := cfg.SourcesResolved()
+	if len(srcs) == 0 {
+		return nil, &conf.Error{File: cfg.Path, Key: "replication.source", Msg: "no source configured"}
+	}
+	out := make([]replication.Source, len(srcs))
+	for i, s := range srcs {
+		out[i] = replication.Source{ID: string(s.ID), Host: s.Host, Port: s.Port.Int(), User: s.User, Password: s.Password.Reveal()}
+	}
+	return out, nil
+}

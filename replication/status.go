@@ -1,0 +1,109 @@
+package replication
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+)
+
+// ChannelStatus is one row of SHOW ALL SLAVES STATUS (MariaDB) or SHOW
+// SLAVE/REPLICA STATUS (MySQL), under one set of names. Fields holds every
+// column as the server named it.
+type ChannelStatus struct {
+	Name          string
+	IOState       string
+	SourceHost    string
+	SourcePort    string
+	IORunning     string // Yes, No, Connecting
+	SQLRunning    string
+	LastIOError   string
+	LastSQLError  string
+	SecondsBehind *int64 // nil when the server says NULL
+	Fields        map[string]string
+	Columns       []string
+}
+
+// column names per meaning, old and new spellings of both flavors.
+var aliases = map[string][]string{
+	"name":    {"Connection_name", "Channel_Name", "Channel_name"},
+	"iostate": {"Slave_IO_State", "Replica_IO_State"},
+	"host":    {"Master_Host", "Source_Host"},
+	"port":    {"Master_Port", "Source_Port"},
+	"io":      {"Slave_IO_Running", "Replica_IO_Running"},
+	"sql":     {"Slave_SQL_Running", "Replica_SQL_Running"},
+	"ioerr":   {"Last_IO_Error"},
+	"sqlerr":  {"Last_SQL_Error"},
+	"behind":  {"Seconds_Behind_Master", "Seconds_Behind_Source"},
+}
+
+// StatusQuery is the statement listing every channel.
+func StatusQuery(s Server) string {
+	switch {
+	case s.Flavor == MariaDB:
+		return "SHOW ALL SLAVES STATUS"
+	case newTerms(s, 22):
+		return "SHOW REPLICA STATUS"
+	}
+	return "SHOW SLAVE STATUS"
+}
+
+// Querier is what ReadStatus needs of a connection or pool.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ReadStatus returns every channel's status.
+func ReadStatus(ctx context.Context, q Querier, s Server) ([]ChannelStatus, error) {
+	rows, err := q.QueryContext(ctx, StatusQuery(s))
+	if err != nil {
+		return nil, fmt.Errorf("replica status: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []ChannelStatus
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("replica status: %w", err)
+		}
+		fields := make(map[string]string, len(cols))
+		nulls := map[string]bool{}
+		for i, c := range cols {
+			fields[c] = vals[i].String
+			nulls[c] = !vals[i].Valid
+		}
+		out = append(out, statusFromFields(cols, fields, nulls))
+	}
+	return out, rows.Err()
+}
+
+func statusFromFields(cols []string, f map[string]string, nulls map[string]bool) ChannelStatus {
+	get := func(k string) (string, bool) {
+		for _, name := range aliases[k] {
+			if v, ok := f[name]; ok {
+				return v, !nulls[name]
+			}
+		}
+		return "", false
+	}
+	pick := func(k string) string { v, _ := get(k); return v }
+	st := ChannelStatus{
+		Name: pick("name"), IOState: pick("iostate"), SourceHost: pick("host"), SourcePort: pick("port"),
+		IORunning: pick("io"), SQLRunning: pick("sql"), LastIOError: pick("ioerr"), LastSQLError: pick("sqlerr"),
+		Fields: f, Columns: cols,
+	}
+	if v, ok := get("behind"); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			st.SecondsBehind = &n
+		}
+	}
+	return st
+}
