@@ -167,6 +167,33 @@ func parseUint(s string) uint64 {
 	return v
 }
 
+// Channels lists the replication connection names, as SHOW ALL SLAVES
+// STATUS gives them.
+func (in *Instance) Channels() []string {
+	in.t.Helper()
+	db := in.DB()
+	defer db.Close()
+	rows, err := db.QueryContext(in.t.Context(), "SHOW ALL SLAVES STATUS")
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var names []string
+	for rows.Next() {
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			in.t.Fatal(err)
+		}
+		names = append(names, string(vals[0])) // Connection_name
+	}
+	return names
+}
+
 // slaveErrors summarises every channel's state, for failure messages.
 func (in *Instance) slaveErrors() string {
 	db := in.DB()

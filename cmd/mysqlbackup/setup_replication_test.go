@@ -1,0 +1,37 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+)
+
+func TestSetupReplicationRecreatesChannelsOnARunningInstance(t *testing.T) {
+	a, b := pair(t)
+	c := testbed.StartMariaDB(t, 3)
+	testbed.Replicate(t, a, c) // an old channel master-3 that the config no longer lists
+	conf := instanceConf(t, a, nil, replicationConf("", "", sourceEntry(b.Port, 2)))
+	if r := runCLI(t, "--conf-path", conf, "setup_replication"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	got := a.Channels()
+	if strings.Join(got, ",") != "master-2" {
+		t.Errorf("channels %v, want only master-2", got)
+	}
+	b.Exec("INSERT INTO app.t VALUES (7, 'through the new channel')")
+	testbed.WaitCaughtUp(t, a, b)
+}
+
+func TestSetupReplicationOnAStoppedInstanceLeavesItStopped(t *testing.T) {
+	a, b := pair(t)
+	a.Stop()
+	conf := instanceConf(t, a, nil, replicationConf("", "", sourceEntry(b.Port, 2)))
+	if r := runCLI(t, "--conf-path", conf, "setup_replication"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	assertStopped(t, a)
+	b.Exec("INSERT INTO app.t VALUES (8, 'after setup')")
+	a.Start()
+	testbed.WaitCaughtUp(t, a, b) // the channel made while it was down runs at start
+}
