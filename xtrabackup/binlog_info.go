@@ -44,15 +44,21 @@ func ParseBinlogInfo(text string) (BinlogInfo, error) {
 
 // ReadBinlogInfo reads the snapshot position from a backup dir.
 func ReadBinlogInfo(dir string) (BinlogInfo, error) {
-	for _, name := range BinlogInfoFiles {
+	data, err := readFirst(dir, BinlogInfoFiles, "binary logging off on the source?")
+	if err != nil {
+		return BinlogInfo{}, err
+	}
+	return ParseBinlogInfo(data)
+}
+
+// readFirst returns the content of the first of names that exists in dir.
+func readFirst(dir string, names []string, hint string) (string, error) {
+	for _, name := range names {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return BinlogInfo{}, err
-		}
-		return ParseBinlogInfo(string(data))
+		return string(data), err
 	}
-	return BinlogInfo{}, fmt.Errorf("no %s in %s (binary logging off on the source?)", strings.Join(BinlogInfoFiles, " or "), dir)
+	return "", fmt.Errorf("no %s in %s (%s)", strings.Join(names, " or "), dir, hint)
 }

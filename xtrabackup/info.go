@@ -2,9 +2,6 @@ package xtrabackup
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -17,17 +14,11 @@ var InfoFiles = []string{"xtrabackup_info", "mariadb_backup_info"}
 // ReadServer returns the server a backup dir was taken from, by the
 // server_version line of its info file ("server_version = 10.11.6-MariaDB").
 func ReadServer(dir string) (Server, error) {
-	for _, name := range InfoFiles {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return Server{}, err
-		}
-		return parseInfo(string(data))
+	data, err := readFirst(dir, InfoFiles, "not a backup dir")
+	if err != nil {
+		return Server{}, err
 	}
-	return Server{}, fmt.Errorf("no %s in %s: not a backup dir", strings.Join(InfoFiles, " or "), dir)
+	return parseInfo(data)
 }
 
 func parseInfo(text string) (Server, error) {

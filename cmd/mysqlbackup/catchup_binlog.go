@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -132,41 +133,25 @@ func (c *catchupRun) start() error {
 }
 
 func (c *catchupRun) channels() error {
-	db, err := c.srv.Open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	srcs := make([]replication.Source, len(c.sources))
 	for i, s := range c.sources {
 		srcs[i] = s.Source
 	}
-	return setupOn(c.App, db, srcs, true)
+	return setupOn(c.App, c.srv.Conn, srcs, true)
 }
 
 // wait waits for every channel to reach its goal, within catchup_timeout,
 // reporting per channel every few seconds.
 func (c *catchupRun) wait() error {
-	db, err := c.srv.Open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	conn, err := db.Conn(c.Ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	v, err := sessionVersion(c.Ctx, conn)
-	if err != nil {
-		return err
-	}
 	goals := make([]replication.Goal, len(c.sources))
 	for i, s := range c.sources {
 		goals[i] = replication.Goal{Channel: s.Channel(), Pos: s.Goal}
 	}
-	return replication.Wait(c.Ctx, conn, v, goals, replication.WaitOptions{
+	opts := replication.WaitOptions{
 		Deadline: time.Now().Add(c.Cfg.CatchupDeadline()), ReportEvery: 5 * time.Second, Report: c.report,
+	}
+	return onSession(c.Ctx, c.srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
+		return replication.Wait(c.Ctx, conn, v, goals, opts)
 	})
 }
 
@@ -188,20 +173,8 @@ func (c *catchupRun) stop() error {
 }
 
 func stopReplication(app *App, srv *mysqld.TempServer) error {
-	db, err := srv.Open()
-	if err != nil {
+	return onSession(app.Ctx, srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
+		_, err := conn.ExecContext(app.Ctx, replication.StopAll(v))
 		return err
-	}
-	defer db.Close()
-	conn, err := db.Conn(app.Ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	v, err := sessionVersion(app.Ctx, conn)
-	if err != nil {
-		return err
-	}
-	_, err = conn.ExecContext(app.Ctx, replication.StopAll(v))
-	return err
+	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -271,7 +272,7 @@ func (r *restoreRun) finish() error {
 		return fmt.Errorf("move the restored datadir into place: %w", err)
 	}
 	r.done = true
-	if err := syncDir(filepath.Dir(cfg.MySQLDataDir)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(cfg.MySQLDataDir)); err != nil {
 		return err
 	}
 	if cfg.CleanAfterRestore {

@@ -29,38 +29,44 @@ func (SetupReplicationCmd) Run(app *App) error {
 		return err
 	}
 	if alive {
-		db, err := adminConn(cfg).Open()
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return setupOn(app, db, sources, true)
+		return setupOn(app, adminConn(cfg), sources, true)
 	}
 	app.Log.Info("instance is down; using a temporary mysqld", "datadir", cfg.MySQLDataDir)
 	srv, err := startTempMysqld(app, cfg.MySQLDataDir, true)
 	if err != nil {
 		return err
 	}
-	db, err := srv.Open()
-	if err != nil {
-		return errors.Join(err, srv.Stop())
-	}
-	err = setupOn(app, db, sources, false)
-	db.Close()
-	return errors.Join(err, srv.Stop())
+	return errors.Join(setupOn(app, srv.Conn, sources, false), srv.Stop())
 }
 
-// setupOn creates the channels over one session of db.
-func setupOn(app *App, db *sql.DB, sources []replication.Source, start bool) error {
-	conn, err := db.Conn(app.Ctx)
+// onSession runs fn on one session of the server at c (session state
+// sticks), with the server's version.
+func onSession(ctx context.Context, c mysqld.Conn, fn func(*sql.Conn, mysqld.Version) error) error {
+	db, err := c.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	v, err := sessionVersion(app.Ctx, conn)
+	v, err := sessionVersion(ctx, conn)
 	if err != nil {
 		return err
 	}
+	return fn(conn, v)
+}
+
+// setupOn creates the channels over one session of the server at c.
+func setupOn(app *App, c mysqld.Conn, sources []replication.Source, start bool) error {
+	return onSession(app.Ctx, c, func(conn *sql.Conn, v mysqld.Version) error {
+		return setupChannels(app, conn, v, sources, start)
+	})
+}
+
+func setupChannels(app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool) error {
 	if app.Cfg.Replication.GroupReplication == 1 {
 		return groupReplicationSetup(app, conn, v, start)
 	}
