@@ -5,36 +5,47 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // ChannelStatus is one row of SHOW ALL SLAVES STATUS (MariaDB) or SHOW
 // SLAVE/REPLICA STATUS (MySQL), under one set of names. Fields holds every
 // column as the server named it.
 type ChannelStatus struct {
-	Name          string
-	IOState       string
-	SourceHost    string
-	SourcePort    string
-	IORunning     string // Yes, No, Connecting
-	SQLRunning    string
-	LastIOError   string
-	LastSQLError  string
-	SecondsBehind *int64 // nil when the server says NULL
-	Fields        map[string]string
-	Columns       []string
+	Name           string            `json:"name"`
+	IOState        string            `json:"io_state"`
+	SourceHost     string            `json:"source_host"`
+	SourcePort     string            `json:"source_port"`
+	SourceServerID string            `json:"source_server_id"`
+	SourceUUID     string            `json:"source_uuid,omitempty"` // MySQL
+	IORunning      string            `json:"io_running"`            // Yes, No, Connecting
+	SQLRunning     string            `json:"sql_running"`
+	SecondsBehind  *int64            `json:"seconds_behind"` // nil when the server says NULL
+	LastIOError    string            `json:"last_io_error"`
+	LastSQLError   string            `json:"last_sql_error"`
+	SQLState       string            `json:"sql_state"`
+	RetrievedGTID  string            `json:"retrieved_gtid"` // Gtid_IO_Pos on MariaDB
+	ExecutedGTID   string            `json:"executed_gtid,omitempty"`
+	Fields         map[string]string `json:"fields"` // every column, as the server named it
+	Columns        []string          `json:"-"`
 }
 
 // column names per meaning, old and new spellings of both flavors.
 var aliases = map[string][]string{
-	"name":    {"Connection_name", "Channel_Name", "Channel_name"},
-	"iostate": {"Slave_IO_State", "Replica_IO_State"},
-	"host":    {"Master_Host", "Source_Host"},
-	"port":    {"Master_Port", "Source_Port"},
-	"io":      {"Slave_IO_Running", "Replica_IO_Running"},
-	"sql":     {"Slave_SQL_Running", "Replica_SQL_Running"},
-	"ioerr":   {"Last_IO_Error"},
-	"sqlerr":  {"Last_SQL_Error"},
-	"behind":  {"Seconds_Behind_Master", "Seconds_Behind_Source"},
+	"name":     {"Connection_name", "Channel_Name", "Channel_name"},
+	"iostate":  {"Slave_IO_State", "Replica_IO_State"},
+	"host":     {"Master_Host", "Source_Host"},
+	"port":     {"Master_Port", "Source_Port"},
+	"io":       {"Slave_IO_Running", "Replica_IO_Running"},
+	"sql":      {"Slave_SQL_Running", "Replica_SQL_Running"},
+	"ioerr":    {"Last_IO_Error"},
+	"sqlerr":   {"Last_SQL_Error"},
+	"behind":   {"Seconds_Behind_Master", "Seconds_Behind_Source"},
+	"srvid":    {"Master_Server_Id", "Source_Server_Id"},
+	"uuid":     {"Master_UUID", "Source_UUID"},
+	"sqlstate": {"Slave_SQL_Running_State", "Replica_SQL_Running_State"},
+	"gtidio":   {"Gtid_IO_Pos", "Retrieved_Gtid_Set"},
+	"executed": {"Executed_Gtid_Set"},
 }
 
 // StatusQuery is the statement listing every channel.
@@ -98,6 +109,8 @@ func statusFromFields(cols []string, f map[string]string, nulls map[string]bool)
 	st := ChannelStatus{
 		Name: pick("name"), IOState: pick("iostate"), SourceHost: pick("host"), SourcePort: pick("port"),
 		IORunning: pick("io"), SQLRunning: pick("sql"), LastIOError: pick("ioerr"), LastSQLError: pick("sqlerr"),
+		SourceServerID: pick("srvid"), SourceUUID: pick("uuid"), SQLState: pick("sqlstate"),
+		RetrievedGTID: gtidText(pick("gtidio")), ExecutedGTID: gtidText(pick("executed")),
 		Fields: f, Columns: cols,
 	}
 	if v, ok := get("behind"); ok {
@@ -107,3 +120,6 @@ func statusFromFields(cols []string, f map[string]string, nulls map[string]bool)
 	}
 	return st
 }
+
+// gtidText joins a GTID set the server printed over several lines.
+func gtidText(s string) string { return strings.Join(strings.Fields(s), "") }

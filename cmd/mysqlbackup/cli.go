@@ -36,6 +36,9 @@ type CLI struct {
 	Restore          RestoreCmd          `cmd:"" help:"Rebuild a stopped, wiped instance from a backup and replay its binlog delta."`
 	CatchupBinlog    CatchupBinlogCmd    `cmd:"" name:"catchup_binlog" aliases:"catchup-binlog" help:"Fetch from every replication source what was written after the backup, under a temporary server-id."`
 	SetupReplication SetupReplicationCmd `cmd:"" name:"setup_replication" aliases:"setup-replication" help:"Recreate one replication channel master-<id> per configured source."`
+
+	Status     StatusCmd     `cmd:"" help:"Show replication per channel, identity, binlog position and process list of instances (legacy watch-slave.sh)."`
+	CheckSlave CheckSlaveCmd `cmd:"" name:"check-slave" help:"Monitoring probe: role, slave_health or slave_behind of one instance (legacy check_mysql_slave.py)."`
 }
 
 // App is what every subcommand runs with.
@@ -46,6 +49,8 @@ type App struct {
 	Stdout io.Writer
 	// Term is stderr when it is a terminal (live progress), else nil.
 	Term io.Writer
+	// CLI is the parsed command line, for commands that run without a config.
+	CLI *CLI
 }
 
 func (c *CLI) overrides() conf.Overrides {

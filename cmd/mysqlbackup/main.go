@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -65,21 +66,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		return report(stderr, "", usageError{err})
+		return report(stdout, stderr, "", usageError{err})
 	}
 	log := newLogger(stderr, cli.Verbose)
 	err = execute(ctx, &cli, kctx, log, stdout, terminal(stderr))
-	return report(stderr, kctx.Command(), err)
+	return report(stdout, stderr, kctx.Command(), err)
 }
 
 // report prints the one error line and returns the exit code for err.
-func report(stderr io.Writer, cmd string, err error) int {
+func report(stdout, stderr io.Writer, cmd string, err error) int {
 	if err == nil || errors.Is(err, errWhenUnmet) {
 		return exitOK
 	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		fmt.Fprintln(stdout, xe.out)
+	}
 	prefix := "mysqlbackup"
-	if cmd != "" {
-		prefix += " " + cmd
+	if f := strings.Fields(cmd); len(f) > 0 {
+		prefix += " " + f[0] // the command, without kong's <arg> placeholders
 	}
 	fmt.Fprintf(stderr, "%s: error: %v\n", prefix, err)
 	var ce *conf.Error
@@ -87,6 +92,8 @@ func report(stderr io.Writer, cmd string, err error) int {
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ue):
 		return exitUsage
+	case xe != nil:
+		return xe.code
 	}
 	return exitFailure
 }
@@ -121,6 +128,10 @@ func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
 
 // execute loads the config, checks --when and runs the subcommand.
 func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger, stdout, term io.Writer) error {
+	app := &App{Ctx: ctx, Log: log, Stdout: stdout, Term: term, CLI: cli}
+	if _, ok := kctx.Selected().Target.Addr().Interface().(configOptional); ok && cli.ConfPath == "" {
+		return kctx.Run(app)
+	}
 	cfg, err := conf.Load(conf.Options{Path: cli.ConfPath, Overrides: cli.overrides()})
 	if err != nil {
 		return err
@@ -135,5 +146,6 @@ func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger
 	if err := checkWhen(ctx, cfg, cli.When, log); err != nil {
 		return err
 	}
-	return kctx.Run(&App{Ctx: ctx, Cfg: cfg, Log: log, Stdout: stdout, Term: term})
+	app.Cfg, app.Log = cfg, log
+	return kctx.Run(app)
 }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/text"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/replication"
+)
+
+// instanceFlags choose the instances a monitoring command looks at, without
+// a config file if need be.
+type instanceFlags struct {
+	Socket       []string `name:"socket" placeholder:"PATH" help:"Instance socket (repeatable). Default: mysql_socket of --conf-path, else /var/run/mysqld/mysqld-<port>.sock of --port."`
+	PasswordFile string   `name:"password-file" placeholder:"FILE" help:"File whose first line is root's password (default: root_password of --conf-path, else none: unix_socket authentication)."`
+}
+
+// configOptional marks commands that run without --conf-path.
+type configOptional interface{ configOptional() }
+
+func (instanceFlags) configOptional() {}
+
+// StatusCmd is `mysqlbackup status`.
+type StatusCmd struct {
+	instanceFlags
+	All   bool   `help:"Every instance whose socket matches --socket-glob (legacy watch-all.sh)."`
+	Glob  string `name:"socket-glob" default:"/var/run/mysqld/*.sock" help:"Sockets --all looks for."`
+	Watch bool   `help:"Redraw every second, changed values highlighted (legacy watch -d)."`
+	JSON  bool   `name:"json" help:"Print one JSON object (one per second with --watch)."`
+}
+
+// errInstancesDown is the result of a status with an instance not answering.
+var errInstancesDown = errors.New("instance down")
+
+// Run implements status.
+func (c *StatusCmd) Run(app *App) error {
+	sockets, err := c.sockets(app)
+	if err != nil {
+		return err
+	}
+	conns, err := c.instanceFlags.conns(app, sockets)
+	if err != nil {
+		return err
+	}
+	r := &statusRenderer{highlight: app.Term != nil}
+	var prevLines int
+	for {
+		sts := collectAll(app.Ctx, conns)
+		var frame bytes.Buffer
+		if c.JSON {
+			enc := json.NewEncoder(&frame)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(map[string]any{"instances": sts})
+		} else {
+			r.render(&frame, sts)
+		}
+		if !c.Watch {
+			_, _ = app.Stdout.Write(frame.Bytes())
+			return downError(sts)
+		}
+		prevLines = redraw(app.Stdout, frame.String(), prevLines, !c.JSON)
+		select {
+		case <-app.Ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *StatusCmd) sockets(app *App) ([]string, error) {
+	if !c.All {
+		return c.instanceFlags.sockets(app)
+	}
+	m, err := filepath.Glob(c.Glob)
+	if err != nil || len(m) == 0 {
+		return nil, fmt.Errorf("--all: no socket matches %s", c.Glob)
+	}
+	sort.Strings(m)
+	return m, nil
+}
+
+// sockets resolves the instances: --socket, else the config, else --port.
+func (f instanceFlags) sockets(app *App) ([]string, error) {
+	switch {
+	case len(f.Socket) > 0:
+		return f.Socket, nil
+	case app.Cfg != nil:
+		return []string{app.Cfg.MySQLSocket}, nil
+	case app.CLI != nil && app.CLI.Port != nil:
+		return []string{"/var/run/mysqld/mysqld-" + *app.CLI.Port + ".sock"}, nil
+	}
+	return nil, usageError{errors.New("name an instance: --socket, --conf-path or --port")}
+}
+
+// conns are root connections to the sockets.
+func (f instanceFlags) conns(app *App, sockets []string) ([]mysqld.Conn, error) {
+	password := ""
+	switch {
+	case f.PasswordFile != "":
+		pw, err := archive.ReadPasswordFile(f.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--password-file: %w", err)
+		}
+		password = string(pw)
+	case app.Cfg != nil:
+		password = app.Cfg.RootPassword.Reveal()
+	}
+	out := make([]mysqld.Conn, len(sockets))
+	for i, s := range sockets {
+		out[i] = mysqld.Conn{Socket: s, User: "root", Password: password}
+	}
+	return out, nil
+}
+
+// collectAll reads every instance; one that cannot be queried is down.
+func collectAll(ctx context.Context, conns []mysqld.Conn) []replication.InstanceStatus {
+	out := make([]replication.InstanceStatus, len(conns))
+	for i, c := range conns {
+		out[i] = collectOne(ctx, c)
+	}
+	return out
+}
+
+func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	db, err := c.Open()
+	if err != nil {
+		return replication.InstanceStatus{Name: c.Socket, Error: err.Error()}
+	}
+	defer db.Close()
+	st, err := replication.Collect(ctx, db, c.Socket)
+	if err != nil {
+		st.Up, st.Error = false, err.Error()
+	}
+	return st
+}
+
+func downError(sts []replication.InstanceStatus) error {
+	var down []string
+	for _, st := range sts {
+		if !st.Up {
+			down = append(down, st.Name)
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", errInstancesDown, strings.Join(down, ", "))
+}
+
+// redraw prints a frame over the previous one (prevLines tall) and returns
+// its height; without inPlace it just appends (JSON lines).
+func redraw(w io.Writer, frame string, prevLines int, inPlace bool) int {
+	if !inPlace {
+		_, _ = io.WriteString(w, frame)
+		return 0
+	}
+	var b strings.Builder
+	if prevLines > 0 {
+		b.WriteString(text.CursorUp.Sprintn(prevLines))
+	}
+	lines := strings.Split(strings.TrimRight(frame, "\n"), "\n")
+	for _, l := range lines {
+		b.WriteString(l + text.EraseLine.Sprint() + "\n")
+	}
+	for i := len(lines); i < prevLines; i++ { // the old frame was taller
+		b.WriteString(text.EraseLine.Sprint() + "\n")
+	}
+	_, _ = io.WriteString(w, b.String())
+	return max(len(lines), prevLines)
+}

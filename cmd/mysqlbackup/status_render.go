@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
+
+	"github.com/mysqlbackup/mysqlbackup/replication"
+)
+
+// channelRow is one line of the per-channel table: the fields of the
+// legacy watch-slave.sh, channels side by side.
+type channelRow struct {
+	label string
+	value func(replication.ChannelStatus) string
+}
+
+var channelRows = []channelRow{
+	{"IO state", func(c replication.ChannelStatus) string { return c.IOState }},
+	{"Source", func(c replication.ChannelStatus) string { return c.SourceHost + ":" + c.SourcePort }},
+	{"Source server id", func(c replication.ChannelStatus) string { return c.SourceServerID }},
+	{"Source UUID", func(c replication.ChannelStatus) string { return c.SourceUUID }},
+	{"IO running", func(c replication.ChannelStatus) string { return c.IORunning }},
+	{"SQL running", func(c replication.ChannelStatus) string { return c.SQLRunning }},
+	{"Seconds behind", func(c replication.ChannelStatus) string { return secondsText(c.SecondsBehind) }},
+	{"Last IO error", func(c replication.ChannelStatus) string { return c.LastIOError }},
+	{"Last SQL error", func(c replication.ChannelStatus) string { return c.LastSQLError }},
+	{"SQL state", func(c replication.ChannelStatus) string { return c.SQLState }},
+	{"Retrieved GTID", func(c replication.ChannelStatus) string { return c.RetrievedGTID }},
+	{"Executed GTID", func(c replication.ChannelStatus) string { return c.ExecutedGTID }},
+}
+
+func secondsText(s *int64) string {
+	if s == nil {
+		return "NULL"
+	}
+	return strconv.FormatInt(*s, 10)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "ON"
+	}
+	return "OFF"
+}
+
+// statusRenderer draws instance statuses as text. With highlight, a value
+// that differs from the previous frame is shown in reverse video (the
+// `watch -d` of the legacy script).
+type statusRenderer struct {
+	highlight bool
+	prev      map[string]string
+	cur       map[string]string
+}
+
+func (r *statusRenderer) cell(key, v string) string {
+	r.cur[key] = v
+	if r.highlight && r.prev != nil {
+		if old, ok := r.prev[key]; ok && old != v && v != "" {
+			return text.Colors{text.ReverseVideo}.Sprint(v)
+		}
+	}
+	return v
+}
+
+// render writes one frame.
+func (r *statusRenderer) render(w io.Writer, sts []replication.InstanceStatus) {
+	r.cur = map[string]string{}
+	for i, st := range sts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		r.instance(w, st)
+	}
+	r.prev = r.cur
+}
+
+func (r *statusRenderer) instance(w io.Writer, st replication.InstanceStatus) {
+	if !st.Up {
+		fmt.Fprintf(w, "== %s  DOWN: %s\n", st.Name, st.Error)
+		return
+	}
+	k := st.Name + "|"
+	id := "server_id=" + r.cell(k+"id", strconv.FormatUint(st.ServerID, 10))
+	if st.ServerUUID != "" {
+		id += " server_uuid=" + r.cell(k+"uuid", st.ServerUUID)
+	}
+	fmt.Fprintf(w, "== %s  %s  %s  read_only=%s\n", st.Name, st.Version, id, r.cell(k+"ro", onOff(st.ReadOnly)))
+	fmt.Fprintf(w, "binlog %s  gtid %s\n",
+		r.cell(k+"binlog", fmt.Sprintf("%s:%d", st.Binlog.File, st.Binlog.Position)), r.cell(k+"gtid", st.Binlog.GTID))
+	if len(st.Channels) == 0 {
+		fmt.Fprintln(w, "no replication channels")
+	} else {
+		r.channels(w, k, st.Channels)
+	}
+	r.processlist(w, st.Processlist)
+}
+
+// newTable is a table in the style of every status view: light lines,
+// headers as given (channel names keep their case).
+func newTable(w io.Writer) table.Writer {
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	style := table.StyleLight
+	style.Format.Header = text.FormatDefault
+	t.SetStyle(style)
+	return t
+}
+
+// wrap is a column at most width wide, long values wrapped between words.
+func wrap(n, width int) table.ColumnConfig {
+	return table.ColumnConfig{Number: n, WidthMax: width, WidthMaxEnforcer: text.WrapSoft}
+}
+
+func (r *statusRenderer) channels(w io.Writer, k string, chs []replication.ChannelStatus) {
+	t := newTable(w)
+	header := table.Row{"Channel"}
+	for _, c := range chs {
+		header = append(header, channelName(c))
+	}
+	t.AppendHeader(header)
+	for _, row := range channelRows {
+		line, empty := table.Row{row.label}, true
+		for _, c := range chs {
+			v := row.value(c)
+			empty = empty && v == ""
+			line = append(line, r.cell(k+channelName(c)+"|"+row.label, v))
+		}
+		if !empty || row.label == "Last IO error" || row.label == "Last SQL error" {
+			t.AppendRow(line)
+		}
+	}
+	cfgs := []table.ColumnConfig{wrap(1, 16)}
+	for i := range chs {
+		cfgs = append(cfgs, wrap(i+2, 48))
+	}
+	t.SetColumnConfigs(cfgs)
+	t.Render()
+}
+
+// channelName shows MariaDB's default (unnamed) connection legibly.
+func channelName(c replication.ChannelStatus) string {
+	if c.Name == "" {
+		return "(default)"
+	}
+	return c.Name
+}
+
+func (r *statusRenderer) processlist(w io.Writer, ps []replication.Process) {
+	if len(ps) == 0 {
+		return
+	}
+	t := newTable(w)
+	t.AppendHeader(table.Row{"Id", "User", "Host", "db", "Command", "Time", "State", "Info"})
+	for _, p := range ps {
+		t.AppendRow(table.Row{p.ID, p.User, p.Host, p.DB, p.Command, p.Time, p.State, strings.Join(strings.Fields(p.Info), " ")})
+	}
+	t.SetColumnConfigs([]table.ColumnConfig{wrap(7, 40), wrap(8, 60)})
+	t.Render()
+}
