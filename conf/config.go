@@ -33,6 +33,7 @@ type Config struct {
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
 
+	MetricsFile        string `yaml:"metrics_file"`        // Prometheus textfile for backup/restore outcomes
 	CatchupTimeout     string `yaml:"catchup_timeout"`     // bound of the catch-up wait, e.g. 1h
 	CatchupUnreachable string `yaml:"catchup_unreachable"` // fail or skip an unreachable source
 

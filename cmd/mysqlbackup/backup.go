@@ -46,18 +46,19 @@ type backupRun struct {
 
 // Run implements backup: lock → (purge) → data → prepare → binlogs after
 // the data → tar | gzip | des3 | sha1 → temporary object → publish.
-func (c *BackupCmd) Run(app *App) error {
+func (c *BackupCmd) Run(app *App) (err error) {
 	b := &backupRun{App: app, cmd: c}
 	if err := os.MkdirAll(app.Cfg.BackupBase, 0o750); err != nil {
 		return fmt.Errorf("backup_base: %w", err)
 	}
-	lk, err := lock.Acquire(filepath.Join(app.Cfg.BackupBase, "mysql-"+string(app.Cfg.Port)+".lock"))
-	if err != nil {
-		return err
+	lk, lerr := lock.Acquire(filepath.Join(app.Cfg.BackupBase, "mysql-"+string(app.Cfg.Port)+".lock"))
+	if lerr != nil {
+		return lerr
 	}
 	defer lk.Release()
 	defer b.cleanup()
 	start := time.Now()
+	defer func() { recordRun(app, "backup", &b.phases, start, b.size, err) }()
 	steps := []struct {
 		name string
 		fn   func() error

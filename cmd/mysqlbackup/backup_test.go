@@ -195,3 +195,43 @@ func lastLines(b []byte) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestBackupMetricsKeepTheLastSuccessAcrossAFailure(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	metrics := filepath.Join(t.TempDir(), "mysqlbackup.prom")
+	confPath := instanceConf(t, in, nil, "purge_binlog_days: 0\nmetrics_file: "+metrics+"\n")
+	app, _ := newApp(t, confPath)
+	if err := (&BackupCmd{}).Run(app); err != nil {
+		t.Fatal(err)
+	}
+	series := func() map[string]string {
+		data, _ := os.ReadFile(metrics)
+		out := map[string]string{}
+		for _, l := range strings.Split(string(data), "\n") {
+			if i := strings.LastIndexByte(l, ' '); i > 0 && !strings.HasPrefix(l, "#") {
+				out[l[:i]] = l[i+1:]
+			}
+		}
+		return out
+	}
+	lbl := fmt.Sprintf(`{port="%d",command="backup"}`, in.Port)
+	first := series()
+	if first["mysqlbackup_last_run_success"+lbl] != "1" || first["mysqlbackup_last_success_timestamp_seconds"+lbl] == "" ||
+		first[fmt.Sprintf(`mysqlbackup_last_run_phase_seconds{port="%d",command="backup",phase="data"}`, in.Port)] == "" {
+		t.Fatalf("after a success: %v", first)
+	}
+	if size, _ := strconv.ParseFloat(first["mysqlbackup_last_success_archive_bytes"+lbl], 64); size <= 0 {
+		t.Errorf("archive size %v", size)
+	}
+	os.Remove(filepath.Join(in.ConfBase, "des3_password")) // the next run fails
+	if err := (&BackupCmd{}).Run(app); err == nil {
+		t.Fatal("backup without a password file succeeded")
+	}
+	second := series()
+	if second["mysqlbackup_last_run_success"+lbl] != "0" {
+		t.Errorf("last_run_success after a failure = %q, want 0", second["mysqlbackup_last_run_success"+lbl])
+	}
+	if second["mysqlbackup_last_success_timestamp_seconds"+lbl] != first["mysqlbackup_last_success_timestamp_seconds"+lbl] {
+		t.Error("a failed run changed the last success time")
+	}
+}

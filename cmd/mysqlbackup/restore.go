@@ -51,19 +51,20 @@ const stagingSuffix = ".restoring"
 // Run implements restore: refuse → download | verify | decrypt | gunzip |
 // untar → copy back into a staging datadir → temporary mysqld → delta
 // replay → binlogs back → chown → rename into place.
-func (c *RestoreCmd) Run(app *App) error {
+func (c *RestoreCmd) Run(app *App) (err error) {
 	cfg := app.Cfg
 	r := &restoreRun{App: app, cmd: c, staging: cfg.MySQLDataDir + stagingSuffix, runDir: tempRunDir(cfg)}
 	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
 		return fmt.Errorf("backup_base: %w", err)
 	}
-	lk, err := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock"))
-	if err != nil {
-		return err
+	lk, lerr := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock"))
+	if lerr != nil {
+		return lerr
 	}
 	defer lk.Release()
 	defer r.cleanup()
 	start := time.Now()
+	defer func() { recordRun(app, "restore", &r.phases, start, r.src.size, err) }()
 	for _, s := range []struct {
 		name string
 		fn   func() error
