@@ -2,7 +2,7 @@
 # Benchmark of `mysqlbackup backup` against the physical floor and the
 # legacy shell pipeline, on the same data, in one run.
 #
-#   scripts/bench.sh [SIZE_GIB]      (default 2)
+#   scripts/bench.sh [SIZE_GIB]      (default 2; fractions allowed, e.g. 0.2)
 #
 # Starts a throw-away MariaDB and MinIO on 127.0.0.1 under a temp dir, loads
 # about SIZE_GIB of sysbench data, then measures side by side:
@@ -18,79 +18,47 @@ SIZE_GIB=${1:-2}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 export PATH="$(go env GOPATH)/bin:/usr/sbin:/sbin:$PATH"
 
-need() { command -v "$1" >/dev/null 2>&1; }
-for pkg in mariadbd:mariadb-server mariabackup:mariadb-backup mariadb:mariadb-client sysbench:sysbench /usr/bin/time:time; do
-  need "${pkg%%:*}" || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg#*:}" >/dev/null; }
-done
-need minio || (cd "$(mktemp -d)" && go install "github.com/minio/minio@$MINIO_VERSION")
+. scripts/lib.sh
+mb_ensure_packages mariadbd:mariadb-server mariabackup:mariadb-backup mariadb:mariadb-client sysbench:sysbench \
+  /usr/bin/time:time curl:curl
+command -v minio >/dev/null || (cd "$(mktemp -d)" && go install "github.com/minio/minio@$MINIO_VERSION")
 
 work=$(mktemp -d /tmp/mbbench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+MB_PIDS=()
+trap 'mb_stop_all; rm -rf "$work"' EXIT
 
-free_port() {
-  local p
-  while :; do
-    p=$(shuf -i 20000-60000 -n 1)
-    ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
-  done
-}
-
-port=$(free_port); s3port=$(free_port)
-datadir=$work/data/mysql-$port
-mkdir -p "$work/data" "$work/conf" "$work/backup" "$work/run" "$work/tmp" "$work/minio"
-cat > "$work/conf/my.cnf" <<EOF
-[client]
-socket=$work/run/mysqld.sock
-[mysqld]
-user=root
-datadir=$datadir
-port=$port
-bind-address=127.0.0.1
-socket=$work/run/mysqld.sock
-pid-file=$work/run/mysqld.pid
-log-error=$work/error.log
-tmpdir=$work/tmp
-server-id=1
-log-bin=mysql-bin
-binlog_format=ROW
-innodb_buffer_pool_size=512M
+inst=$work/i1
+s3port=$(mb_free_port)
+mkdir -p "$work/minio"
+echo "bench: starting MariaDB and MinIO (127.0.0.1:$s3port) under $work" >&2
+mb_instance "$inst" 1 "innodb_buffer_pool_size=512M
 innodb_log_file_size=256M
-innodb_flush_log_at_trx_commit=2
-EOF
-echo "bench: starting MariaDB on 127.0.0.1:$port and MinIO on 127.0.0.1:$s3port under $work" >&2
-TMPDIR=$work/tmp mariadb-install-db --no-defaults --datadir="$datadir" --user=root --auth-root-authentication-method=normal --skip-test-db >/dev/null
-cp "$work/conf/my.cnf" "$datadir/my.cnf"
-mariadbd --defaults-file="$work/conf/my.cnf" & pids+=($!)
+innodb_flush_log_at_trx_commit=2"
+port=$(cat "$inst/port")
+datadir=$inst/data/mysql-$port
 MINIO_ROOT_USER=bench MINIO_ROOT_PASSWORD=bench-secret MINIO_BROWSER=off \
-  minio server --quiet --address "127.0.0.1:$s3port" "$work/minio" >/dev/null 2>&1 & pids+=($!)
-for _ in $(seq 600); do mariadb --socket="$work/run/mysqld.sock" -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  minio server --quiet --address "127.0.0.1:$s3port" "$work/minio" >/dev/null 2>&1 & MB_PIDS+=($!)
 for _ in $(seq 600); do curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null && break; sleep 0.1; done
-mariadb --socket="$work/run/mysqld.sock" -e "CREATE DATABASE sbtest"
+mb_sql "$inst" "CREATE DATABASE sbtest"
 
 # A sysbench row takes about 240 bytes on disk.
 tables=8
-rows=$(( SIZE_GIB * 1024 * 1024 * 1024 / 240 / tables ))
+rows=$(awk -v g="$SIZE_GIB" -v t="$tables" 'BEGIN { printf "%d", g * 1024 * 1024 * 1024 / 240 / t }')
 echo "bench: loading $tables x $rows sysbench rows (~${SIZE_GIB} GiB)" >&2
-sysbench oltp_read_write --db-driver=mysql --mysql-socket="$work/run/mysqld.sock" --mysql-user=root \
+sysbench oltp_read_write --db-driver=mysql --mysql-socket="$inst/run/mysqld.sock" --mysql-user=root \
   --tables=$tables --table-size=$rows --threads=2 prepare >/dev/null
-mariadb --socket="$work/run/mysqld.sock" -e "FLUSH TABLES; SET GLOBAL innodb_max_dirty_pages_pct=0"
+mb_sql "$inst" "FLUSH TABLES; SET GLOBAL innodb_max_dirty_pages_pct=0"
 sleep 5
 data_bytes=$(du -sb "$datadir" | cut -f1)
 
-printf 'des3 password\n' > "$work/conf/des3_password"
-cat > "$work/conf/backup_conf.yaml" <<EOF
+printf 'des3 password\n' > "$inst/conf/des3_password"
+cat > "$inst/conf/backup_conf.yaml" <<EOF
 host: 127.0.0.1
-data_base: $work/data
-backup_base: $work/backup
+data_base: $inst/data
+backup_base: $inst/backup
 port: $port
 instance_id: 1
-mysql_socket: $work/run/mysqld.sock
+mysql_socket: $inst/run/mysqld.sock
 s3_host: 127.0.0.1:$s3port
 s3_bucket: bench
 s3_access_key: bench
@@ -111,8 +79,8 @@ measure() { # name, command…: records wall, CPU (user+sys) and peak RSS
   wall[$name]=$w; cpu[$name]=$(awk "BEGIN{print $u + $s}"); rss[$name]=$((m / 1024))
 }
 
-cnf=$work/conf/my.cnf
-measure floor bash -c "mariabackup --defaults-file=$cnf --backup --stream=xbstream --target-dir=$work/tmp > /dev/null"
+cnf=$inst/conf/my.cnf
+measure floor bash -c "mariabackup --defaults-file=$cnf --backup --stream=xbstream --target-dir=$inst/tmp > /dev/null"
 disk[floor]=0
 
 legacy=$work/legacy; mkdir -p "$legacy"
@@ -121,7 +89,7 @@ measure legacy bash -c "set -o pipefail
   mariabackup --prepare --target-dir=$legacy/mysql-$port-backup
   cp $cnf $legacy/mysql-$port-backup/my.cnf
   mkdir $legacy/mysql-$port-binlog && cp $datadir/mysql-bin.0* $legacy/mysql-$port-binlog/
-  tar -c -C $legacy mysql-$port-backup mysql-$port-binlog | gzip - --fast | openssl des3 -md md5 -pass file:$work/conf/des3_password > $legacy/archive
+  tar -c -C $legacy mysql-$port-backup mysql-$port-binlog | gzip - --fast | openssl des3 -md md5 -pass file:$inst/conf/des3_password > $legacy/archive
   sha1sum $legacy/archive
   du -sb $legacy | cut -f1 > $work/legacy.disk"
 disk[legacy]=$(cat "$work/legacy.disk")
@@ -130,10 +98,10 @@ rm -rf "$legacy"
 
 # mysqlbackup: peak temp disk sampled while it runs.
 ( peak=0; while [ ! -e "$work/mb.done" ]; do
-    s=$(du -sb "$work/backup" 2>/dev/null | cut -f1); [ "${s:-0}" -gt "$peak" ] && peak=$s; sleep 0.5
+    s=$(du -sb "$inst/backup" 2>/dev/null | cut -f1); [ "${s:-0}" -gt "$peak" ] && peak=$s; sleep 0.5
   done; echo "$peak" > "$work/mb.disk" ) &
 sampler=$!
-measure mysqlbackup "$work/mysqlbackup" --conf-path "$work/conf/backup_conf.yaml" backup
+measure mysqlbackup "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" backup
 touch "$work/mb.done"; wait "$sampler"
 disk[mysqlbackup]=$(cat "$work/mb.disk")
 archive_mb=$(grep -o 'size=[0-9]*' "$work/out.mysqlbackup" | cut -d= -f2)
@@ -148,4 +116,5 @@ for n in floor legacy mysqlbackup; do
 done
 echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB (uploaded to MinIO; MinIO's CPU not counted)"
 echo "legacy wall / mysqlbackup wall: $(awk "BEGIN{printf \"%.2f\", ${wall[legacy]} / ${wall[mysqlbackup]}}")x"
-echo "mysqlbackup phases: $(cat "$work/out.mysqlbackup")"
+echo "mysqlbackup result line: $(cat "$work/out.mysqlbackup")"
+echo "(peak_rss_MiB above is the largest of the process and its children, i.e. mariabackup too; peak_rss in the result line is mysqlbackup's own)"

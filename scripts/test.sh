@@ -23,7 +23,7 @@ install_debian_packages() {
               mariabackup:mariadb-backup mbstream:mariadb-backup \
               mariadb:mariadb-client mariadb-binlog:mariadb-client \
               openssl:openssl gzip:gzip tar:tar sha1sum:coreutils \
-              curl:curl flock:util-linux; do
+              curl:curl flock:util-linux ss:iproute2 shuf:coreutils; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

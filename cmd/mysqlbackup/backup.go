@@ -76,8 +76,8 @@ func (c *BackupCmd) Run(app *App) (err error) {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	fmt.Fprintf(app.Stdout, "backup ok: %s size=%d sha1=%s took=%s %s\n",
-		b.dest, b.size, b.sha1, time.Since(start).Round(10*time.Millisecond), &b.phases)
+	fmt.Fprintf(app.Stdout, "backup ok: %s size=%d sha1=%s took=%s %s peak_rss=%q\n",
+		b.dest, b.size, b.sha1, time.Since(start).Round(10*time.Millisecond), &b.phases, peakRSS())
 	return nil
 }
 

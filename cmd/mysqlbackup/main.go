@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -31,7 +32,15 @@ const (
 	exitUsage   = 2
 )
 
+// memoryLimit is the soft heap limit unless GOMEMLIMIT says otherwise: the
+// streams hold a few buffers of fixed size, so a tight limit keeps the
+// process small at any data size without costing throughput.
+const memoryLimit = 96 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

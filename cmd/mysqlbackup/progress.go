@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,22 @@ func barProgress(w io.Writer, phase string, total int64) func(n int64, took time
 		}
 		_ = bar.Set64(n)
 	}
+}
+
+// peakRSS is this process's peak resident memory (VmHWM), or "?".
+func peakRSS() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return humanBytes(kb << 10)
+		}
+	}
+	return "?"
 }
 
 func humanBytes(n int64) string {

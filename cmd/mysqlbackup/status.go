@@ -38,6 +38,7 @@ type StatusCmd struct {
 	Glob  string `name:"socket-glob" default:"/var/run/mysqld/*.sock" help:"Sockets --all looks for."`
 	Watch bool   `help:"Redraw every second, changed values highlighted (legacy watch -d)."`
 	JSON  bool   `name:"json" help:"Print one JSON object (one per second with --watch)."`
+	Brief bool   `help:"One line per channel: source, IO and SQL threads, seconds behind (legacy check-topology.sh)."`
 }
 
 // errInstancesDown is the result of a status with an instance not answering.
@@ -58,11 +59,14 @@ func (c *StatusCmd) Run(app *App) error {
 	for {
 		sts := collectAll(app.Ctx, conns)
 		var frame bytes.Buffer
-		if c.JSON {
+		switch {
+		case c.JSON:
 			enc := json.NewEncoder(&frame)
 			enc.SetIndent("", "  ")
 			_ = enc.Encode(map[string]any{"instances": sts})
-		} else {
+		case c.Brief:
+			renderBrief(&frame, sts)
+		default:
 			r.render(&frame, sts)
 		}
 		if !c.Watch {

@@ -162,3 +162,17 @@ func (r *statusRenderer) processlist(w io.Writer, ps []replication.Process) {
 	t.SetColumnConfigs([]table.ColumnConfig{wrap(7, 40), wrap(8, 60)})
 	t.Render()
 }
+
+// renderBrief writes one line per instance and one per channel.
+func renderBrief(w io.Writer, sts []replication.InstanceStatus) {
+	for _, st := range sts {
+		if !st.Up {
+			fmt.Fprintf(w, "%s: DOWN: %s\n", st.Name, st.Error)
+			continue
+		}
+		fmt.Fprintf(w, "%s: server_id=%d channels=%d\n", st.Name, st.ServerID, len(st.Channels))
+		for _, c := range st.Channels {
+			fmt.Fprintf(w, "  %s %s:%s IO=%s SQL=%s behind=%s\n", channelName(c), c.SourceHost, c.SourcePort, c.IORunning, c.SQLRunning, secondsText(c.SecondsBehind))
+		}
+	}
+}

@@ -61,6 +61,22 @@ func TestStatusTableMatchesGolden(t *testing.T) {
 	}
 }
 
+func TestBriefStatusHasOneLinePerChannel(t *testing.T) {
+	var out bytes.Buffer
+	renderBrief(&out, goldenStatuses())
+	want := `/var/run/mysqld/mysqld-3309.sock: server_id=1 channels=2
+  master-2 10.0.0.2:3309 IO=Yes SQL=Yes behind=0
+  master-3 10.0.0.3:3309 IO=Connecting SQL=Yes behind=NULL
+/var/run/mysqld/mysqld-3310.sock: server_id=7 channels=1
+  master-4 10.0.0.4:3310 IO=No SQL=No behind=NULL
+/var/run/mysqld/mysqld-3311.sock: server_id=3 channels=0
+/var/run/mysqld/mysqld-3312.sock: DOWN: dial unix /var/run/mysqld/mysqld-3312.sock: connect: no such file or directory
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
 func TestWatchHighlightsOnlyChangedValues(t *testing.T) {
 	r := &statusRenderer{highlight: true}
 	sts := goldenStatuses()[:1]

@@ -1,0 +1,122 @@
+# Shell helpers shared by scripts/demo.sh and scripts/bench.sh: throw-away
+# MariaDB instances on 127.0.0.1 in the legacy layout, stopped by PID.
+# Source it; it defines functions only.
+
+# mb_ensure_packages installs the Debian packages of the named programs
+# that are missing (pairs program:package).
+mb_ensure_packages() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "installing ${missing[*]}" >&2
+  local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# mb_free_port prints a TCP port nothing listens on.
+mb_free_port() {
+  local p
+  while :; do
+    p=$(shuf -i 20000-60000 -n 1)
+    ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
+  done
+}
+
+# mb_instance DIR ID [EXTRA_CNF] creates an instance under DIR: datadir
+# DIR/data/mysql-PORT holding my.cnf, conf_base DIR/conf, backup_base
+# DIR/backup, socket DIR/run/mysqld.sock; server_id and gtid_domain_id ID.
+# It writes DIR/port and starts it (mb_start).
+mb_instance() {
+  local dir=$1 id=$2 extra=${3:-} port
+  port=$(mb_free_port)
+  mkdir -p "$dir/data" "$dir/conf" "$dir/backup" "$dir/run" "$dir/tmp"
+  echo "$port" > "$dir/port"
+  cat > "$dir/conf/my.cnf" <<CNF
+[client]
+socket=$dir/run/mysqld.sock
+[mysqld]
+user=root
+datadir=$dir/data/mysql-$port
+port=$port
+bind-address=127.0.0.1
+socket=$dir/run/mysqld.sock
+pid-file=$dir/run/mysqld.pid
+log-error=$dir/error.log
+tmpdir=$dir/tmp
+server-id=$id
+gtid_domain_id=$id
+log-bin=mysql-bin
+relay-log=relay-bin
+log_slave_updates=ON
+binlog_format=ROW
+skip-name-resolve
+innodb_use_native_aio=0
+$extra
+CNF
+  TMPDIR=$dir/tmp mariadb-install-db --no-defaults --datadir="$dir/data/mysql-$port" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve >/dev/null
+  cp "$dir/conf/my.cnf" "$dir/data/mysql-$port/my.cnf"
+  mb_start "$dir"
+  mb_sql "$dir" "SET SESSION sql_log_bin=0; DELETE FROM mysql.global_priv WHERE User=''; FLUSH PRIVILEGES;
+    CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'repl'@'%'"
+}
+
+# mb_start DIR starts the instance's mariadbd and waits until it answers;
+# its PID goes to DIR/mysqld.ownpid and to MB_PIDS.
+mb_start() {
+  local dir=$1 i
+  mariadbd --defaults-file="$dir/conf/my.cnf" >/dev/null 2>&1 &
+  echo $! > "$dir/mysqld.ownpid"
+  MB_PIDS+=("$!")
+  disown "$!" # no job-control noise when a demo kills it on purpose
+  for i in $(seq 600); do
+    mb_sql "$dir" "SELECT 1" >/dev/null 2>&1 && return 0
+    kill -0 "$(cat "$dir/mysqld.ownpid")" 2>/dev/null || { tail -5 "$dir/error.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "mariadbd in $dir did not answer" >&2
+  return 1
+}
+
+# mb_kill DIR [SIGNAL] stops the instance's mariadbd by its PID and waits.
+mb_kill() {
+  local pid
+  pid=$(cat "$1/mysqld.ownpid" 2>/dev/null) || return 0
+  kill "-${2:-TERM}" "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+# mb_stop_all stops every process in MB_PIDS (for a trap).
+mb_stop_all() {
+  local p
+  for p in "${MB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${MB_PIDS[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
+}
+
+# mb_sql DIR SQL runs SQL as root over the instance's socket.
+mb_sql() {
+  mariadb --socket="$1/run/mysqld.sock" -uroot -N -B -e "$2"
+}
+
+# mb_replicate REPLICA_DIR SOURCE_DIR SOURCE_ID adds and starts channel master-ID.
+mb_replicate() {
+  mb_sql "$1" "CHANGE MASTER 'master-$3' TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(cat "$2/port"),
+    MASTER_USER='repl', MASTER_PASSWORD='repl-pw', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+    START SLAVE 'master-$3'"
+}
+
+# mb_wait_caught_up REPLICA_DIR SOURCE_DIR waits until the replica holds
+# the source's binlog position (30 s at most).
+mb_wait_caught_up() {
+  local goal i
+  goal=$(mb_sql "$2" "SELECT @@gtid_binlog_pos")
+  for i in $(seq 300); do
+    [ "$(mb_sql "$1" "SELECT MASTER_GTID_WAIT('$goal', 0.1)")" = 0 ] && return 0
+  done
+  echo "replica $1 did not catch up with $2" >&2
+  return 1
+}
