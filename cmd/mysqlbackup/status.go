@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jedib0t/go-pretty/v6/text"
-
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
@@ -54,8 +52,8 @@ func (c *StatusCmd) Run(app *App) error {
 	if err != nil {
 		return err
 	}
-	r := &statusRenderer{highlight: app.Term != nil}
-	var prevLines int
+	onTerminal := terminal(app.Stdout) != nil
+	r := &statusRenderer{highlight: onTerminal}
 	for {
 		sts := collectAll(app.Ctx, conns)
 		var frame bytes.Buffer
@@ -73,7 +71,7 @@ func (c *StatusCmd) Run(app *App) error {
 			_, _ = app.Stdout.Write(frame.Bytes())
 			return downError(sts)
 		}
-		prevLines = redraw(app.Stdout, frame.String(), prevLines, !c.JSON)
+		redraw(app.Stdout, frame.String(), !c.JSON && onTerminal)
 		select {
 		case <-app.Ctx.Done():
 			return nil
@@ -164,24 +162,15 @@ func downError(sts []replication.InstanceStatus) error {
 	return fmt.Errorf("%w: %s", errInstancesDown, strings.Join(down, ", "))
 }
 
-// redraw prints a frame over the previous one (prevLines tall) and returns
-// its height; without inPlace it just appends (JSON lines).
-func redraw(w io.Writer, frame string, prevLines int, inPlace bool) int {
-	if !inPlace {
-		_, _ = io.WriteString(w, frame)
-		return 0
+// clearScreen homes the cursor and clears the screen, as watch(1) does
+// before each frame: robust when long lines wrap.
+const clearScreen = "\x1b[H\x1b[2J"
+
+// redraw shows a frame: in place on a terminal, appended otherwise (JSON
+// lines, or a log file).
+func redraw(w io.Writer, frame string, inPlace bool) {
+	if inPlace {
+		frame = clearScreen + frame
 	}
-	var b strings.Builder
-	if prevLines > 0 {
-		b.WriteString(text.CursorUp.Sprintn(prevLines))
-	}
-	lines := strings.Split(strings.TrimRight(frame, "\n"), "\n")
-	for _, l := range lines {
-		b.WriteString(l + text.EraseLine.Sprint() + "\n")
-	}
-	for i := len(lines); i < prevLines; i++ { // the old frame was taller
-		b.WriteString(text.EraseLine.Sprint() + "\n")
-	}
-	_, _ = io.WriteString(w, b.String())
-	return max(len(lines), prevLines)
+	_, _ = io.WriteString(w, frame)
 }
