@@ -16,7 +16,6 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
-	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
@@ -48,10 +47,7 @@ type backupRun struct {
 // the data → tar | gzip | des3 | sha1 → temporary object → publish.
 func (c *BackupCmd) Run(app *App) (err error) {
 	b := &backupRun{App: app, cmd: c}
-	if err := os.MkdirAll(app.Cfg.BackupBase, 0o750); err != nil {
-		return fmt.Errorf("backup_base: %w", err)
-	}
-	lk, lerr := lock.Acquire(filepath.Join(app.Cfg.BackupBase, "mysql-"+string(app.Cfg.Port)+".lock"))
+	lk, lerr := lockPort(app.Cfg)
 	if lerr != nil {
 		return lerr
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
 )
@@ -39,7 +38,7 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 		app.Log.Info("configured as group replication; its distributed recovery catches up (legacy behaviour)")
 		return nil
 	}
-	lk, err := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock"))
+	lk, err := lockPort(cfg)
 	if err != nil {
 		return err
 	}

@@ -58,10 +58,11 @@ func storeConfig(cfg *conf.Config) (s3.Config, error) {
 const partialSuffix = ".partial"
 
 type s3Destination struct {
-	cfg s3.Config
-	st  s3.Store
-	key string
-	log *slog.Logger
+	cfg       s3.Config
+	st        s3.Store
+	key       string
+	log       *slog.Logger
+	committed bool
 }
 
 func (d *s3Destination) String() string { return "s3 key " + d.key }
@@ -100,6 +101,7 @@ func (d *s3Destination) Commit(ctx context.Context, sha1 string, size int64) err
 		delErr := d.st.Delete(context.WithoutCancel(ctx), d.key)
 		return errors.Join(fmt.Errorf("verify upload: s3 has %d bytes sha1 %q, sent %d bytes sha1 %s", info.Size, info.Metadata["sha1"], size, sha1), delErr)
 	}
+	d.committed = true
 	if err := d.st.Delete(ctx, d.key+partialSuffix); err != nil {
 		d.log.Warn("temporary object not removed", "key", d.key+partialSuffix, "err", err)
 	}
@@ -107,6 +109,9 @@ func (d *s3Destination) Commit(ctx context.Context, sha1 string, size int64) err
 }
 
 func (d *s3Destination) Abort() {
+	if d.committed {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := d.Cleanup(ctx); err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
-	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
@@ -30,18 +29,19 @@ type RestoreCmd struct {
 // restoreRun is the state of one restore.
 type restoreRun struct {
 	*App
-	cmd      *RestoreCmd
-	password []byte
-	src      source
-	staging  string // the new datadir while it is built
-	runDir   string // the temporary mysqld's socket, pid and log
-	creds    string
-	engine   xtrabackup.Engine
-	snapshot xtrabackup.BinlogInfo
-	index    []string
-	replayed int
-	phases   phases
-	done     bool
+	cmd       *RestoreCmd
+	password  []byte
+	src       source
+	staging   string // the new datadir while it is built
+	runDir    string // the temporary mysqld's socket, pid and log
+	creds     string
+	engine    xtrabackup.Engine
+	snapshot  xtrabackup.BinlogInfo
+	index     []string
+	replayed  int
+	binlogEnd string // file:size of the last binlog put back
+	phases    phases
+	done      bool
 }
 
 // stagingSuffix names the directory a restore builds the datadir in; it
@@ -54,10 +54,7 @@ const stagingSuffix = ".restoring"
 func (c *RestoreCmd) Run(app *App) (err error) {
 	cfg := app.Cfg
 	r := &restoreRun{App: app, cmd: c, staging: cfg.MySQLDataDir + stagingSuffix, runDir: tempRunDir(cfg)}
-	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
-		return fmt.Errorf("backup_base: %w", err)
-	}
-	lk, lerr := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock"))
+	lk, lerr := lockPort(cfg)
 	if lerr != nil {
 		return lerr
 	}
@@ -76,9 +73,8 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	last := r.index[len(r.index)-1]
-	fmt.Fprintf(app.Stdout, "restore ok: datadir=%s from %s snapshot=%s:%d gtid=%q binlogs to %s replayed=%d took=%s %s\n",
-		cfg.MySQLDataDir, r.src.name, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, last, r.replayed,
+	fmt.Fprintf(app.Stdout, "restore ok: datadir=%s from %s snapshot=%s:%d gtid=%q binlog_end=%s replayed=%d took=%s %s\n",
+		cfg.MySQLDataDir, r.src.name, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, r.binlogEnd, r.replayed,
 		time.Since(start).Round(10*time.Millisecond), &r.phases)
 	return nil
 }
@@ -254,6 +250,12 @@ func (r *restoreRun) binlogsBack() error {
 			return fmt.Errorf("binlog %s: %w", name, err)
 		}
 	}
+	last := r.index[len(r.index)-1]
+	fi, err := os.Stat(filepath.Join(r.staging, last))
+	if err != nil {
+		return err
+	}
+	r.binlogEnd = fmt.Sprintf("%s:%d", last, fi.Size())
 	return nil
 }
 

@@ -32,6 +32,11 @@ func (SetupReplicationCmd) Run(app *App) error {
 		return setupOn(app, adminConn(cfg), sources, true)
 	}
 	app.Log.Info("instance is down; using a temporary mysqld", "datadir", cfg.MySQLDataDir)
+	lk, err := lockPort(cfg)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
 	srv, err := startTempMysqld(app, cfg.MySQLDataDir, true)
 	if err != nil {
 		return err
