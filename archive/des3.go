@@ -45,11 +45,12 @@ func (d Digest) new() hash.Hash {
 	return md5.New()
 }
 
-// Errors of Des3Decrypt. A wrong password almost always shows as bad
-// padding; the caller's gzip header check catches the rest.
+// Errors of Des3Decrypt. Bad padding at the end means a wrong password
+// or a stream cut at a block boundary or corrupted; DetectDigest tells a
+// wrong password apart before any of that (ErrWrongPassword).
 var (
 	ErrNotEncrypted = errors.New("not an OpenSSL salted archive (no Salted__ header)")
-	ErrBadPadding   = errors.New("wrong des3 password or not an encrypted archive")
+	ErrBadPadding   = errors.New("bad padding at the end of the encrypted archive: it is truncated or corrupt, or the password is wrong")
 	ErrTruncated    = errors.New("encrypted archive is truncated")
 )
 

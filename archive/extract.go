@@ -65,6 +65,15 @@ type ExtractStats struct {
 // gzip trailer and the des3 padding are checked, and bytes after the tar
 // end are an error, so a truncated or extended archive fails.
 func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []string) (ExtractStats, error) {
+	return ReadLegacy(r, password, d, tops, func(name string, h *tar.Header, body io.Reader) error {
+		return writeEntry(body, h, filepath.Join(dir, filepath.FromSlash(name)))
+	})
+}
+
+// ReadLegacy decrypts and decompresses a legacy archive and hands each
+// checked entry (a clean name below one of tops) to visit, reading the
+// stream to its very end as ExtractLegacy describes.
+func ReadLegacy(r io.Reader, password []byte, d Digest, tops []string, visit func(name string, h *tar.Header, body io.Reader) error) (ExtractStats, error) {
 	plain, err := Des3Decrypt(r, password, d)
 	if err != nil {
 		return ExtractStats{}, err
@@ -77,7 +86,7 @@ func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []st
 		return ExtractStats{}, fmt.Errorf("gunzip: %w", err)
 	}
 	gz.Multistream(false)
-	st, err := untar(tar.NewReader(gz), dir, tops)
+	st, err := untar(tar.NewReader(gz), tops, visit)
 	if err != nil {
 		return st, err
 	}
@@ -94,7 +103,7 @@ func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []st
 	return st, nil
 }
 
-func untar(tr *tar.Reader, dir string, tops []string) (ExtractStats, error) {
+func untar(tr *tar.Reader, tops []string, visit func(string, *tar.Header, io.Reader) error) (ExtractStats, error) {
 	var st ExtractStats
 	allowed := map[string]bool{}
 	for _, t := range tops {
@@ -112,8 +121,7 @@ func untar(tr *tar.Reader, dir string, tops []string) (ExtractStats, error) {
 		if err != nil {
 			return st, err
 		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		if err := writeEntry(tr, h, target); err != nil {
+		if err := visit(name, h, tr); err != nil {
 			return st, err
 		}
 		if h.Typeflag == tar.TypeReg {
@@ -142,7 +150,7 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-func writeEntry(tr *tar.Reader, h *tar.Header, target string) error {
+func writeEntry(tr io.Reader, h *tar.Header, target string) error {
 	mode := os.FileMode(h.Mode).Perm()
 	switch h.Typeflag {
 	case tar.TypeDir:

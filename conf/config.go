@@ -34,6 +34,8 @@ type Config struct {
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
 
 	MetricsFile        string `yaml:"metrics_file"`        // Prometheus textfile for backup/restore outcomes
+	RetentionCount     int    `yaml:"retention_count"`     // prune keeps this many newest backups (0 = no limit)
+	RetentionDays      int    `yaml:"retention_days"`      // prune removes backups older than this (0 = no limit)
 	CatchupTimeout     string `yaml:"catchup_timeout"`     // bound of the catch-up wait, e.g. 1h
 	CatchupUnreachable string `yaml:"catchup_unreachable"` // fail or skip an unreachable source
 
@@ -113,4 +115,17 @@ func (c *Config) SourcesResolved() []Source {
 		out[i] = s
 	}
 	return out
+}
+
+// LatestDate is the date_str that names the newest complete backup.
+const LatestDate = "latest"
+
+// UseDate switches the configuration to the backup of date d: date_str,
+// and s3_key when it was derived from date_str.
+func (c *Config) UseDate(d string) {
+	derived := c.S3Key == c.DateStr+"/"+string(c.Port)+"/"+c.BackupTgzDes3Tail
+	c.DateStr = d
+	if derived {
+		c.S3Key = d + "/" + string(c.Port) + "/" + c.BackupTgzDes3Tail
+	}
 }

@@ -173,6 +173,9 @@ func (c *Config) checkCatchup() error {
 	if d, err := time.ParseDuration(c.CatchupTimeout); err != nil || d <= 0 {
 		return c.errKey("catchup_timeout", "want a duration like 90s, 30m or 1h, got %q", c.CatchupTimeout)
 	}
+	if c.RetentionCount < 0 || c.RetentionDays < 0 {
+		return c.errKey("retention_count", "retention_count and retention_days must be 0 (no limit) or more")
+	}
 	if c.CatchupUnreachable != "fail" && c.CatchupUnreachable != "skip" {
 		return c.errKey("catchup_unreachable", "want fail or skip, got %q", c.CatchupUnreachable)
 	}

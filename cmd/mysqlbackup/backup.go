@@ -16,13 +16,17 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
 
 // BackupCmd is `mysqlbackup backup`.
 type BackupCmd struct {
+	IfOlderThan time.Duration `name:"if-older-than" placeholder:"DURATION" help:"Do nothing (exit 0) when a complete backup of the port newer than this exists, e.g. 20h: cron may run it often."`
+
 	// afterData, when set (tests only), runs after the data is backed up
 	// and prepared and before the binary logs are listed.
 	afterData func(context.Context) error
@@ -37,6 +41,7 @@ type backupRun struct {
 	engine   xtrabackup.Engine
 	creds    string
 	binlogs  binlogsync.Snapshot
+	snapshot xtrabackup.BinlogInfo
 	dest     destination
 	phases   phases
 	sha1     string
@@ -47,6 +52,12 @@ type backupRun struct {
 // the data → tar | gzip | des3 | sha1 → temporary object → publish.
 func (c *BackupCmd) Run(app *App) (err error) {
 	b := &backupRun{App: app, cmd: c}
+	if fresh, err := c.recentBackup(app); err != nil || fresh != "" {
+		if fresh != "" {
+			fmt.Fprintf(app.Stdout, "backup skipped: %s (--if-older-than %s)\n", fresh, c.IfOlderThan)
+		}
+		return err
+	}
 	lk, lerr := lockPort(app.Cfg)
 	if lerr != nil {
 		return lerr
@@ -143,7 +154,8 @@ func (b *backupRun) prepare() error {
 	if err := b.engine.Prepare(b.Ctx, b.Cfg.BackupDataDir, b.Cfg.PrepareMemory, b.toolSpec()); err != nil {
 		return err
 	}
-	if _, err := xtrabackup.ReadBinlogInfo(b.Cfg.BackupDataDir); err != nil {
+	var err error
+	if b.snapshot, err = xtrabackup.ReadBinlogInfo(b.Cfg.BackupDataDir); err != nil {
 		return err
 	}
 	if b.cmd.afterData != nil {
@@ -251,8 +263,18 @@ func (b *backupRun) addBinlogs(aw *archive.LegacyWriter) error {
 	return aw.AddReader(path.Join(dir, b.binlogs.IndexName()), bytes.NewReader(index), int64(len(index)), 0o640, now)
 }
 
+// publish makes the archive the backup. Besides the legacy sha1, the
+// snapshot position goes in the metadata so `list` shows it without a
+// download; the legacy tool ignores both keys.
 func (b *backupRun) publish() error {
-	return b.dest.Commit(b.Ctx, b.sha1, b.size)
+	meta := map[string]string{
+		"sha1":                b.sha1,
+		catalog.MetaBinlogPos: fmt.Sprintf("%s:%d", b.snapshot.File, b.snapshot.Pos),
+	}
+	if b.snapshot.GTID != "" {
+		meta[catalog.MetaGTID] = b.snapshot.GTID
+	}
+	return b.dest.Commit(b.Ctx, meta, b.size)
 }
 
 // cleanup runs on every path: temporary upload, credentials, staging, db.
@@ -275,4 +297,42 @@ func (b *backupRun) cleanup() {
 // legacy tool too, in case an old run left one).
 func (b *backupRun) removeStaging() error {
 	return errors.Join(os.RemoveAll(b.Cfg.BackupDataDir), os.RemoveAll(b.Cfg.BackupBinlogDir))
+}
+
+// recentBackup describes a complete backup newer than --if-older-than, or
+// returns "" when a backup is due (vtbackup's "policy already satisfied").
+func (c *BackupCmd) recentBackup(app *App) (string, error) {
+	if c.IfOlderThan <= 0 {
+		return "", nil
+	}
+	cfg := app.Cfg
+	var latest catalog.Backup
+	if cfg.S3Bucket == "" {
+		fi, err := os.Stat(cfg.BackupTgzDes3)
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		latest = catalog.Backup{Key: cfg.BackupTgzDes3, Modified: fi.ModTime()}
+	} else {
+		sc, err := storeConfig(cfg)
+		if err != nil {
+			return "", err
+		}
+		bs, err := catalog.List(app.Ctx, s3.New(sc), string(cfg.Port))
+		if err != nil {
+			return "", err
+		}
+		var ok bool
+		if latest, ok = catalog.Latest(bs); !ok {
+			return "", nil
+		}
+	}
+	age := time.Since(latest.Modified)
+	if age >= c.IfOlderThan {
+		return "", nil
+	}
+	return fmt.Sprintf("%s is %s old", latest.Key, age.Round(time.Second)), nil
 }

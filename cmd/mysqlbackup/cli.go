@@ -21,7 +21,7 @@ type CLI struct {
 	BackupBase  *string `name:"backup-base" placeholder:"DIR" help:"Override backup_base." group:"Overrides"`
 	Port        *string `name:"port" help:"Override port." group:"Overrides"`
 	InstanceID  *string `name:"instance-id" placeholder:"ID" help:"Override instance_id." group:"Overrides"`
-	DateStr     *string `name:"date-str" placeholder:"YYYY_MM_DD" help:"Override date_str: which day's backup to write or restore." group:"Overrides"`
+	DateStr     *string `name:"date-str" placeholder:"YYYY_MM_DD" help:"Override date_str: which day's backup to write or restore; 'latest' = the newest complete backup (restore, verify)." group:"Overrides"`
 	S3Host      *string `name:"s3-host" placeholder:"HOST[:PORT]|URL" help:"Override s3_host." group:"Overrides"`
 	S3Bucket    *string `name:"s3-bucket" placeholder:"NAME" help:"Override s3_bucket." group:"Overrides"`
 	S3AccessKey *string `name:"s3-access-key" placeholder:"KEY" help:"Override s3_access_key." group:"Overrides"`
@@ -36,6 +36,11 @@ type CLI struct {
 	Restore          RestoreCmd          `cmd:"" help:"Rebuild a stopped, wiped instance from a backup and replay its binlog delta."`
 	CatchupBinlog    CatchupBinlogCmd    `cmd:"" name:"catchup_binlog" aliases:"catchup-binlog" help:"Fetch from every replication source what was written after the backup, under a temporary server-id."`
 	SetupReplication SetupReplicationCmd `cmd:"" name:"setup_replication" aliases:"setup-replication" help:"Recreate one replication channel master-<id> per configured source."`
+
+	List   ListCmd   `cmd:"" help:"List the backups of the port (or --all-ports): date, size, checksum, position, complete or not."`
+	Verify VerifyCmd `cmd:"" help:"Download the backup of --date-str (or latest) and check everything, writing nothing."`
+	Remove RemoveCmd `cmd:"" help:"Remove the backup of --date-str."`
+	Prune  PruneCmd  `cmd:"" help:"Remove the backups retention_count / retention_days do not keep (never the newest complete one)."`
 
 	Status     StatusCmd     `cmd:"" help:"Show replication per channel, identity, binlog position and process list of instances (legacy watch-slave.sh)."`
 	CheckSlave CheckSlaveCmd `cmd:"" name:"check-slave" help:"Monitoring probe: role, slave_health or slave_behind of one instance (legacy check_mysql_slave.py)."`

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 	"github.com/mysqlbackup/mysqlbackup/s3"
@@ -24,7 +25,8 @@ type destination interface {
 	Cleanup(ctx context.Context) error
 	// Upload stores r; expected, the archive's likely size, sizes its parts.
 	Upload(ctx context.Context, r io.Reader, expected int64) error
-	Commit(ctx context.Context, sha1 string, size int64) error
+	// Commit publishes with meta, whose "sha1" is the uploaded bytes' SHA-1.
+	Commit(ctx context.Context, meta map[string]string, size int64) error
 	// Abort removes the temporary copy; harmless after Commit.
 	Abort()
 	String() string
@@ -55,7 +57,7 @@ func storeConfig(cfg *conf.Config) (s3.Config, error) {
 }
 
 // partialSuffix names the temporary object an archive streams into.
-const partialSuffix = ".partial"
+const partialSuffix = catalog.PartialSuffix
 
 type s3Destination struct {
 	cfg       s3.Config
@@ -88,8 +90,9 @@ func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64)
 
 // Commit copies the temporary object to the final key with its sha1
 // metadata, checks size and sha1 there, then deletes the temporary object.
-func (d *s3Destination) Commit(ctx context.Context, sha1 string, size int64) error {
-	if err := d.st.Copy(ctx, d.key+partialSuffix, d.key, map[string]string{"sha1": sha1}); err != nil {
+func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size int64) error {
+	sha1 := meta["sha1"]
+	if err := d.st.Copy(ctx, d.key+partialSuffix, d.key, meta); err != nil {
 		return err
 	}
 	info, err := d.st.Head(ctx, d.key)
@@ -147,8 +150,8 @@ func (d *fileDestination) Upload(_ context.Context, r io.Reader, _ int64) error 
 // Commit writes the .sha1 first and the archive last: a crash between the
 // two leaves a checksum that does not match, which restore refuses, never
 // an unchecked archive.
-func (d *fileDestination) Commit(_ context.Context, sha1 string, _ int64) error {
-	line := fmt.Sprintf("%s  %s\n", sha1, filepath.Base(d.path))
+func (d *fileDestination) Commit(_ context.Context, meta map[string]string, _ int64) error {
+	line := fmt.Sprintf("%s  %s\n", meta["sha1"], filepath.Base(d.path))
 	if err := atomicfile.WriteFile(d.path+".sha1", []byte(line), 0o644); err != nil {
 		return err
 	}

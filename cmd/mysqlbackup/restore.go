@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -96,6 +94,9 @@ func (r *restoreRun) check() error {
 	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
 		return err
 	}
+	if err := resolveDate(r.App); err != nil {
+		return err
+	}
 	if r.src, err = findSource(r.Ctx, cfg); err != nil {
 		return err
 	}
@@ -122,39 +123,11 @@ func checkDataDirEmpty(dir string) error {
 // download streams the archive through the checksum into the staging dirs
 // under backup_base. The datadir is not touched.
 func (r *restoreRun) download() error {
-	rc, err := r.src.open(r.Ctx)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	var c counter
-	stop := reportProgress(r.App, "download", &c, r.src.size)
-	defer stop()
-	var in io.Reader = io.TeeReader(rc, &c)
-	h := r.src.hasher()
-	if h != nil {
-		in = io.TeeReader(in, h)
-	}
-	br := bufio.NewReaderSize(in, 1<<20)
-	preferred, err := archive.ParseDigest(r.Cfg.Des3Digest)
-	if err != nil {
-		return err
-	}
-	digest, err := archive.DetectDigest(br, r.password, preferred)
-	if err != nil {
-		return err
-	}
-	st, err := archive.ExtractLegacy(br, r.password, digest, r.Cfg.BackupBase, []string{r.Cfg.BackupDataTail, r.Cfg.BackupBinlogTail})
-	if err != nil {
-		return fmt.Errorf("%s: %w", r.src.name, err)
-	}
-	if h != nil {
-		if got := hex.EncodeToString(h.Sum(nil)); got != r.src.sum {
-			return fmt.Errorf("checksum mismatch: %s of %s is %s, recorded %s", r.src.algo, r.src.name, got, r.src.sum)
-		}
-	}
-	r.Log.Info("archive verified and unpacked", "files", st.Files, "bytes", humanBytes(st.Bytes), "digest", digest, "checksum", r.src.algo)
-	return nil
+	tops := []string{r.Cfg.BackupDataTail, r.Cfg.BackupBinlogTail}
+	_, err := readSource(r.App, r.src, r.password, "download", func(in io.Reader, d archive.Digest) (archive.ExtractStats, error) {
+		return archive.ExtractLegacy(in, r.password, d, r.Cfg.BackupBase, tops)
+	})
+	return err
 }
 
 func (r *restoreRun) toolSpec() proc.Spec { return proc.Spec{Log: r.Log, DieWithParent: true} }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -13,6 +15,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
@@ -114,4 +118,83 @@ func backupDates(ctx context.Context, st s3.Store, cfg *conf.Config) ([]string, 
 	}
 	sort.Strings(dates)
 	return dates, nil
+}
+
+// readSource streams the archive of src through its checksum, finds the
+// des3 digest (des3_digest first), and hands the plaintext-to-be stream to
+// use, which must read it to the end; then the checksum is compared. Only
+// after that is what use did worth anything.
+func readSource(app *App, src source, password []byte, phase string,
+	use func(io.Reader, archive.Digest) (archive.ExtractStats, error)) (archive.ExtractStats, error) {
+	rc, err := src.open(app.Ctx)
+	if err != nil {
+		return archive.ExtractStats{}, err
+	}
+	defer rc.Close()
+	var c counter
+	stop := reportProgress(app, phase, &c, src.size)
+	defer stop()
+	var in io.Reader = io.TeeReader(rc, &c)
+	h := src.hasher()
+	if h != nil {
+		in = io.TeeReader(in, h)
+	}
+	br := bufio.NewReaderSize(in, 1<<20)
+	preferred, err := archive.ParseDigest(app.Cfg.Des3Digest)
+	if err != nil {
+		return archive.ExtractStats{}, err
+	}
+	digest, err := archive.DetectDigest(br, password, preferred)
+	if err != nil {
+		return archive.ExtractStats{}, fmt.Errorf("%s: %w", src.name, err)
+	}
+	st, err := use(br, digest)
+	if err != nil {
+		return st, corruptOrBroken(src, h, br, err)
+	}
+	if h != nil {
+		if got := hex.EncodeToString(h.Sum(nil)); got != src.sum {
+			return st, fmt.Errorf("checksum mismatch: %s of %s is %s, recorded %s", src.algo, src.name, got, src.sum)
+		}
+	}
+	app.Log.Info("archive read to its end and verified", "files", st.Files, "bytes", humanBytes(st.Bytes), "digest", digest, "checksum", src.algo)
+	return st, nil
+}
+
+// resolveDate turns date_str "latest" into the date of the newest
+// complete backup of the port.
+func resolveDate(app *App) error {
+	cfg := app.Cfg
+	if cfg.DateStr != conf.LatestDate || cfg.S3Bucket == "" {
+		return nil
+	}
+	sc, err := storeConfig(cfg)
+	if err != nil {
+		return err
+	}
+	bs, err := catalog.List(app.Ctx, s3.New(sc), string(cfg.Port))
+	if err != nil {
+		return err
+	}
+	b, ok := catalog.Latest(bs)
+	if !ok {
+		return fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.Port, cfg.S3Bucket)
+	}
+	app.Log.Info("latest complete backup", "date_str", b.Date, "modified", b.Modified)
+	cfg.UseDate(b.Date)
+	return nil
+}
+
+// corruptOrBroken explains an archive that failed to read. With a recorded
+// checksum the rest of the stream is hashed too: a mismatch means the
+// stored object is corrupt, which says more than where the damage surfaced.
+func corruptOrBroken(src source, h hash.Hash, rest io.Reader, cause error) error {
+	if h != nil {
+		if _, err := io.Copy(io.Discard, rest); err == nil {
+			if got := hex.EncodeToString(h.Sum(nil)); got != src.sum {
+				return fmt.Errorf("checksum mismatch: %s of %s is %s, recorded %s: the stored archive is corrupt (%v)", src.algo, src.name, got, src.sum, cause)
+			}
+		}
+	}
+	return fmt.Errorf("%s: %w", src.name, cause)
 }
