@@ -8,14 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
 // awkwardSizes straddle the block (8) and chunk (64 KiB) boundaries.
-var awkwardSizes = []int{0, 1, 7, 8, 9, 15, 16, 17, chunk - 1, chunk, chunk + 1, 3*chunk + 5, 1 << 20}
+var awkwardSizes = []int{0, 1, 7, 8, 9, 15, 16, 17, chunk - 1, chunk, chunk + 1, 3*chunk + 5, parallelChunk - 8, parallelChunk, 3*parallelChunk + 13}
 
 func payload(n int) []byte {
 	b := make([]byte, n)
@@ -40,12 +42,34 @@ func encrypt(t *testing.T, plain, pw []byte, d Digest) []byte {
 	return buf.Bytes()
 }
 
-func decrypt(ct, pw []byte, d Digest) ([]byte, error) {
-	r, err := Des3Decrypt(iotest.HalfReader(bytes.NewReader(ct)), pw, d)
-	if err != nil {
-		return nil, err
+// decrypt runs the serial and the parallel decryptor and fails the test
+// unless both give the same plaintext or both fail with the same error.
+func decrypt(t testing.TB, ct, pw []byte, d Digest) ([]byte, error) {
+	t.Helper()
+	serial, serr := func() ([]byte, error) {
+		r, err := Des3Decrypt(iotest.HalfReader(bytes.NewReader(ct)), pw, d)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	}()
+	for _, workers := range []int{1, 3} {
+		par, perr := func() ([]byte, error) {
+			r, err := Des3DecryptParallel(iotest.HalfReader(bytes.NewReader(ct)), pw, d, workers)
+			if err != nil {
+				return nil, err
+			}
+			defer r.Close()
+			return io.ReadAll(r)
+		}()
+		if !errors.Is(perr, serr) && (perr == nil || serr == nil || perr.Error() != serr.Error()) {
+			t.Fatalf("%d workers: error %v, serial %v", workers, perr, serr)
+		}
+		if serr == nil && !bytes.Equal(par, serial) {
+			t.Fatalf("%d workers: %d bytes differ from the serial %d", workers, len(par), len(serial))
+		}
 	}
-	return io.ReadAll(r)
+	return serial, serr
 }
 
 func openssl(t *testing.T, in []byte, pwFile string, d Digest, args ...string) []byte {
@@ -83,7 +107,7 @@ func TestDes3InteroperatesWithOpenSSLBothWays(t *testing.T) {
 			if got := openssl(t, encrypt(t, plain, pw, d), pf, d, "-d"); !bytes.Equal(got, plain) {
 				t.Errorf("%s %d bytes: openssl decrypted %d bytes that differ", d, n, len(got))
 			}
-			got, err := decrypt(openssl(t, plain, pf, d), pw, d)
+			got, err := decrypt(t, openssl(t, plain, pf, d), pw, d)
 			if err != nil || !bytes.Equal(got, plain) {
 				t.Errorf("%s %d bytes: decrypting openssl's output gave %d bytes, %v", d, n, len(got), err)
 			}
@@ -93,14 +117,14 @@ func TestDes3InteroperatesWithOpenSSLBothWays(t *testing.T) {
 
 func TestDes3TruncatedCiphertextFailsInsteadOfDecryptingAPrefix(t *testing.T) {
 	pw := []byte("pw")
-	ct := encrypt(t, payload(100000), pw, MD5)
-	for _, cut := range []int{1, 7, 8, 9, 4096, len(ct) - 17} {
-		_, err := decrypt(ct[:len(ct)-cut], pw, MD5)
+	ct := encrypt(t, payload(2*parallelChunk+100), pw, MD5)
+	for _, cut := range []int{1, 7, 8, 9, 4096, len(ct) - 17, len(ct) - 16 - parallelChunk} {
+		_, err := decrypt(t, ct[:len(ct)-cut], pw, MD5)
 		if err == nil {
 			t.Errorf("cut %d bytes: decrypted without error", cut)
 		}
 	}
-	if _, err := decrypt(ct[:10], pw, MD5); !errors.Is(err, ErrNotEncrypted) {
+	if _, err := decrypt(t, ct[:10], pw, MD5); !errors.Is(err, ErrNotEncrypted) {
 		t.Errorf("header cut: got %v, want ErrNotEncrypted", err)
 	}
 }
@@ -121,11 +145,11 @@ func TestDes3WrongPasswordOrDigestIsReported(t *testing.T) {
 		pw string
 		d  Digest
 	}{{"wrong", MD5}, {"right", SHA256}} {
-		if _, err := decrypt(ct, []byte(c.pw), c.d); !errors.Is(err, ErrBadPadding) {
+		if _, err := decrypt(t, ct, []byte(c.pw), c.d); !errors.Is(err, ErrBadPadding) {
 			t.Errorf("%s/%s: got %v, want ErrBadPadding", c.pw, c.d, err)
 		}
 	}
-	if _, err := decrypt([]byte("plain gzip, not encrypted"), []byte("x"), MD5); !errors.Is(err, ErrNotEncrypted) {
+	if _, err := decrypt(t, []byte("plain gzip, not encrypted"), []byte("x"), MD5); !errors.Is(err, ErrNotEncrypted) {
 		t.Errorf("plaintext: got %v, want ErrNotEncrypted", err)
 	}
 }
@@ -143,9 +167,29 @@ func TestReadPasswordFileKeepsCarriageReturnAsOpenSSLDoes(t *testing.T) {
 func FuzzDes3RoundTrip(f *testing.F) {
 	f.Add([]byte("hello"), []byte("pw"))
 	f.Fuzz(func(t *testing.T, plain, pw []byte) {
-		got, err := decrypt(encrypt(t, plain, pw, MD5), pw, MD5)
+		got, err := decrypt(t, encrypt(t, plain, pw, MD5), pw, MD5)
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("round trip of %d bytes: %d bytes, %v", len(plain), len(got), err)
 		}
 	})
+}
+
+func TestParallelDecryptCloseMidStreamStopsItsGoroutines(t *testing.T) {
+	ct := encrypt(t, payload(8*parallelChunk), []byte("pw"), MD5)
+	before := runtime.NumGoroutine()
+	r, err := Des3DecryptParallel(bytes.NewReader(ct), []byte("pw"), MD5, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	for range 100 { // the goroutines exit promptly; give the scheduler a moment
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%d goroutines after Close, %d before", runtime.NumGoroutine(), before)
 }

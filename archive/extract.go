@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -74,10 +75,12 @@ func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []st
 // checked entry (a clean name below one of tops) to visit, reading the
 // stream to its very end as ExtractLegacy describes.
 func ReadLegacy(r io.Reader, password []byte, d Digest, tops []string, visit func(name string, h *tar.Header, body io.Reader) error) (ExtractStats, error) {
-	plain, err := Des3Decrypt(r, password, d)
+	// Decryption, unlike encryption, runs on every core: it bounds restore.
+	plain, err := Des3DecryptParallel(r, password, d, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return ExtractStats{}, err
 	}
+	defer plain.Close()
 	// Regression: the check for bytes after the gzip stream must read this
 	// buffered reader, which has already pulled them from plain.
 	buffered := bufio.NewReaderSize(plain, 1<<20)
