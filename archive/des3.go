@@ -244,18 +244,27 @@ func (d *des3Reader) fill() error {
 }
 
 func (d *des3Reader) finish() error {
-	if len(d.held) < blockSize || len(d.held)%blockSize != 0 {
-		return ErrTruncated
+	plain, err := unpad(d.held)
+	if err != nil {
+		return err
 	}
-	pad := int(d.held[len(d.held)-1])
+	d.held, d.eof = plain, true
+	return nil
+}
+
+// unpad checks and strips the PKCS#7 padding of the whole decrypted tail.
+func unpad(h []byte) ([]byte, error) {
+	if len(h) < blockSize || len(h)%blockSize != 0 {
+		return nil, ErrTruncated
+	}
+	pad := int(h[len(h)-1])
 	if pad < 1 || pad > blockSize {
-		return ErrBadPadding
+		return nil, ErrBadPadding
 	}
-	for _, b := range d.held[len(d.held)-pad:] {
+	for _, b := range h[len(h)-pad:] {
 		if int(b) != pad {
-			return ErrBadPadding
+			return nil, ErrBadPadding
 		}
 	}
-	d.held, d.eof = d.held[:len(d.held)-pad], true
-	return nil
+	return h[:len(h)-pad], nil
 }

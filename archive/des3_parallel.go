@@ -141,23 +141,12 @@ func (p *parallelReader) next() {
 
 // finish checks and strips the padding of the last block.
 func (p *parallelReader) finish() {
-	h := p.held
-	if len(h) < blockSize || len(h)%blockSize != 0 {
-		p.err = ErrTruncated
+	plain, err := unpad(p.held)
+	if err != nil {
+		p.err = err
 		return
 	}
-	pad := int(h[len(h)-1])
-	if pad < 1 || pad > blockSize {
-		p.err = ErrBadPadding
-		return
-	}
-	for _, c := range h[len(h)-pad:] {
-		if int(c) != pad {
-			p.err = ErrBadPadding
-			return
-		}
-	}
-	p.held, p.ended = h[:len(h)-pad], true
+	p.held, p.ended = plain, true
 }
 
 // Close stops the producer and the workers.
