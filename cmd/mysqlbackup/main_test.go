@@ -42,7 +42,7 @@ func TestHelpListsEverySubcommandWithOneLine(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
 	}
-	for _, want := range []string{"backup ", "restore ", "catchup_binlog (catchup-binlog)", "setup_replication (setup-replication)", "--conf-path", "--when", "--s3-secret-key", "--[no-]clean-after-restore"} {
+	for _, want := range []string{"backup ", "restore ", "catchup_binlog (catchup-binlog)", "setup_replication (setup-replication)", "list ", "verify ", "remove ", "prune ", "status ", "check-slave ", "--conf-path", "--when", "--s3-secret-key", "--[no-]clean-after-restore"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("help lacks %q:\n%s", want, r.stdout)
 		}
