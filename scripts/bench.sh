@@ -9,6 +9,8 @@
 #   floor    mariabackup --backup --stream=xbstream > /dev/null
 #   legacy   mariabackup --backup + --prepare, tar | gzip --fast | openssl des3, sha1sum (no upload)
 #   mysqlbackup backup to MinIO, upload included
+#   legacy restore: openssl des3 -d | tar xz, then mariabackup --copy-back
+#   mysqlbackup restore from MinIO, delta replay included
 # and prints wall time, CPU time, peak RSS, temp disk and the ratio of each
 # wall time to the floor. Everything it starts is stopped by PID on exit.
 set -euo pipefail
@@ -94,27 +96,51 @@ measure legacy bash -c "set -o pipefail
   du -sb $legacy | cut -f1 > $work/legacy.disk"
 disk[legacy]=$(cat "$work/legacy.disk")
 archive_legacy=$(stat -c %s "$legacy/archive")
+mv "$legacy/archive" "$work/legacy.archive"
 rm -rf "$legacy"
 
-# mysqlbackup: peak temp disk sampled while it runs.
-( peak=0; while [ ! -e "$work/mb.done" ]; do
-    s=$(du -sb "$inst/backup" 2>/dev/null | cut -f1); [ "${s:-0}" -gt "$peak" ] && peak=$s; sleep 0.5
-  done; echo "$peak" > "$work/mb.disk" ) &
-sampler=$!
-measure mysqlbackup "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" backup
-touch "$work/mb.done"; wait "$sampler"
-disk[mysqlbackup]=$(cat "$work/mb.disk")
+# sampled NAME DIR… -- COMMAND…: measure COMMAND as NAME and record the peak
+# disk use of the DIRs while it runs.
+sampled() {
+  local name=$1 dirs=() peakfile=$work/$1.disk; shift
+  while [ "$1" != "--" ]; do dirs+=("$1"); shift; done; shift
+  rm -f "$work/$name.done"
+  ( peak=0; while [ ! -e "$work/$name.done" ]; do
+      s=$(du -scb "${dirs[@]}" 2>/dev/null | tail -1 | cut -f1); [ "${s:-0}" -gt "$peak" ] && peak=$s; sleep 0.5
+    done; echo "$peak" > "$peakfile" ) &
+  local sampler=$!
+  measure "$name" "$@"
+  touch "$work/$name.done"; wait "$sampler"
+  disk[$name]=$(cat "$peakfile")
+}
+
+sampled mysqlbackup "$inst/backup" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" backup
 archive_mb=$(grep -o 'size=[0-9]*' "$work/out.mysqlbackup" | cut -d= -f2)
+
+# Restores, into an empty datadir, of the same data. The legacy leg stops
+# after copy-back: it leaves out the legacy tool's download and its replay
+# of every binlog, so it flatters the legacy tool.
+mb_kill "$inst"
+lr=$work/legacy-restore; mkdir -p "$lr"
+measure legacy-restore bash -c "set -o pipefail
+  openssl des3 -d -md md5 -pass file:$inst/conf/des3_password < $work/legacy.archive | tar -xzf - -C $lr
+  mariabackup --defaults-file=$lr/mysql-$port-backup/my.cnf --copy-back --target-dir=$lr/mysql-$port-backup --datadir=$lr/datadir"
+disk[legacy-restore]=$(( archive_legacy + $(du -sb "$lr" | cut -f1) ))
+rm -rf "$lr" "$work/legacy.archive"
+rm -rf "$datadir"
+sampled mysqlbackup-restore "$inst/backup" "$inst/data" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" --clean-after-restore restore
 
 mib() { echo $(( $1 / 1024 / 1024 )); }
 echo
 echo "data set: $(mib "$data_bytes") MiB in the datadir; $(nproc) cores"
 printf '%-12s %9s %9s %10s %12s %14s\n' run wall_s cpu_s peak_rss_MiB temp_disk_MiB wall/floor
-for n in floor legacy mysqlbackup; do
+for n in floor legacy mysqlbackup legacy-restore mysqlbackup-restore; do
   printf '%-12s %9s %9s %10s %12s %14s\n' "$n" "${wall[$n]}" "${cpu[$n]}" "${rss[$n]}" "$(mib "${disk[$n]}")" \
     "$(awk "BEGIN{printf \"%.2f\", ${wall[$n]} / ${wall[floor]}}")"
 done
 echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB (uploaded to MinIO; MinIO's CPU not counted)"
-echo "legacy wall / mysqlbackup wall: $(awk "BEGIN{printf \"%.2f\", ${wall[legacy]} / ${wall[mysqlbackup]}}")x"
+echo "legacy wall / mysqlbackup wall: backup $(awk "BEGIN{printf \"%.2f\", ${wall[legacy]} / ${wall[mysqlbackup]}}")x, restore $(awk "BEGIN{printf \"%.2f\", ${wall[legacy-restore]} / ${wall[mysqlbackup-restore]}}")x"
+echo "(legacy-restore stops after copy-back: no download, no binlog replay; mysqlbackup-restore is the whole restore from MinIO, replay included;"
+echo " temp disk of a restore = the archive (legacy only: mysqlbackup streams it) + unpacked backup + the new datadir)"
 echo "mysqlbackup result line: $(cat "$work/out.mysqlbackup")"
 echo "(peak_rss_MiB above is the largest of the process and its children, i.e. mariabackup too; peak_rss in the result line is mysqlbackup's own)"
