@@ -11,7 +11,6 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
-	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
@@ -30,7 +29,7 @@ type restoreRun struct {
 	cmd       *RestoreCmd
 	password  []byte
 	src       source
-	staging   string // the new datadir while it is built
+	stage     *stage // where the new datadir is built
 	runDir    string // the temporary mysqld's socket, pid and log
 	creds     string
 	engine    xtrabackup.Engine
@@ -42,16 +41,12 @@ type restoreRun struct {
 	done      bool
 }
 
-// stagingSuffix names the directory a restore builds the datadir in; it
-// becomes the datadir by one rename when everything else succeeded.
-const stagingSuffix = ".restoring"
-
 // Run implements restore: refuse → download | verify | decrypt | gunzip |
 // untar → copy back into a staging datadir → temporary mysqld → delta
 // replay → binlogs back → chown → rename into place.
 func (c *RestoreCmd) Run(app *App) (err error) {
 	cfg := app.Cfg
-	r := &restoreRun{App: app, cmd: c, staging: cfg.MySQLDataDir + stagingSuffix, runDir: tempRunDir(cfg)}
+	r := &restoreRun{App: app, cmd: c, runDir: tempRunDir(cfg)}
 	lk, lerr := lockPort(cfg)
 	if lerr != nil {
 		return lerr
@@ -88,7 +83,10 @@ func (r *restoreRun) check() error {
 	if alive {
 		return fmt.Errorf("the instance answers on %s: stop it before restoring", cfg.MySQLSocket)
 	}
-	if err := checkDataDirEmpty(cfg.MySQLDataDir); err != nil {
+	if r.stage, err = newStage(cfg.MySQLDataDir); err != nil {
+		return err
+	}
+	if err := r.stage.check(); err != nil {
 		return err
 	}
 	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
@@ -104,20 +102,6 @@ func (r *restoreRun) check() error {
 		r.Log.Warn("no checksum recorded for the archive; relying on gzip's CRC", "archive", r.src.name)
 	}
 	return r.removeWork()
-}
-
-// checkDataDirEmpty accepts a missing or empty datadir.
-func checkDataDirEmpty(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("data dir: %w", err)
-	case len(entries) > 0:
-		return fmt.Errorf("data dir %s is not empty (%d entries): refusing to overwrite it", dir, len(entries))
-	}
-	return nil
 }
 
 // download streams the archive through the checksum into the staging dirs
@@ -149,10 +133,10 @@ func (r *restoreRun) copyBack() error {
 	if _, err := os.Stat(cfg.BackupMyCnf); err != nil {
 		return fmt.Errorf("the backup holds no my.cnf: %w", err)
 	}
-	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.staging, cfg.RestoreMove, r.toolSpec()); err != nil {
+	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, cfg.RestoreMove, r.toolSpec()); err != nil {
 		return err
 	}
-	return chownTree(r.Log, r.staging, cfg.MySQLUser, cfg.MySQLUserGroup)
+	return chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup)
 }
 
 // replay applies the binlog delta (transactions in the backup's binlogs
@@ -193,7 +177,7 @@ func (r *restoreRun) replay() (err error) {
 
 func (r *restoreRun) startTemp() (*mysqld.TempServer, error) {
 	// The legacy workaround for "Connection lost" on long replays.
-	return startTempMysqld(r.App, r.staging, false,
+	return startTempMysqld(r.App, r.stage.dir, false,
 		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000")
 }
 
@@ -219,12 +203,12 @@ func (r *restoreRun) binlogsBack() error {
 		return err
 	}
 	for _, name := range append(append([]string{}, r.index...), filepath.Base(idx)) {
-		if err := copyFile(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.staging, name)); err != nil {
+		if err := copyFile(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.stage.dir, name)); err != nil {
 			return fmt.Errorf("binlog %s: %w", name, err)
 		}
 	}
 	last := r.index[len(r.index)-1]
-	fi, err := os.Stat(filepath.Join(r.staging, last))
+	fi, err := os.Stat(filepath.Join(r.stage.dir, last))
 	if err != nil {
 		return err
 	}
@@ -232,24 +216,20 @@ func (r *restoreRun) binlogsBack() error {
 	return nil
 }
 
-// finish hands the new datadir over: chown, then one rename into place.
+// finish hands the new datadir over: chown, then into place.
 func (r *restoreRun) finish() error {
 	cfg := r.Cfg
-	if err := chownTree(r.Log, r.staging, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+	if err := chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
 		return err
 	}
-	if err := checkDataDirEmpty(cfg.MySQLDataDir); err != nil {
-		return err // something appeared there while we worked
-	}
-	if err := os.Remove(cfg.MySQLDataDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := r.stage.publish(); err != nil {
 		return err
-	}
-	if err := os.Rename(r.staging, cfg.MySQLDataDir); err != nil {
-		return fmt.Errorf("move the restored datadir into place: %w", err)
 	}
 	r.done = true
-	if err := atomicfile.SyncDir(filepath.Dir(cfg.MySQLDataDir)); err != nil {
-		return err
+	if r.stage.inPlace { // the datadir itself was not part of the stage
+		if err := chownTree(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+			return err
+		}
 	}
 	if cfg.CleanAfterRestore {
 		return errors.Join(os.RemoveAll(cfg.BackupDataDir), os.RemoveAll(cfg.BackupBinlogDir))
@@ -259,7 +239,11 @@ func (r *restoreRun) finish() error {
 
 // removeWork removes what an earlier, killed restore left.
 func (r *restoreRun) removeWork() error {
-	return errors.Join(os.RemoveAll(r.staging), os.RemoveAll(r.runDir),
+	var stageErr error
+	if r.stage != nil {
+		stageErr = r.stage.discard()
+	}
+	return errors.Join(stageErr, os.RemoveAll(r.runDir),
 		os.RemoveAll(r.Cfg.BackupDataDir), os.RemoveAll(r.Cfg.BackupBinlogDir))
 }
 
@@ -270,7 +254,7 @@ func (r *restoreRun) cleanup() {
 		os.Remove(r.creds)
 	}
 	os.RemoveAll(r.runDir)
-	if !r.done && r.staging != "" {
+	if !r.done {
 		if err := r.removeWork(); err != nil {
 			r.Log.Warn("restore leftovers not removed", "err", err)
 		}

@@ -28,6 +28,9 @@ func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Log
 			return nil
 		case err != nil:
 			return fmt.Errorf("--when no-data-dir: %w", err)
+		case restoreInProgress(cfg.MySQLDataDir):
+			log.Info("data dir holds an unfinished restore; counting it as absent", "dir", cfg.MySQLDataDir)
+			return nil
 		}
 		log.Debug("data dir exists; --when no-data-dir not met", "dir", cfg.MySQLDataDir)
 		return errWhenUnmet

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
+)
+
+// inPlaceMarker is the directory an in-place restore builds the datadir in.
+// While it exists, the datadir is a restore in progress: --when no-data-dir
+// counts it as absent, and the next restore clears and redoes it.
+const inPlaceMarker = ".mysqlbackup-restoring"
+
+// stagingSuffix names the sibling directory a restore builds the datadir
+// in when it can rename it into place.
+const stagingSuffix = ".restoring"
+
+// stage is where a restore builds the new datadir, and how that becomes
+// the datadir. Normally a sibling, {datadir}.restoring, renamed into place
+// at the end: a killed restore leaves no datadir at all. A datadir that is
+// a mount point cannot be renamed onto, so then the datadir is built in
+// {datadir}/.mysqlbackup-restoring and its entries are moved up at the
+// end; that directory is the marker of an unfinished restore.
+type stage struct {
+	datadir string
+	dir     string
+	inPlace bool
+	moving  bool // entries are being moved up: keep the marker on failure
+}
+
+func newStage(datadir string) (*stage, error) {
+	mount, err := isMountPoint(datadir)
+	if err != nil {
+		return nil, err
+	}
+	if mount {
+		return &stage{datadir: datadir, dir: filepath.Join(datadir, inPlaceMarker), inPlace: true}, nil
+	}
+	return &stage{datadir: datadir, dir: datadir + stagingSuffix}, nil
+}
+
+// isMountPoint says whether dir exists and is on another device than its
+// parent.
+func isMountPoint(dir string) (bool, error) {
+	var st, parent syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return false, nil
+		}
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	if err := syscall.Stat(filepath.Dir(dir), &parent); err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	return st.Dev != parent.Dev, nil
+}
+
+// restoreInProgress says whether datadir holds the marker of an
+// unfinished in-place restore.
+func restoreInProgress(datadir string) bool {
+	_, err := os.Stat(filepath.Join(datadir, inPlaceMarker))
+	return err == nil
+}
+
+// check accepts a missing or empty datadir, and clears one that holds an
+// unfinished in-place restore (the marker proves it is ours).
+func (s *stage) check() error {
+	entries, err := os.ReadDir(s.datadir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("data dir: %w", err)
+	case restoreInProgress(s.datadir):
+		return clearDir(s.datadir, entries)
+	case len(entries) > 0:
+		return fmt.Errorf("data dir %s is not empty (%d entries): refusing to overwrite it", s.datadir, len(entries))
+	}
+	return nil
+}
+
+// clearDir removes every entry of dir, the marker last.
+func clearDir(dir string, entries []os.DirEntry) error {
+	for _, e := range entries {
+		if e.Name() != inPlaceMarker {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(filepath.Join(dir, inPlaceMarker))
+}
+
+// publish turns the stage into the datadir.
+func (s *stage) publish() error {
+	// Nothing but our own stage may be in the datadir now: something that
+	// appeared while we worked is never overwritten or cleared.
+	entries, err := os.ReadDir(s.datadir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	for _, e := range entries {
+		if !s.inPlace || e.Name() != inPlaceMarker {
+			return fmt.Errorf("data dir %s got %s while the restore ran: not overwriting it", s.datadir, e.Name())
+		}
+	}
+	if !s.inPlace {
+		if err := os.Remove(s.datadir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err := os.Rename(s.dir, s.datadir); err != nil {
+			return fmt.Errorf("move the restored datadir into place: %w", err)
+		}
+		return atomicfile.SyncDir(filepath.Dir(s.datadir))
+	}
+	return s.moveUp()
+}
+
+// moveUp moves the entries of the in-place stage into the datadir and then
+// removes the marker: that last step is what makes the restore finished.
+func (s *stage) moveUp() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	s.moving = true
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(s.dir, e.Name()), filepath.Join(s.datadir, e.Name())); err != nil {
+			return fmt.Errorf("move %s into the datadir: %w", e.Name(), err)
+		}
+	}
+	if err := atomicfile.SyncDir(s.datadir); err != nil {
+		return err
+	}
+	if err := os.Remove(s.dir); err != nil {
+		return err
+	}
+	s.moving = false
+	return atomicfile.SyncDir(s.datadir)
+}
+
+// discard removes an unfinished stage, unless entries were already being
+// moved into the datadir: then the marker stays, so that the datadir counts
+// as absent and the next restore clears it.
+func (s *stage) discard() error {
+	if s.moving {
+		return nil
+	}
+	return os.RemoveAll(s.dir)
+}
