@@ -175,11 +175,31 @@ func (e *des3Writer) Close() error {
 	return e.err
 }
 
+// heldTail holds decrypted bytes not yet handed out. Until the end of the
+// stream proves which block carries the padding, the last block waits.
+type heldTail struct{ held []byte }
+
+// read hands out what may go: everything once ended, else all but the
+// last block.
+func (t *heldTail) read(p []byte, ended bool) (int, error) {
+	if ended {
+		if len(t.held) == 0 {
+			return 0, io.EOF
+		}
+		n := copy(p, t.held)
+		t.held = t.held[n:]
+		return n, nil
+	}
+	n := copy(p, t.held[:len(t.held)-blockSize])
+	t.held = t.held[n:]
+	return n, nil
+}
+
 type des3Reader struct {
+	heldTail
 	r    io.Reader
 	mode cipher.BlockMode
 	in   []byte
-	held []byte // decrypted bytes not yet handed out; the last block waits for EOF
 	eof  bool
 }
 
@@ -204,18 +224,7 @@ func (d *des3Reader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if d.eof {
-		if len(d.held) == 0 {
-			return 0, io.EOF
-		}
-		n := copy(p, d.held)
-		d.held = d.held[n:]
-		return n, nil
-	}
-	// Keep the last block back until EOF proves it is the padded one.
-	n := copy(p, d.held[:len(d.held)-blockSize])
-	d.held = d.held[n:]
-	return n, nil
+	return d.heldTail.read(p, d.eof)
 }
 
 // fill decrypts the next whole blocks; at EOF it checks and strips the padding.

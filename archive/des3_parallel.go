@@ -31,8 +31,7 @@ type parallelReader struct {
 	once  sync.Once
 	wg    sync.WaitGroup
 
-	held  []byte // decrypted, not yet handed out; the last block waits
-	cur   des3Job
+	heldTail
 	ended bool
 	err   error
 }
@@ -113,17 +112,7 @@ func (p *parallelReader) Read(b []byte) (int, error) {
 	if p.err != nil {
 		return 0, p.err
 	}
-	if p.ended {
-		if len(p.held) == 0 {
-			return 0, io.EOF
-		}
-		n := copy(b, p.held)
-		p.held = p.held[n:]
-		return n, nil
-	}
-	n := copy(b, p.held[:len(p.held)-blockSize])
-	p.held = p.held[n:]
-	return n, nil
+	return p.heldTail.read(b, p.ended)
 }
 
 // next takes the following chunk in order, or ends the stream.
