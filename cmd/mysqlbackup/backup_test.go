@@ -159,6 +159,12 @@ func TestBackupWithoutS3KeepsAVerifiableLocalArchive(t *testing.T) {
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left in backup_base: %v", leftovers)
 	}
+	if r := runCLI(t, "--conf-path", confPath, "verify"); r.code != 0 || !strings.HasPrefix(r.stdout, "verify ok: "+archivePath) {
+		t.Errorf("verify of the local archive: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "list"); r.code != 0 || !strings.Contains(r.stdout, "sha1:") || !strings.Contains(r.stdout, "local") {
+		t.Errorf("list of the local archive: exit %d:\n%s", r.code, r.stdout)
+	}
 }
 
 func TestSecondBackupOfTheSamePortFailsAtOnce(t *testing.T) {
