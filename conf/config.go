@@ -95,9 +95,6 @@ var legacyForcedKeys = map[string]bool{
 // Des3PasswordFile is the file whose first line is the des3 password.
 func (c *Config) Des3PasswordFile() string { return joinPath(c.ConfBase, "des3_password") }
 
-// RuntimeMyCnf is this host's own my.cnf, kept beside the configuration.
-func (c *Config) RuntimeMyCnf() string { return joinPath(c.ConfBase, "my.cnf") }
-
 // SourcesResolved returns the replication sources with the shared
 // credentials filled in where a source does not set its own.
 func (c *Config) SourcesResolved() []Source {

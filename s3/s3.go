@@ -88,9 +88,6 @@ func httpClient(c *http.Client) awss3.HTTPClient {
 	return c
 }
 
-// Name is the bucket name.
-func (b *Bucket) Name() string { return b.cfg.Bucket }
-
 // CreateBucket creates the bucket; an existing bucket of ours is fine.
 func (b *Bucket) CreateBucket(ctx context.Context) error {
 	_, err := b.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &b.cfg.Bucket})

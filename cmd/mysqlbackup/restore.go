@@ -34,7 +34,8 @@ type restoreRun struct {
 	creds     string
 	engine    xtrabackup.Engine
 	snapshot  xtrabackup.BinlogInfo
-	index     []string
+	index     []string // binlog names, from indexPath
+	indexPath string
 	replayed  int
 	binlogEnd string // file:size of the last binlog put back
 	phases    phases
@@ -143,11 +144,10 @@ func (r *restoreRun) copyBack() error {
 // after the snapshot position) on a temporary mysqld, always stopped.
 func (r *restoreRun) replay() (err error) {
 	cfg := r.Cfg
-	idx, err := binlogsync.FindIndex(cfg.BackupBinlogDir)
-	if err != nil {
+	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
 		return err
 	}
-	if r.index, err = binlogsync.ReadIndex(idx); err != nil {
+	if r.index, err = binlogsync.ReadIndex(r.indexPath); err != nil {
 		return err
 	}
 	plan, err := binlogsync.PlanReplay(cfg.BackupBinlogDir, r.index, r.snapshot.File, r.snapshot.Pos)
@@ -198,11 +198,7 @@ func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, erro
 // binlogsBack copies the backup's binlogs and their index into the new
 // datadir, so that data and binlog agree.
 func (r *restoreRun) binlogsBack() error {
-	idx, err := binlogsync.FindIndex(r.Cfg.BackupBinlogDir)
-	if err != nil {
-		return err
-	}
-	for _, name := range append(append([]string{}, r.index...), filepath.Base(idx)) {
+	for _, name := range append(append([]string{}, r.index...), filepath.Base(r.indexPath)) {
 		if err := copyFile(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.stage.dir, name)); err != nil {
 			return fmt.Errorf("binlog %s: %w", name, err)
 		}

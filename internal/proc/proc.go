@@ -101,14 +101,6 @@ func Run(ctx context.Context, s Spec) error {
 	return p.Wait()
 }
 
-// Output runs the program and returns its standard output.
-func Output(ctx context.Context, s Spec) ([]byte, error) {
-	var out strings.Builder
-	s.Stdout = &out
-	err := Run(ctx, s)
-	return []byte(out.String()), err
-}
-
 // Pid is the process id of the running program.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 

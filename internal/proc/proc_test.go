@@ -28,13 +28,6 @@ func TestRunKeepsOnlyTheLastStderrLines(t *testing.T) {
 	}
 }
 
-func TestOutputReturnsStdout(t *testing.T) {
-	out, err := Output(t.Context(), Spec{Name: "printf", Args: []string{"a\\nb"}})
-	if err != nil || string(out) != "a\nb" {
-		t.Errorf("got %q, %v", out, err)
-	}
-}
-
 func TestStartOfMissingProgramNamesIt(t *testing.T) {
 	err := Run(t.Context(), Spec{Name: "/nonexistent/tool"})
 	if err == nil || !strings.HasPrefix(err.Error(), "tool: ") {
