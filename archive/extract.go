@@ -106,6 +106,37 @@ func ReadLegacy(r io.Reader, password []byte, d Digest, tops []string, visit fun
 	return st, nil
 }
 
+// ReadTar reads a plain tar stream (a v2 object's plaintext) to its very
+// end, handing each checked entry below tops to visit. After the tar end
+// only zero padding may follow.
+func ReadTar(r io.Reader, tops []string, visit func(name string, h *tar.Header, body io.Reader) error) (ExtractStats, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	st, err := untar(tar.NewReader(br), tops, visit)
+	if err != nil {
+		return st, err
+	}
+	var rest [4096]byte
+	for {
+		n, err := br.Read(rest[:])
+		if bytes.ContainsFunc(rest[:n], func(r rune) bool { return r != 0 }) {
+			return st, errors.New("untar: data after the end of the tar")
+		}
+		if errors.Is(err, io.EOF) {
+			return st, nil
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+}
+
+// ExtractTar unpacks a plain tar stream into dir as ReadTar reads it.
+func ExtractTar(r io.Reader, dir string, tops []string) (ExtractStats, error) {
+	return ReadTar(r, tops, func(name string, h *tar.Header, body io.Reader) error {
+		return writeEntry(body, h, filepath.Join(dir, filepath.FromSlash(name)))
+	})
+}
+
 func untar(tr *tar.Reader, tops []string, visit func(string, *tar.Header, io.Reader) error) (ExtractStats, error) {
 	var st ExtractStats
 	allowed := map[string]bool{}

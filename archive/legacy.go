@@ -31,13 +31,28 @@ const gzipLevel = 2
 // openssl des3`, as one stream: tar entries go through a parallel gzip
 // (gzip -d reads it) and 3DES to the destination.
 type LegacyWriter struct {
+	*TarWriter
+	gz  *pgzip.Writer
+	enc io.WriteCloser
+}
+
+// TarWriter writes the tar entries of a backup, owned by Owner.
+type TarWriter struct {
 	tw       *tar.Writer
-	gz       *pgzip.Writer
-	enc      io.WriteCloser
 	uid, gid int
 	owner    Owner
 	buf      []byte
 }
+
+// NewTarWriter starts a tar stream to dst; Close ends the tar only.
+func NewTarWriter(dst io.Writer, owner Owner) *TarWriter {
+	w := &TarWriter{tw: tar.NewWriter(dst), owner: owner, buf: make([]byte, 1<<20)}
+	w.uid, w.gid = lookupIDs(owner)
+	return w
+}
+
+// Close writes the tar end; it does not close the destination.
+func (w *TarWriter) Close() error { return w.tw.Close() }
 
 // NewLegacyWriter starts an archive written to dst. Close finishes it; it
 // does not close dst.
@@ -58,9 +73,7 @@ func NewLegacyWriter(dst io.Writer, password []byte, d Digest, owner Owner) (*Le
 	if err := gz.SetConcurrency(1<<20, max(2, runtime.GOMAXPROCS(0))); err != nil {
 		return nil, err
 	}
-	w := &LegacyWriter{tw: tar.NewWriter(gz), gz: gz, enc: enc, owner: owner, buf: make([]byte, 1<<20)}
-	w.uid, w.gid = lookupIDs(owner)
-	return w, nil
+	return &LegacyWriter{TarWriter: NewTarWriter(gz, owner), gz: gz, enc: enc}, nil
 }
 
 // lookupIDs finds the numeric ids of the owner on this host; a name that
@@ -75,7 +88,7 @@ func lookupIDs(o Owner) (uid, gid int) {
 	return uid, gid
 }
 
-func (w *LegacyWriter) header(name string, mode int64, size int64, mtime time.Time, typ byte) *tar.Header {
+func (w *TarWriter) header(name string, mode int64, size int64, mtime time.Time, typ byte) *tar.Header {
 	return &tar.Header{
 		Typeflag: typ, Name: name, Mode: mode, Size: size, ModTime: mtime.Truncate(time.Second),
 		Uid: w.uid, Gid: w.gid, Uname: w.owner.User, Gname: w.owner.Group, Format: tar.FormatPAX,
@@ -83,7 +96,7 @@ func (w *LegacyWriter) header(name string, mode int64, size int64, mtime time.Ti
 }
 
 // AddDirEntry adds an empty directory entry named name (no trailing slash).
-func (w *LegacyWriter) AddDirEntry(name string, mode fs.FileMode, mtime time.Time) error {
+func (w *TarWriter) AddDirEntry(name string, mode fs.FileMode, mtime time.Time) error {
 	if err := w.tw.WriteHeader(w.header(name+"/", int64(mode.Perm()), 0, mtime, tar.TypeDir)); err != nil {
 		return fmt.Errorf("archive %s: %w", name, err)
 	}
@@ -91,7 +104,7 @@ func (w *LegacyWriter) AddDirEntry(name string, mode fs.FileMode, mtime time.Tim
 }
 
 // AddReader adds a regular file of exactly size bytes read from r.
-func (w *LegacyWriter) AddReader(name string, r io.Reader, size int64, mode fs.FileMode, mtime time.Time) error {
+func (w *TarWriter) AddReader(name string, r io.Reader, size int64, mode fs.FileMode, mtime time.Time) error {
 	if err := w.tw.WriteHeader(w.header(name, int64(mode.Perm()), size, mtime, tar.TypeReg)); err != nil {
 		return fmt.Errorf("archive %s: %w", name, err)
 	}
@@ -106,7 +119,7 @@ func (w *LegacyWriter) AddReader(name string, r io.Reader, size int64, mode fs.F
 }
 
 // AddFile adds the file at src under name.
-func (w *LegacyWriter) AddFile(src, name string) error {
+func (w *TarWriter) AddFile(src, name string) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", name, err)
@@ -122,7 +135,7 @@ func (w *LegacyWriter) AddFile(src, name string) error {
 // AddTree adds the directory src and everything below it under the name
 // prefix, in lexical order. Only directories and regular files are
 // expected in a backup dir; anything else is an error.
-func (w *LegacyWriter) AddTree(src, prefix string) error {
+func (w *TarWriter) AddTree(src, prefix string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
