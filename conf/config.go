@@ -1,5 +1,7 @@
 package conf
 
+import "path/filepath"
+
 // Config is the effective configuration of one instance (one port). Field
 // tags are the YAML keys of the legacy conf.yaml; the keys under "derived"
 // are computed from the others when the file does not set them.
@@ -32,6 +34,11 @@ type Config struct {
 	S3PartSizeMB    int    `yaml:"s3_part_size_mb"`   // multipart part size in MiB
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
+
+	ArchiveFormat            string   `yaml:"archive_format"`             // legacy (tgz.des3) or v2 (xbstream, zstd, age)
+	EncryptionRecipients     []string `yaml:"encryption_recipients"`      // v2: age public keys the backups are encrypted to
+	EncryptionIdentityFile   string   `yaml:"encryption_identity_file"`   // v2: age secret keys, for restore and verify
+	EncryptionPassphraseFile string   `yaml:"encryption_passphrase_file"` // v2: a passphrase instead of keys (both ways)
 
 	MetricsFile        string `yaml:"metrics_file"`        // Prometheus textfile for backup/restore outcomes
 	RetentionCount     int    `yaml:"retention_count"`     // prune keeps this many newest backups (0 = no limit)
@@ -90,6 +97,19 @@ var legacyForcedKeys = map[string]bool{
 	"cwd":                  true,
 	"des3_password_fn":     true,
 	"backup_tgz_des3_meta": true,
+}
+
+// IdentityFile is encryption_identity_file, relative to conf_base unless absolute.
+func (c *Config) IdentityFile() string { return c.confPath(c.EncryptionIdentityFile) }
+
+// PassphraseFile is encryption_passphrase_file, relative to conf_base unless absolute.
+func (c *Config) PassphraseFile() string { return c.confPath(c.EncryptionPassphraseFile) }
+
+func (c *Config) confPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.ConfBase, p)
 }
 
 // Des3PasswordFile is the file whose first line is the des3 password.

@@ -10,6 +10,8 @@ import (
 const (
 	DefaultS3Region        = "us-east-1"
 	DefaultDes3Digest      = "md5"
+	FormatLegacy           = "legacy"
+	FormatV2               = "v2"
 	DefaultPurgeBinlogDays = 5
 	DefaultS3PartSizeMB    = 16
 	DefaultS3Concurrency   = 2
@@ -62,6 +64,9 @@ func (c *Config) derive(now time.Time) error {
 	}
 	if c.Des3Digest == "" {
 		c.Des3Digest = DefaultDes3Digest
+	}
+	if c.ArchiveFormat == "" {
+		c.ArchiveFormat = FormatLegacy
 	}
 	if c.PurgeBinlogDays == nil {
 		days := DefaultPurgeBinlogDays

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -159,6 +160,17 @@ func (c *Config) checkBackup() error {
 		return c.errKey("s3_part_size_mb", "want 5-5120 (S3 limits), got %d", c.S3PartSizeMB)
 	case c.S3Concurrency < 1 || c.S3Concurrency > 64:
 		return c.errKey("s3_concurrency", "want 1-64, got %d", c.S3Concurrency)
+	case c.ArchiveFormat != FormatLegacy && c.ArchiveFormat != FormatV2:
+		return c.errKey("archive_format", "want legacy or v2, got %q", c.ArchiveFormat)
+	case len(c.EncryptionRecipients) > 0 && c.EncryptionPassphraseFile != "":
+		return c.errKey("encryption_passphrase_file", "set encryption_recipients or encryption_passphrase_file, not both (age encrypts to a passphrase alone)")
+	case c.ArchiveFormat == FormatV2 && c.S3Bucket == "":
+		return c.errKey("archive_format", "v2 archives live in the object store: set s3_bucket")
+	}
+	for i, r := range c.EncryptionRecipients {
+		if !strings.HasPrefix(r, "age1") {
+			return c.errKey(fmt.Sprintf("encryption_recipients[%d]", i), "want an age public key (age1…), got %q", r)
+		}
 	}
 	return nil
 }
