@@ -28,7 +28,7 @@ const (
 type Backup struct {
 	Date     string    `json:"date"`
 	Port     string    `json:"port"`
-	Format   string    `json:"format"` // "legacy": tgz.des3
+	Format   string    `json:"format"` // "legacy" (tgz.des3) or "v2"
 	Key      string    `json:"key"`
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
@@ -36,6 +36,12 @@ type Backup struct {
 	Position string    `json:"binlog_position,omitempty"`
 	GTID     string    `json:"gtid,omitempty"`
 	Complete bool      `json:"complete"`
+	Run      string    `json:"run,omitempty"`     // v2: the run directory
+	Host     string    `json:"host,omitempty"`    // v2: the host that wrote it
+	Problem  string    `json:"problem,omitempty"` // why a manifest is unusable
+
+	Keys     []string  `json:"-"` // every object, the manifest first
+	Manifest *Manifest `json:"-"` // v2, complete
 }
 
 // keyRe matches {date}/{port}/mysql-{port}.tgz.des3[.partial].
@@ -54,7 +60,7 @@ func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 		if m == nil || m[2] != m[3] || (port != "" && m[2] != port) {
 			continue
 		}
-		b := Backup{Date: m[1], Port: m[2], Format: "legacy", Key: o.Key, Size: o.Size, Modified: o.Modified, Complete: m[4] == ""}
+		b := Backup{Date: m[1], Port: m[2], Format: FormatLegacy, Key: o.Key, Keys: []string{o.Key}, Size: o.Size, Modified: o.Modified, Complete: m[4] == ""}
 		if b.Complete {
 			if err := b.readMetadata(ctx, st); err != nil {
 				return nil, err
@@ -62,6 +68,11 @@ func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 		}
 		out = append(out, b)
 	}
+	v2, err := listV2(ctx, st, objs, port)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, v2...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Modified.Before(out[j].Modified) })
 	return out, nil
 }
@@ -97,6 +108,9 @@ type Policy struct {
 	Age   time.Duration // remove complete backups older than this
 	// PartialAge: temporary objects older than this belong to dead runs.
 	PartialAge time.Duration
+	// DeadHost, when set, is this host while it holds the port's lock: an
+	// incomplete v2 run it started is dead whatever its age.
+	DeadHost string
 }
 
 // Prune lists what the policy removes from bs (oldest first). A complete
@@ -109,7 +123,8 @@ func Prune(bs []Backup, p Policy, now time.Time) []Backup {
 		switch {
 		case b.Complete:
 			complete = append(complete, b)
-		case p.PartialAge > 0 && now.Sub(b.Modified) > p.PartialAge:
+		case p.PartialAge > 0 && now.Sub(b.Modified) > p.PartialAge,
+			p.DeadHost != "" && b.Host == p.DeadHost:
 			out = append(out, b)
 		}
 	}

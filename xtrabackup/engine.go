@@ -76,6 +76,9 @@ type BackupOptions struct {
 	DefaultsFile string
 	TargetDir    string // must not exist; its parent must
 	Parallel     int    // copy threads; 0 = the tool's default
+	// Stream writes the backup to stdout as xbstream; TargetDir then only
+	// holds the tool's temporary files.
+	Stream bool
 }
 
 // BackupArgs is the command line of a backup with --slave-info.
@@ -83,12 +86,18 @@ func (e Engine) BackupArgs(o BackupOptions) []string {
 	args := []string{"--defaults-file=" + o.DefaultsFile}
 	if e.style == styleInnobackupex {
 		args = append(args, "--slave-info", "--no-timestamp")
+		if o.Stream {
+			args = append(args, "--stream=xbstream")
+		}
 		if o.Parallel > 0 {
 			args = append(args, "--parallel="+strconv.Itoa(o.Parallel))
 		}
 		return append(args, o.TargetDir)
 	}
 	args = append(args, "--backup", "--slave-info", "--target-dir="+o.TargetDir)
+	if o.Stream {
+		args = append(args, "--stream=xbstream")
+	}
 	if o.Parallel > 0 {
 		args = append(args, "--parallel="+strconv.Itoa(o.Parallel))
 	}
@@ -120,6 +129,18 @@ func (e Engine) Backup(ctx context.Context, o BackupOptions, spec proc.Spec) err
 		return fmt.Errorf("backup data: %w", err)
 	}
 	return nil
+}
+
+// StartStream starts a streaming backup (o.Stream) whose xbstream goes to
+// spec.Stdout; the caller waits for it.
+func (e Engine) StartStream(ctx context.Context, o BackupOptions, spec proc.Spec) (*proc.Process, error) {
+	o.Stream = true
+	spec.Name, spec.Args = e.Bin, e.BackupArgs(o)
+	p, err := proc.Start(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("backup data: %w", err)
+	}
+	return p, nil
 }
 
 // Prepare runs the prepare step on a finished backup.

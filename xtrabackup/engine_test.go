@@ -24,6 +24,8 @@ func TestCommandLinesOfEachEngineStyle(t *testing.T) {
 		{"xtrabackup backup", xb.BackupArgs(opts), "--defaults-file=/etc/c.cnf --backup --slave-info --target-dir=/bk/mysql-3309-backup --parallel=4"},
 		{"mariabackup backup", mb.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/d"}), "--defaults-file=/etc/c.cnf --backup --slave-info --target-dir=/bk/d"},
 		{"innobackupex backup (legacy)", ibx.BackupArgs(opts), "--defaults-file=/etc/c.cnf --slave-info --no-timestamp --parallel=4 /bk/mysql-3309-backup"},
+		{"xtrabackup stream", xb.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/t", Parallel: 2, Stream: true}), "--defaults-file=/etc/c.cnf --backup --slave-info --target-dir=/bk/t --stream=xbstream --parallel=2"},
+		{"innobackupex stream", ibx.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/t", Stream: true}), "--defaults-file=/etc/c.cnf --slave-info --no-timestamp --stream=xbstream /bk/t"},
 		{"xtrabackup prepare", xb.PrepareArgs("/bk/d", "1G"), "--prepare --target-dir=/bk/d --use-memory=1G"},
 		{"innobackupex apply-log", ibx.PrepareArgs("/bk/d", ""), "--apply-log /bk/d"},
 		{"xtrabackup copy-back", xb.CopyBackArgs("/bk/d/my.cnf", "/bk/d", "/data1/mysql-3309.restoring", false), "--defaults-file=/bk/d/my.cnf --copy-back --target-dir=/bk/d --datadir=/data1/mysql-3309.restoring"},

@@ -22,11 +22,22 @@ func ReadServer(dir string) (Server, error) {
 }
 
 func parseInfo(text string) (Server, error) {
-	for _, line := range strings.Split(text, "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if ok && strings.TrimSpace(k) == "server_version" {
-			return mysqld.ParseVersion(strings.TrimSpace(v))
-		}
+	if v := InfoField(text, "server_version"); v != "" {
+		return mysqld.ParseVersion(v)
 	}
 	return Server{}, errors.New("backup info has no server_version line")
+}
+
+// ParseServer is ReadServer on the info file's text.
+func ParseServer(text string) (Server, error) { return parseInfo(text) }
+
+// InfoField returns the value of "key = value" in an info file's text.
+func InfoField(text, key string) string {
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/s3"
@@ -46,6 +47,7 @@ type backupRun struct {
 	phases   phases
 	sha1     string
 	size     int64
+	v2       *v2Backup // archive_format: v2
 }
 
 // Run implements backup: lock → (purge) → data → prepare → binlogs after
@@ -66,10 +68,11 @@ func (c *BackupCmd) Run(app *App) (err error) {
 	defer b.cleanup()
 	start := time.Now()
 	defer func() { recordRun(app, "backup", &b.phases, start, b.size, err) }()
-	steps := []struct {
+	type step struct {
 		name string
 		fn   func() error
-	}{
+	}
+	steps := []step{
 		{"check", b.check},
 		{"purge", b.purge},
 		{"data", b.backupData},
@@ -78,13 +81,30 @@ func (c *BackupCmd) Run(app *App) (err error) {
 		{"archive", b.stream},
 		{"publish", b.publish},
 	}
+	if app.Cfg.ArchiveFormat == conf.FormatV2 {
+		steps = []step{
+			{"check", b.check},
+			{"purge", b.purge},
+			{"data", b.streamData},
+			{"binlogs", b.putBinlogs},
+			{"my.cnf", b.putMyCnf},
+			{"publish", b.commitV2},
+		}
+	}
 	for _, s := range steps {
 		if err := b.phases.run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
+	took := time.Since(start).Round(10 * time.Millisecond)
+	if b.v2 != nil {
+		m := &b.v2.manifest
+		fmt.Fprintf(app.Stdout, "backup ok: s3 %s%s format=v2 size=%d plain=%d snapshot=%s:%d gtid=%q took=%s %s peak_rss=%q\n",
+			b.v2.prefix, catalog.ManifestName, m.StoredBytes, m.PlainBytes, m.BinlogFile, m.BinlogPos, m.GTID, took, &b.phases, peakRSS())
+		return nil
+	}
 	fmt.Fprintf(app.Stdout, "backup ok: %s size=%d sha1=%s took=%s %s peak_rss=%q\n",
-		b.dest, b.size, b.sha1, time.Since(start).Round(10*time.Millisecond), &b.phases, peakRSS())
+		b.dest, b.size, b.sha1, took, &b.phases, peakRSS())
 	return nil
 }
 
@@ -92,23 +112,16 @@ func (c *BackupCmd) Run(app *App) (err error) {
 // destination, the server connection, leftovers of an earlier run.
 func (b *backupRun) check() error {
 	cfg := b.Cfg
-	pw, err := archive.ReadPasswordFile(cfg.Des3PasswordFile())
-	if err != nil {
-		return err
-	}
-	b.password = pw
 	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
 		return fmt.Errorf("instance my.cnf: %w", err)
 	}
 	if err := b.removeStaging(); err != nil {
 		return err
 	}
-	if b.dest, err = newDestination(cfg, b.Log); err != nil {
+	if err := b.checkDestination(); err != nil {
 		return err
 	}
-	if err := b.dest.Cleanup(b.Ctx); err != nil {
-		return fmt.Errorf("clean leftovers at %s: %w", b.dest, err)
-	}
+	var err error
 	if b.db, err = adminConn(cfg).Open(); err != nil {
 		return err
 	}
@@ -124,8 +137,39 @@ func (b *backupRun) check() error {
 		return err
 	}
 	b.creds, _, err = mysqld.WriteClientDefaults(cfg.BackupBase, adminConn(cfg), cfg.MySQLMyCnf)
+	if err != nil {
+		return err
+	}
+	if cfg.ArchiveFormat == conf.FormatV2 {
+		// Last: from here on the run is visible in the store.
+		if err := b.checkV2(); err != nil {
+			return err
+		}
+		b.Log.Info("backing up", "server", version, "engine", b.engine.Bin, "to", "s3 "+b.v2.runDir(), "format", "v2")
+		return nil
+	}
 	b.Log.Info("backing up", "server", version, "engine", b.engine.Bin, "to", b.dest.String())
-	return err
+	return nil
+}
+
+// checkDestination reads the des3 password and cleans what an earlier,
+// killed legacy run left at the destination.
+func (b *backupRun) checkDestination() error {
+	if b.Cfg.ArchiveFormat == conf.FormatV2 {
+		return nil
+	}
+	pw, err := archive.ReadPasswordFile(b.Cfg.Des3PasswordFile())
+	if err != nil {
+		return err
+	}
+	b.password = pw
+	if b.dest, err = newDestination(b.Cfg, b.Log); err != nil {
+		return err
+	}
+	if err := b.dest.Cleanup(b.Ctx); err != nil {
+		return fmt.Errorf("clean leftovers at %s: %w", b.dest, err)
+	}
+	return nil
 }
 
 func (b *backupRun) purge() error {
@@ -237,13 +281,13 @@ func (b *backupRun) writeArchive(w io.Writer) error {
 	if err := aw.AddFile(cfg.MySQLMyCnf, path.Join(cfg.BackupDataTail, "my.cnf")); err != nil {
 		return err
 	}
-	if err := b.addBinlogs(aw); err != nil {
+	if err := b.addBinlogs(aw.TarWriter); err != nil {
 		return err
 	}
 	return aw.Close()
 }
 
-func (b *backupRun) addBinlogs(aw *archive.LegacyWriter) error {
+func (b *backupRun) addBinlogs(aw *archive.TarWriter) error {
 	dir, now := b.Cfg.BackupBinlogTail, time.Now()
 	if err := aw.AddDirEntry(dir, 0o755, now); err != nil {
 		return err
@@ -282,6 +326,7 @@ func (b *backupRun) cleanup() {
 	if b.dest != nil {
 		b.dest.Abort()
 	}
+	b.v2.abort(b.Log)
 	if b.creds != "" {
 		os.Remove(b.creds)
 	}

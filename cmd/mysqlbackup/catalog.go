@@ -241,6 +241,12 @@ func (c *PruneCmd) Run(app *App) error {
 		return err
 	}
 	policy := catalog.Policy{Count: cfg.RetentionCount, Age: time.Duration(cfg.RetentionDays) * 24 * time.Hour, PartialAge: deadRunAge}
+	// Holding the port's lock, no backup of this host is running: its
+	// unfinished v2 runs are dead now, not only after deadRunAge.
+	if lk, err := lockPort(cfg); err == nil {
+		defer lk.Release()
+		policy.DeadHost = hostname()
+	}
 	gone := catalog.Prune(bs, policy, time.Now())
 	if len(gone) == 0 {
 		fmt.Fprintln(app.Stdout, "nothing to prune")
@@ -255,13 +261,8 @@ func removeBackups(app *App, st *s3.Bucket, bs []catalog.Backup, dryRun bool) er
 			fmt.Fprintf(app.Stdout, "would remove %s\n", b.Describe())
 			continue
 		}
-		if !b.Complete {
-			if err := st.AbortUploads(app.Ctx, b.Key); err != nil {
-				return err
-			}
-		}
-		if err := st.Delete(app.Ctx, b.Key); err != nil {
-			return err
+		if err := catalog.Remove(app.Ctx, st, b); err != nil {
+			return fmt.Errorf("remove %s: %w", b.Key, err)
 		}
 		fmt.Fprintf(app.Stdout, "removed %s\n", b.Describe())
 	}

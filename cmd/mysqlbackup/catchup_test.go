@@ -38,9 +38,21 @@ func pair(t *testing.T) (*testbed.Instance, *testbed.Instance) {
 }
 
 func TestRestoreAndCatchupRecoverWhatOnlyThePeersHold(t *testing.T) {
+	restoreAndCatchupScenario(t, nil)
+}
+
+// restoreAndCatchupScenario: instance 1 is backed up under a concurrent
+// writer, with a row after the data copy; more rows land on 1 and on its
+// peer 2; 1 is lost, restored and caught up, and must equal 2. format,
+// when set, adds configuration for instance 1 (the archive format).
+func restoreAndCatchupScenario(t *testing.T, format func(*testbed.Instance) string) {
 	a, b := pair(t)
 	m := testbed.StartMinIO(t)
-	confPath := instanceConf(t, a, m, "purge_binlog_days: 0\n"+replicationConf("", "", sourceEntry(b.Port, 2)))
+	extra := "purge_binlog_days: 0\n" + replicationConf("", "", sourceEntry(b.Port, 2))
+	if format != nil {
+		extra += format(a)
+	}
+	confPath := instanceConf(t, a, m, extra)
 	b.Exec("INSERT INTO app.t VALUES (2000, 'from 2 before the backup')")
 	testbed.WaitCaughtUp(t, a, b)
 

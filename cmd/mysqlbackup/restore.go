@@ -40,6 +40,8 @@ type restoreRun struct {
 	binlogEnd string // file:size of the last binlog put back
 	phases    phases
 	done      bool
+	v2        *v2Source // a v2 backup, else the legacy archive src
+	keys      archive.V2Keys
 }
 
 // Run implements restore: refuse → download | verify | decrypt | gunzip |
@@ -56,13 +58,19 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 	defer r.cleanup()
 	start := time.Now()
 	defer func() { recordRun(app, "restore", &r.phases, start, r.src.size, err) }()
-	for _, s := range []struct {
+	type step struct {
 		name string
 		fn   func() error
-	}{
-		{"check", r.check}, {"download", r.download}, {"copy-back", r.copyBack},
-		{"replay", r.replay}, {"binlogs", r.binlogsBack}, {"finish", r.finish},
-	} {
+	}
+	if err := r.phases.run(app.Log, "check", r.check); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	steps := []step{{"download", r.download}}
+	if r.v2 != nil {
+		steps = []step{{"download", r.downloadV2}, {"prepare", r.prepareV2}}
+	}
+	steps = append(steps, step{"copy-back", r.copyBack}, step{"replay", r.replay}, step{"binlogs", r.binlogsBack}, step{"finish", r.finish})
+	for _, s := range steps {
 		if err := r.phases.run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -90,10 +98,21 @@ func (r *restoreRun) check() error {
 	if err := r.stage.check(); err != nil {
 		return err
 	}
-	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
+	if err := resolveDate(r.App); err != nil {
 		return err
 	}
-	if err := resolveDate(r.App); err != nil {
+	if r.v2, err = findV2(r.Ctx, cfg); err != nil {
+		return err
+	}
+	if r.v2 != nil {
+		r.src = source{name: r.v2.String(), size: r.v2.manifest.StoredBytes}
+		if r.keys, err = openingKeys(cfg); err != nil {
+			return err
+		}
+		r.Log.Info("restoring a v2 backup", "manifest", r.v2.String(), "run", r.v2.manifest.Run, "host", r.v2.manifest.Host, "snapshot", fmt.Sprintf("%s:%d", r.v2.manifest.BinlogFile, r.v2.manifest.BinlogPos))
+		return r.removeWork()
+	}
+	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
 		return err
 	}
 	if r.src, err = findSource(r.Ctx, cfg); err != nil {

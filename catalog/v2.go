@@ -1,0 +1,292 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// The v2 layout, beside the legacy object of the same date and port:
+//
+//	{date}/{port}/mysql-{port}.v2/manifest.json          the commit marker
+//	{date}/{port}/mysql-{port}.v2/{run}/started.json     who started the run, when
+//	{date}/{port}/mysql-{port}.v2/{run}/data.xbstream.zst.age
+//	{date}/{port}/mysql-{port}.v2/{run}/binlogs.tar.zst.age
+//	{date}/{port}/mysql-{port}.v2/{run}/my.cnf.zst.age
+//
+// Each run writes its own directory, and the manifest, written last in one
+// PUT, names the run it commits: a second backup of the same date replaces
+// the first atomically, and a run that dies leaves a directory no manifest
+// names, which is an incomplete backup.
+const (
+	FormatLegacy = "legacy"
+	FormatV2     = "v2"
+
+	ManifestName = "manifest.json"
+	StartedName  = "started.json"
+	// ManifestVersion is the manifest's format_version.
+	ManifestVersion = 2
+)
+
+// Object roles in a v2 backup, and their names in the run directory.
+const (
+	RoleData    = "data"    // the engine's xbstream
+	RoleBinlogs = "binlogs" // tar of the binary logs and their index
+	RoleMyCnf   = "my.cnf"  // the instance's my.cnf
+)
+
+// ObjectNames maps each role to its object's name in the run directory.
+var ObjectNames = map[string]string{
+	RoleData:    "data.xbstream.zst.age",
+	RoleBinlogs: "binlogs.tar.zst.age",
+	RoleMyCnf:   "my.cnf.zst.age",
+}
+
+// V2Prefix is the directory of the v2 backups of port on date.
+func V2Prefix(date, port string) string {
+	return date + "/" + port + "/mysql-" + port + ".v2/"
+}
+
+// Manifest describes a complete v2 backup.
+type Manifest struct {
+	FormatVersion int       `json:"format_version"`
+	Tool          string    `json:"tool"`
+	Date          string    `json:"date"`
+	Port          string    `json:"port"`
+	Run           string    `json:"run"`
+	Host          string    `json:"host"`
+	InstanceID    string    `json:"instance_id"` // server_uuid (MySQL) or server_id (MariaDB)
+	Flavor        string    `json:"flavor"`
+	ServerVersion string    `json:"server_version"`
+	Engine        string    `json:"engine"`
+	EngineVersion string    `json:"engine_version"`
+	BinlogFile    string    `json:"binlog_file"`
+	BinlogPos     uint64    `json:"binlog_pos"`
+	GTID          string    `json:"gtid,omitempty"`
+	SlaveInfo     string    `json:"slave_info,omitempty"`
+	BinlogEnd     string    `json:"binlog_end"` // file:size of the last binlog copied
+	Compression   string    `json:"compression"`
+	Encryption    string    `json:"encryption"` // "age-x25519" or "age-scrypt"
+	Recipients    []string  `json:"recipients,omitempty"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	Objects       []Object  `json:"objects"`
+	PlainBytes    int64     `json:"plain_bytes"`
+	StoredBytes   int64     `json:"stored_bytes"`
+}
+
+// Object is one stored object of a v2 backup.
+type Object struct {
+	Role      string `json:"role"`
+	Key       string `json:"key"`
+	Size      int64  `json:"size"`       // stored bytes
+	SHA256    string `json:"sha256"`     // of the stored bytes
+	PlainSize int64  `json:"plain_size"` // before compression and encryption
+}
+
+// Object returns the object of role.
+func (m *Manifest) Object(role string) (Object, bool) {
+	for _, o := range m.Objects {
+		if o.Role == role {
+			return o, true
+		}
+	}
+	return Object{}, false
+}
+
+// Check refuses a manifest that a restore could not use.
+func (m *Manifest) Check() error {
+	if m.FormatVersion != ManifestVersion {
+		return fmt.Errorf("manifest format_version %d, this mysqlbackup reads %d", m.FormatVersion, ManifestVersion)
+	}
+	for _, role := range []string{RoleData, RoleBinlogs, RoleMyCnf} {
+		o, ok := m.Object(role)
+		if !ok {
+			return fmt.Errorf("manifest lists no %s object", role)
+		}
+		if len(o.SHA256) != 64 || o.Key == "" {
+			return fmt.Errorf("manifest: %s object without key or sha256", role)
+		}
+	}
+	if m.BinlogFile == "" {
+		return errors.New("manifest has no binlog position")
+	}
+	return nil
+}
+
+// Started is the first object of a run: it makes a run that dies before
+// its manifest visible (list shows it incomplete, prune removes it).
+type Started struct {
+	Run     string    `json:"run"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+}
+
+// ReadJSON gets a small JSON object.
+func ReadJSON(ctx context.Context, st s3.Store, key string, v any) error {
+	rc, err := st.Get(ctx, key, 0)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+// PutJSON stores v as an indented JSON object.
+func PutJSON(ctx context.Context, st s3.Store, key string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, key, bytes.NewReader(append(data, '\n')), nil)
+}
+
+// v2KeyRe matches {date}/{port}/mysql-{port}.v2/{rest}.
+var v2KeyRe = regexp.MustCompile(`^([^/]+)/([0-9]+)/mysql-([0-9]+)\.v2/(.+)$`)
+
+type v2Group struct {
+	date, port, prefix string
+	manifest           *s3.Info
+	runs               map[string][]s3.Info
+}
+
+// listV2 turns the v2 objects of objs into backups: the one a manifest
+// commits, and an incomplete one per run directory no manifest names.
+func listV2(ctx context.Context, st s3.Store, objs []s3.Info, port string) ([]Backup, error) {
+	groups := map[string]*v2Group{}
+	var order []string
+	for _, o := range objs {
+		m := v2KeyRe.FindStringSubmatch(o.Key)
+		if m == nil || m[2] != m[3] || (port != "" && m[2] != port) {
+			continue
+		}
+		prefix := V2Prefix(m[1], m[2])
+		g := groups[prefix]
+		if g == nil {
+			g = &v2Group{date: m[1], port: m[2], prefix: prefix, runs: map[string][]s3.Info{}}
+			groups[prefix] = g
+			order = append(order, prefix)
+		}
+		if m[4] == ManifestName {
+			g.manifest = &o
+			continue
+		}
+		run, _, ok := strings.Cut(m[4], "/")
+		if !ok {
+			continue // not ours
+		}
+		g.runs[run] = append(g.runs[run], o)
+	}
+	var out []Backup
+	for _, prefix := range order {
+		bs, err := groups[prefix].backups(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+func (g *v2Group) backups(ctx context.Context, st s3.Store) ([]Backup, error) {
+	var out []Backup
+	committed := ""
+	if g.manifest != nil {
+		b := Backup{Date: g.date, Port: g.port, Format: FormatV2, Key: g.prefix, Modified: g.manifest.Modified, Keys: []string{g.manifest.Key}}
+		var m Manifest
+		err := ReadJSON(ctx, st, g.manifest.Key, &m)
+		if err == nil {
+			err = m.Check()
+		}
+		if errors.Is(err, s3.ErrNotExist) {
+			err = nil // removed since the listing: skip it
+			b = Backup{}
+		}
+		if err != nil {
+			b.Problem = err.Error()
+		} else if b.Key != "" {
+			committed = m.Run
+			data, _ := m.Object(RoleData)
+			b.Complete, b.Run, b.Host, b.Manifest = true, m.Run, m.Host, &m
+			b.Size, b.Checksum = m.StoredBytes, "sha256:"+data.SHA256
+			b.Position, b.GTID = fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos), m.GTID
+		}
+		if b.Key != "" {
+			for _, o := range g.runs[committed] {
+				b.Keys = append(b.Keys, o.Key)
+			}
+			out = append(out, b)
+		}
+	}
+	runs := make([]string, 0, len(g.runs))
+	for run := range g.runs {
+		if run != committed {
+			runs = append(runs, run)
+		}
+	}
+	sort.Strings(runs)
+	for _, run := range runs {
+		b := Backup{Date: g.date, Port: g.port, Format: FormatV2, Key: g.prefix + run + "/", Run: run}
+		for _, o := range g.runs[run] {
+			b.Keys = append(b.Keys, o.Key)
+			b.Size += o.Size
+			if o.Modified.After(b.Modified) {
+				b.Modified = o.Modified
+			}
+		}
+		var s Started
+		if err := ReadJSON(ctx, st, b.Key+StartedName, &s); err == nil {
+			b.Host = s.Host
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Remove deletes a backup of either format. A v2 backup loses its manifest
+// first, so a removal cut short never leaves a complete-looking backup
+// with objects missing; unfinished uploads of its objects are aborted.
+func Remove(ctx context.Context, st s3.Store, b Backup) error {
+	if b.Format != FormatV2 {
+		if !b.Complete {
+			if err := st.AbortUploads(ctx, b.Key); err != nil {
+				return err
+			}
+		}
+		return st.Delete(ctx, b.Key)
+	}
+	if b.Run != "" {
+		runDir := b.Key
+		if b.Complete {
+			runDir = b.Key + b.Run + "/"
+		}
+		for _, name := range ObjectNames {
+			if err := st.AbortUploads(ctx, runDir+name); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range b.Keys {
+		if err := st.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
