@@ -58,13 +58,7 @@ func bigInstance(t *testing.T) (*testbed.Instance, *testbed.MinIO, string, strin
 // multipart upload is under way.
 func startBackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, key string) (*exec.Cmd, chan error) {
 	t.Helper()
-	cmd := cliCommand(t, "--conf-path", confPath, "backup")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	cmd, exited := startCLI(t, "--conf-path", confPath, "backup")
 	if !waitForUpload(t, st, key+partialSuffix, exited) {
 		t.Fatal("backup finished before a multipart upload was seen; the data set is too small to test a kill")
 	}
@@ -123,6 +117,20 @@ func assertNoUploadLeftovers(t *testing.T, st *s3.Bucket, key string) {
 	if _, err := st.Head(t.Context(), key+partialSuffix); !errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("temporary object left: %v", err)
 	}
+}
+
+// startCLI starts the CLI in a child process, killed at the test's end;
+// exited receives its Wait result.
+func startCLI(t *testing.T, args ...string) (*exec.Cmd, chan error) {
+	t.Helper()
+	cmd := cliCommand(t, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, exited
 }
 
 // waitForUpload polls until a multipart upload of key is under way

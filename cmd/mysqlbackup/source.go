@@ -11,7 +11,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -102,18 +101,19 @@ func missingBackupError(ctx context.Context, st s3.Store, cfg *conf.Config) erro
 	return fmt.Errorf("no backup for date_str %s at s3 key %s; dates with a backup of port %s: %s", cfg.DateStr, cfg.S3Key, cfg.Port, strings.Join(dates, " "))
 }
 
-// backupDates lists the date_str of every complete legacy backup of the
-// port, oldest first, following pagination.
+// backupDates lists the date_str of every complete backup of the port,
+// either format, oldest first.
 func backupDates(ctx context.Context, st s3.Store, cfg *conf.Config) ([]string, error) {
-	objs, err := st.List(ctx, "")
+	bs, err := catalog.List(ctx, st, string(cfg.Port))
 	if err != nil {
 		return nil, err
 	}
-	re := regexp.MustCompile(`^([^/]+)/` + regexp.QuoteMeta(string(cfg.Port)+"/"+cfg.BackupTgzDes3Tail) + `$`)
+	seen := map[string]bool{}
 	var dates []string
-	for _, o := range objs {
-		if m := re.FindStringSubmatch(o.Key); m != nil {
-			dates = append(dates, m[1])
+	for _, b := range bs {
+		if b.Complete && !seen[b.Date] {
+			seen[b.Date] = true
+			dates = append(dates, b.Date)
 		}
 	}
 	sort.Strings(dates)
