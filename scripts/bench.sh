@@ -8,9 +8,12 @@
 # about SIZE_GIB of sysbench data, then measures side by side:
 #   floor    mariabackup --backup --stream=xbstream > /dev/null
 #   legacy   mariabackup --backup + --prepare, tar | gzip --fast | openssl des3, sha1sum (no upload)
-#   mysqlbackup backup to MinIO, upload included
+#   mysqlbackup backup to MinIO, upload included (archive_format: legacy)
+#   mysqlbackup-v2 backup to MinIO (archive_format: v2: xbstream, zstd, age)
 #   legacy restore: openssl des3 -d | tar xz, then mariabackup --copy-back
-#   mysqlbackup restore from MinIO, delta replay included
+#   mysqlbackup restore from MinIO, delta replay included (legacy archive)
+#   mysqlbackup-v2 restore from MinIO (v2: download, age, zstd, mbstream,
+#            prepare, copy back, replay)
 # and prints wall time, CPU time, peak RSS, temp disk and the ratio of each
 # wall time to the floor. Everything it starts is stopped by PID on exit.
 set -euo pipefail
@@ -68,6 +71,11 @@ s3_secret_key: bench-secret
 purge_binlog_days: 0
 EOF
 go build -o "$work/mysqlbackup" ./cmd/mysqlbackup
+# The v2 configuration: the same plus the format and an age key pair.
+pub=$("$work/mysqlbackup" keygen --output "$inst/conf/age.key")
+{ cat "$inst/conf/backup_conf.yaml"
+  printf 'archive_format: v2\nencryption_recipients: [%s]\nencryption_identity_file: age.key\n' "$pub"
+} > "$inst/conf/backup_conf_v2.yaml"
 # Create the bucket with a signed S3 PUT.
 curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret "http://127.0.0.1:$s3port/bench" >/dev/null
 
@@ -116,6 +124,8 @@ sampled() {
 
 sampled mysqlbackup "$inst/backup" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" backup
 archive_mb=$(grep -o 'size=[0-9]*' "$work/out.mysqlbackup" | cut -d= -f2)
+sampled mysqlbackup-v2 "$inst/backup" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2.yaml" --date-str v2 backup
+archive_v2=$(grep -o ' size=[0-9]*' "$work/out.mysqlbackup-v2" | cut -d= -f2)
 
 # Restores, into an empty datadir, of the same data. The legacy leg stops
 # after copy-back: it leaves out the legacy tool's download and its replay
@@ -129,18 +139,23 @@ disk[legacy-restore]=$(( archive_legacy + $(du -sb "$lr" | cut -f1) ))
 rm -rf "$lr" "$work/legacy.archive"
 rm -rf "$datadir"
 sampled mysqlbackup-restore "$inst/backup" "$inst/data" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" --clean-after-restore restore
+rm -rf "$datadir"
+sampled mysqlbackup-v2-restore "$inst/backup" "$inst/data" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2.yaml" --date-str v2 --clean-after-restore restore
 
 mib() { echo $(( $1 / 1024 / 1024 )); }
 echo
 echo "data set: $(mib "$data_bytes") MiB in the datadir; $(nproc) cores"
-printf '%-12s %9s %9s %10s %12s %14s\n' run wall_s cpu_s peak_rss_MiB temp_disk_MiB wall/floor
-for n in floor legacy mysqlbackup legacy-restore mysqlbackup-restore; do
-  printf '%-12s %9s %9s %10s %12s %14s\n' "$n" "${wall[$n]}" "${cpu[$n]}" "${rss[$n]}" "$(mib "${disk[$n]}")" \
+printf '%-22s %9s %9s %10s %12s %14s\n' run wall_s cpu_s peak_rss_MiB temp_disk_MiB wall/floor
+for n in floor legacy mysqlbackup mysqlbackup-v2 legacy-restore mysqlbackup-restore mysqlbackup-v2-restore; do
+  printf '%-22s %9s %9s %10s %12s %14s\n' "$n" "${wall[$n]}" "${cpu[$n]}" "${rss[$n]}" "$(mib "${disk[$n]}")" \
     "$(awk "BEGIN{printf \"%.2f\", ${wall[$n]} / ${wall[floor]}}")"
 done
-echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB (uploaded to MinIO; MinIO's CPU not counted)"
+echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB, mysqlbackup-v2 $(mib "$archive_v2") MiB (uploaded to MinIO; MinIO's CPU not counted)"
+echo "compressed size / datadir: legacy $(awk "BEGIN{printf \"%.3f\", $archive_mb / $data_bytes}"), v2 $(awk "BEGIN{printf \"%.3f\", $archive_v2 / $data_bytes}")"
 echo "legacy wall / mysqlbackup wall: backup $(awk "BEGIN{printf \"%.2f\", ${wall[legacy]} / ${wall[mysqlbackup]}}")x, restore $(awk "BEGIN{printf \"%.2f\", ${wall[legacy-restore]} / ${wall[mysqlbackup-restore]}}")x"
 echo "(legacy-restore stops after copy-back: no download, no binlog replay; mysqlbackup-restore is the whole restore from MinIO, replay included;"
 echo " temp disk of a restore = the archive (legacy only: mysqlbackup streams it) + unpacked backup + the new datadir)"
 echo "mysqlbackup result line: $(cat "$work/out.mysqlbackup")"
+echo "mysqlbackup-v2 result line: $(cat "$work/out.mysqlbackup-v2")"
+echo "mysqlbackup-v2-restore result line: $(cat "$work/out.mysqlbackup-v2-restore")"
 echo "(peak_rss_MiB above is the largest of the process and its children, i.e. mariabackup too; peak_rss in the result line is mysqlbackup's own)"

@@ -41,6 +41,7 @@ type CLI struct {
 	Verify VerifyCmd `cmd:"" help:"Download the backup of --date-str (or latest) and check everything, writing nothing."`
 	Remove RemoveCmd `cmd:"" help:"Remove the backup of --date-str."`
 	Prune  PruneCmd  `cmd:"" help:"Remove the backups retention_count / retention_days do not keep (never the newest complete one)."`
+	Keygen KeygenCmd `cmd:"" help:"Create an age key pair for archive_format v2: the secret key to --output, the public key (for encryption_recipients) to stdout."`
 
 	Status     StatusCmd     `cmd:"" help:"Show replication per channel, identity, binlog position and process list of instances (legacy watch-slave.sh)."`
 	CheckSlave CheckSlaveCmd `cmd:"" name:"check-slave" help:"Monitoring probe: role, slave_health or slave_behind of one instance (legacy check_mysql_slave.py)."`

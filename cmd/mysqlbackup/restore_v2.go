@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
@@ -31,29 +34,64 @@ func (r *restoreRun) downloadV2() error {
 		return err
 	}
 	tool := streamTool(r.engine)
-	if _, err := v.read(r.App, catalog.RoleData, r.keys, func(in io.Reader) error {
-		return proc.Run(r.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", cfg.BackupDataDir}, Stdin: in, Log: r.Log, DieWithParent: true})
-	}); err != nil {
+	data := func(app *App) error {
+		_, err := v.read(app, catalog.RoleData, r.keys, func(in io.Reader) error {
+			return proc.Run(app.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", cfg.BackupDataDir}, Stdin: in, Log: r.Log, DieWithParent: true})
+		})
 		return err
 	}
-	if _, err := v.read(r.App, catalog.RoleBinlogs, r.keys, func(in io.Reader) error {
-		_, err := archive.ExtractTar(in, cfg.BackupBase, []string{cfg.BackupBinlogTail})
-		return err
-	}); err != nil {
-		return err
-	}
-	_, err = v.read(r.App, catalog.RoleMyCnf, r.keys, func(in io.Reader) error {
-		f, err := os.OpenFile(cfg.BackupMyCnf, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
+	binlogs := func(app *App) error {
+		_, err := v.read(app, catalog.RoleBinlogs, r.keys, func(in io.Reader) error {
+			_, err := archive.ExtractTar(in, cfg.BackupBase, []string{cfg.BackupBinlogTail})
 			return err
-		}
-		_, err = io.Copy(f, in)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		})
 		return err
-	})
-	return err
+	}
+	myCnf := func(app *App) error {
+		_, err := v.read(app, catalog.RoleMyCnf, r.keys, func(in io.Reader) error {
+			f, err := os.OpenFile(cfg.BackupMyCnf, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, in)
+			return errors.Join(err, f.Close())
+		})
+		return err
+	}
+	// The objects download side by side: the binlogs, often a third of a
+	// backup, no longer wait for the data. Only the data draws a live
+	// progress line; the others log.
+	return runAll(r.App, data, binlogs, myCnf)
+}
+
+// runAll runs fns concurrently, each with a copy of app whose context ends
+// at the first failure, and returns that first failure. Only the first fn
+// keeps the terminal for its progress.
+func runAll(app *App, fns ...func(*App) error) error {
+	ctx, cancel := context.WithCancel(app.Ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for i, fn := range fns {
+		sub := *app
+		sub.Ctx = ctx
+		if i > 0 {
+			sub.Term = nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(&sub); err != nil {
+				once.Do(func() { first = err })
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // streamTool is the engine's extractor (mbstream or xbstream), taken from

@@ -3,17 +3,23 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
 // v2Conf writes an age key pair into the instance's conf_base and returns
@@ -172,19 +178,7 @@ func TestV2BackupKilledMidStreamIsIncompleteSkippedByLatestAndPruned(t *testing.
 		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
 	}
 	prefix := catalog.V2Prefix(testDate, fmt.Sprint(in.Port))
-	cmd, exited := startCLI(t, "--conf-path", confPath, "backup")
-	dataKey := ""
-	for deadline := time.Now().Add(time.Minute); dataKey == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		objs, _ := st.List(t.Context(), prefix)
-		for _, o := range objs {
-			if strings.HasSuffix(o.Key, "/"+catalog.StartedName) {
-				dataKey = strings.TrimSuffix(o.Key, catalog.StartedName) + catalog.ObjectNames[catalog.RoleData]
-			}
-		}
-	}
-	if dataKey == "" || !waitForUpload(t, st, dataKey, exited) {
-		t.Fatal("no multipart upload of the data object was seen")
-	}
+	cmd, exited, dataKey := startV2BackupUntilUploading(t, st, confPath, prefix)
 	cmd.Process.Kill()
 	<-exited
 
@@ -215,5 +209,83 @@ func TestV2BackupKilledMidStreamIsIncompleteSkippedByLatestAndPruned(t *testing.
 	}
 	if pending, err := st.PendingUploads(t.Context(), dataKey); err != nil || len(pending) != 0 {
 		t.Errorf("unfinished multipart upload of the killed run left: %v %v", pending, err)
+	}
+}
+
+func TestKeygenWritesAKeyPairThatOpensWhatItsPublicKeySeals(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "age.key")
+	r := runCLI(t, "keygen", "--output", p)
+	pub := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(pub, "age1") {
+		t.Fatalf("keygen: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	sealKeys, err := archive.RecipientKeys([]string{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openKeys, err := archive.IdentityFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed bytes.Buffer
+	w, _ := archive.SealV2(&sealed, sealKeys)
+	w.Write([]byte("secret"))
+	w.Close()
+	rc, err := archive.OpenV2(&sealed, openKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(rc); string(got) != "secret" {
+		t.Errorf("opened %q", got)
+	}
+	if r := runCLI(t, "keygen", "--output", p); r.code != 1 || !strings.Contains(r.stderr, "never overwritten") {
+		t.Errorf("second keygen on the same file: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// startV2BackupUntilUploading starts a v2 backup in a child process and
+// returns once its data object's multipart upload is under way.
+func startV2BackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, prefix string) (*exec.Cmd, chan error, string) {
+	t.Helper()
+	cmd, exited := startCLI(t, "--conf-path", confPath, "backup")
+	dataKey := ""
+	for deadline := time.Now().Add(time.Minute); dataKey == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		objs, _ := st.List(t.Context(), prefix)
+		for _, o := range objs {
+			if strings.HasSuffix(o.Key, "/"+catalog.StartedName) {
+				dataKey = strings.TrimSuffix(o.Key, catalog.StartedName) + catalog.ObjectNames[catalog.RoleData]
+			}
+		}
+	}
+	if dataKey == "" || !waitForUpload(t, st, dataKey, exited) {
+		t.Fatal("no multipart upload of the data object was seen")
+	}
+	return cmd, exited, dataKey
+}
+
+func TestV2BackupStoppedBySIGTERMRemovesItsObjects(t *testing.T) {
+	in, m, _, _ := bigInstance(t)
+	st := m.Store()
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in))
+	prefix := catalog.V2Prefix(testDate, fmt.Sprint(in.Port))
+	cmd, exited, dataKey := startV2BackupUntilUploading(t, st, confPath, prefix)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("exit after SIGTERM: %v, want status 1", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("backup still running a minute after SIGTERM")
+	}
+	if objs, _ := st.List(t.Context(), prefix); len(objs) != 0 {
+		t.Errorf("objects left after SIGTERM: %v", objs)
+	}
+	if pending, err := st.PendingUploads(t.Context(), dataKey); err != nil || len(pending) != 0 {
+		t.Errorf("unfinished multipart upload left: %v %v", pending, err)
 	}
 }

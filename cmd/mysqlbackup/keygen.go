@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"filippo.io/age"
+)
+
+// KeygenCmd is `mysqlbackup keygen`: an age key pair for v2 backups, so
+// no other tool is needed (age-keygen writes the same format).
+type KeygenCmd struct {
+	Output string `name:"output" short:"o" required:"" placeholder:"FILE" help:"Write the secret key here (mode 0600; refuses to overwrite); the public key goes to stdout."`
+}
+
+func (KeygenCmd) configOptional() {}
+
+// Run implements keygen.
+func (c *KeygenCmd) Run(app *App) error {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	body := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().Format(time.RFC3339), id.Recipient(), id)
+	f, err := os.OpenFile(c.Output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("--output %s exists: a key is never overwritten", c.Output)
+	}
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	_, err = f.WriteString(body)
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+		os.Remove(c.Output)
+		return fmt.Errorf("--output: %w", err)
+	}
+	fmt.Fprintln(app.Stdout, id.Recipient())
+	return nil
+}
