@@ -84,13 +84,31 @@ type Manifest struct {
 	StoredBytes   int64     `json:"stored_bytes"`
 }
 
-// Object is one stored object of a v2 backup.
+// Object is one part of a v2 backup: a stored stream, in one S3 object
+// or, when larger than one multipart upload holds at the part size, in
+// Pieces (Key is then the first piece's).
 type Object struct {
-	Role      string `json:"role"`
-	Key       string `json:"key"`
-	Size      int64  `json:"size"`       // stored bytes
-	SHA256    string `json:"sha256"`     // of the stored bytes
-	PlainSize int64  `json:"plain_size"` // before compression and encryption
+	Role      string  `json:"role"`
+	Key       string  `json:"key"`
+	Size      int64   `json:"size"`       // stored bytes
+	SHA256    string  `json:"sha256"`     // of the stored bytes
+	PlainSize int64   `json:"plain_size"` // before compression and encryption
+	Pieces    []Piece `json:"pieces,omitempty"`
+}
+
+// Piece is one S3 object holding a stretch of a stored stream.
+type Piece struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// StoredPieces are the S3 objects of o, in stream order.
+func (o Object) StoredPieces() []Piece {
+	if len(o.Pieces) == 0 {
+		return []Piece{{Key: o.Key, Size: o.Size, SHA256: o.SHA256}}
+	}
+	return o.Pieces
 }
 
 // Object returns the object of role.
@@ -115,6 +133,13 @@ func (m *Manifest) Check() error {
 		}
 		if len(o.SHA256) != 64 || o.Key == "" {
 			return fmt.Errorf("manifest: %s object without key or sha256", role)
+		}
+		var total int64
+		for _, p := range o.StoredPieces() {
+			total += p.Size
+		}
+		if total != o.Size {
+			return fmt.Errorf("manifest: the pieces of the %s object add up to %d bytes, not %d", role, total, o.Size)
 		}
 	}
 	if m.BinlogFile == "" {
@@ -260,6 +285,34 @@ func (g *v2Group) backups(ctx context.Context, st s3.Store) ([]Backup, error) {
 	return out, nil
 }
 
+// PieceKey names piece i of the object key: the first piece is the key
+// itself, the next ones key.0001, key.0002, …
+func PieceKey(key string, i int) string {
+	if i == 0 {
+		return key
+	}
+	return fmt.Sprintf("%s.%04d", key, i)
+}
+
+// uploadCandidates are the keys a run in runDir may have an unfinished
+// upload of: each object's first piece, and the piece after the last
+// stored one.
+func uploadCandidates(runDir string, keys []string) []string {
+	var out []string
+	for _, name := range ObjectNames {
+		base, n := runDir+name, 0
+		for _, k := range keys {
+			if k == base || strings.HasPrefix(k, base+".") {
+				n++
+			}
+		}
+		for i := 0; i <= n; i++ {
+			out = append(out, PieceKey(base, i))
+		}
+	}
+	return out
+}
+
 // Remove deletes a backup of either format. A v2 backup loses its manifest
 // first, so a removal cut short never leaves a complete-looking backup
 // with objects missing; unfinished uploads of its objects are aborted.
@@ -277,8 +330,8 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 		if b.Complete {
 			runDir = b.Key + b.Run + "/"
 		}
-		for _, name := range ObjectNames {
-			if err := st.AbortUploads(ctx, runDir+name); err != nil {
+		for _, key := range uploadCandidates(runDir, b.Keys) {
+			if err := st.AbortUploads(ctx, key); err != nil {
 				return err
 			}
 		}

@@ -71,7 +71,8 @@ func (b *Bucket) multipartCopy(ctx context.Context, source, dst string, size int
 }
 
 // AbortUploads aborts every unfinished multipart upload of exactly key,
-// such as the one a killed run left.
+// such as the one a killed run left. (MinIO lists uploads by exact key
+// only, so callers name each key.)
 func (b *Bucket) AbortUploads(ctx context.Context, key string) error {
 	out, err := b.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: &b.cfg.Bucket, Prefix: &key})
 	if err != nil {

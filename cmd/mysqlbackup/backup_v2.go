@@ -93,36 +93,41 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 	stop := reportProgress(b.App, role, &plain, expected)
 	defer stop()
 	h := sha256.New()
-	sc := v.sc
-	sc.PartSize = s3.PartSizeFor(expected, sc.PartSize)
-	err := pipeTo(func(w io.Writer) error {
-		sw, err := archive.SealV2(io.MultiWriter(w, h, &stored), v.keys)
+	pw := newPieceWriter(b.Ctx, v.st, key, v.sc.PartSize)
+	err := func() error {
+		sw, err := archive.SealV2(io.MultiWriter(pw, h, &stored), v.keys)
 		if err != nil {
 			return err
 		}
 		if err := produce(io.MultiWriter(sw, &plain)); err != nil {
 			return err
 		}
-		return sw.Close()
-	}, func(r io.Reader) error {
-		return s3.New(sc).Put(b.Ctx, key, r, nil)
-	})
+		if err := sw.Close(); err != nil {
+			return err
+		}
+		return pw.Close()
+	}()
 	if err != nil {
+		pw.Abort(err)
 		return fmt.Errorf("%s object: %w", role, err)
 	}
-	// The store must hold what was sent, byte for byte in number.
-	info, err := v.st.Head(b.Ctx, key)
-	if err != nil {
-		return fmt.Errorf("%s object: %w", role, err)
+	for _, pc := range pw.pieces { // the store holds what was sent, in number of bytes
+		info, err := v.st.Head(b.Ctx, pc.Key)
+		if err != nil {
+			return fmt.Errorf("%s object: %w", role, err)
+		}
+		if info.Size != pc.Size {
+			return fmt.Errorf("%s object: s3 has %d bytes at %s, sent %d", role, info.Size, pc.Key, pc.Size)
+		}
 	}
-	if info.Size != stored.n.Load() {
-		return fmt.Errorf("%s object: s3 has %d bytes, sent %d", role, info.Size, stored.n.Load())
+	o := catalog.Object{Role: role, Key: key, Size: stored.n.Load(), SHA256: hex.EncodeToString(h.Sum(nil)), PlainSize: plain.n.Load()}
+	if len(pw.pieces) > 1 {
+		o.Pieces = pw.pieces
 	}
-	v.objects = append(v.objects, catalog.Object{Role: role, Key: key, Size: info.Size, SHA256: hex.EncodeToString(h.Sum(nil)), PlainSize: plain.n.Load()})
-	b.Log.Info("object stored", "role", role, "key", key, "plain", humanBytes(plain.n.Load()), "stored", humanBytes(info.Size))
+	v.objects = append(v.objects, o)
+	b.Log.Info("object stored", "role", role, "key", key, "pieces", len(pw.pieces), "plain", humanBytes(plain.n.Load()), "stored", humanBytes(o.Size))
 	return nil
 }
-
 // streamData runs the engine with --stream=xbstream into the data object.
 // The stream is read by an xbstream reader on its way (every chunk's
 // CRC checked, the position and info files kept for the manifest), so a
@@ -291,10 +296,13 @@ func (v *v2Backup) abort(log interface{ Warn(string, ...any) }) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b := catalog.Backup{Format: catalog.FormatV2, Key: v.runDir(), Run: v.run}
-	for _, name := range catalog.ObjectNames {
-		b.Keys = append(b.Keys, v.runDir()+name)
+	objs, err := v.st.List(ctx, v.runDir())
+	if err != nil {
+		log.Warn("objects of the failed run not listed (prune will remove them)", "run", v.runDir(), "err", err)
 	}
-	b.Keys = append(b.Keys, v.runDir()+catalog.StartedName)
+	for _, o := range objs {
+		b.Keys = append(b.Keys, o.Key)
+	}
 	if err := catalog.Remove(ctx, v.st, b); err != nil {
 		log.Warn("objects of the failed run not removed (prune will)", "run", v.runDir(), "err", err)
 	}

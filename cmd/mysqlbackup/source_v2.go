@@ -71,17 +71,7 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 	if !ok {
 		return 0, fmt.Errorf("the manifest lists no %s object", role)
 	}
-	info, err := v.st.Head(app.Ctx, o.Key)
-	if errors.Is(err, s3.ErrNotExist) {
-		return 0, fmt.Errorf("object %s, listed in the manifest, is missing", o.Key)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if info.Size != o.Size {
-		return 0, fmt.Errorf("object %s has %d bytes, the manifest says %d: truncated or replaced", o.Key, info.Size, o.Size)
-	}
-	rc, err := s3.OpenResuming(app.Ctx, v.st, o.Key, o.Size, downloadAttempts)
+	rc, err := openPieces(app.Ctx, v.st, o)
 	if err != nil {
 		return 0, err
 	}

@@ -174,8 +174,19 @@ func TestV2BackupKilledMidStreamIsIncompleteSkippedByLatestAndPruned(t *testing.
 	in, m, _, _ := bigInstance(t)
 	st := m.Store()
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nretention_count: 5\nclean_after_restore: true\n"+v2Conf(t, in))
+	// One 5 MiB part per piece: the 48 MiB data object goes in pieces,
+	// which the restore below reads back as one stream.
+	defer func(n int64) { piecePartsMax = n }(piecePartsMax)
+	piecePartsMax = 1
 	if r := runCLI(t, "--conf-path", confPath, "--date-str", "2026_11_20", "backup"); r.code != 0 {
 		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	var manifest catalog.Manifest
+	if err := json.Unmarshal(getObject(t, m, catalog.V2Prefix("2026_11_20", fmt.Sprint(in.Port))+catalog.ManifestName), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := manifest.Object(catalog.RoleData); len(data.Pieces) < 9 {
+		t.Fatalf("data object in %d pieces, want at least 9 of 5 MiB", len(data.Pieces))
 	}
 	prefix := catalog.V2Prefix(testDate, fmt.Sprint(in.Port))
 	cmd, exited, dataKey := startV2BackupUntilUploading(t, st, confPath, prefix)
