@@ -128,6 +128,7 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 	b.Log.Info("object stored", "role", role, "key", key, "pieces", len(pw.pieces), "plain", humanBytes(plain.n.Load()), "stored", humanBytes(o.Size))
 	return nil
 }
+
 // streamData runs the engine with --stream=xbstream into the data object.
 // The stream is read by an xbstream reader on its way (every chunk's
 // CRC checked, the position and info files kept for the manifest), so a
