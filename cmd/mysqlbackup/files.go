@@ -55,3 +55,12 @@ func copyFile(src, dst string) error {
 	_, err = io.Copy(out, in)
 	return errors.Join(err, out.Sync(), out.Close())
 }
+
+// moveOrCopy renames src to dst when move is set and both are on one
+// filesystem, and copies it otherwise.
+func moveOrCopy(src, dst string, move bool) error {
+	if move && os.Rename(src, dst) == nil {
+		return nil
+	}
+	return copyFile(src, dst)
+}

@@ -153,11 +153,16 @@ func (r *restoreRun) copyBack() error {
 	if _, err := os.Stat(cfg.BackupMyCnf); err != nil {
 		return fmt.Errorf("the backup holds no my.cnf: %w", err)
 	}
-	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, cfg.RestoreMove, r.toolSpec()); err != nil {
+	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
 		return err
 	}
 	return chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup)
 }
+
+// moveBack says whether the unpacked backup may be moved rather than
+// copied: restore_move asks for it, and clean_after_restore would delete
+// the unpacked copy anyway (a rerun downloads again in both cases).
+func (r *restoreRun) moveBack() bool { return r.Cfg.RestoreMove || r.Cfg.CleanAfterRestore }
 
 // replay applies the binlog delta (transactions in the backup's binlogs
 // after the snapshot position) on a temporary mysqld, always stopped.
@@ -218,7 +223,7 @@ func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, erro
 // datadir, so that data and binlog agree.
 func (r *restoreRun) binlogsBack() error {
 	for _, name := range append(append([]string{}, r.index...), filepath.Base(r.indexPath)) {
-		if err := copyFile(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.stage.dir, name)); err != nil {
+		if err := moveOrCopy(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.stage.dir, name), r.moveBack()); err != nil {
 			return fmt.Errorf("binlog %s: %w", name, err)
 		}
 	}
