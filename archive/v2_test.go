@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
@@ -222,6 +223,36 @@ func TestReadXbstreamReadsWhatMbstreamWritesAndCatchesDamage(t *testing.T) {
 	} {
 		if _, err := ReadXbstream(bytes.NewReader(damaged), nil); err == nil {
 			t.Errorf("%s: read without error", name)
+		}
+	}
+}
+
+func TestParallelZstdFramesReadBackAsOneStreamInOrder(t *testing.T) {
+	for _, size := range []int{0, 1, zstdChunk - 1, zstdChunk, 3*zstdChunk + 12345} {
+		plain := sample(size)
+		var buf bytes.Buffer
+		z, err := newParallelZstd(&buf, 2, zstdChunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := plain; len(p) > 0; { // odd write sizes across chunk ends
+			n := min(len(p), 1<<20+7)
+			if _, err := z.Write(p[:n]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+		}
+		if err := z.Close(); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zstd.NewReader(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		zr.Close()
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("size %d: read back %d bytes, err %v, equal %v", size, len(got), err, bytes.Equal(got, plain))
 		}
 	}
 }

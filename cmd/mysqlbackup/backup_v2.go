@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -89,13 +87,12 @@ func dirSize(dir string) int64 {
 func (b *backupRun) putObject(role string, expected int64, produce func(io.Writer) error) error {
 	v := b.v2
 	key := v.runDir() + catalog.ObjectNames[role]
-	var plain, stored counter
+	var plain counter
 	stop := reportProgress(b.App, role, &plain, expected)
 	defer stop()
-	h := sha256.New()
 	pw := newPieceWriter(b.Ctx, v.st, key, v.sc.PartSize)
 	err := func() error {
-		sw, err := archive.SealV2(io.MultiWriter(pw, h, &stored), v.keys)
+		sw, err := archive.SealV2(pw, v.keys)
 		if err != nil {
 			return err
 		}
@@ -120,7 +117,7 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 			return fmt.Errorf("%s object: s3 has %d bytes at %s, sent %d", role, info.Size, pc.Key, pc.Size)
 		}
 	}
-	o := catalog.Object{Role: role, Key: key, Size: stored.n.Load(), SHA256: hex.EncodeToString(h.Sum(nil)), PlainSize: plain.n.Load()}
+	o := catalog.Object{Role: role, Key: key, Size: pw.Size(), SHA256: pw.SHA256(), PlainSize: plain.n.Load()}
 	if len(pw.pieces) > 1 {
 		o.Pieces = pw.pieces
 	}
@@ -146,27 +143,31 @@ func (b *backupRun) streamData() error {
 	}
 	ctx, cancel := context.WithCancel(b.Ctx)
 	defer cancel()
-	out, in := io.Pipe()
+	// An OS pipe: the engine writes into it directly, no copying goroutine.
+	out, in, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer out.Close()
 	spec := b.toolSpec()
 	spec.Stdout = in
 	p, err := b.engine.StartStream(ctx, xtrabackup.BackupOptions{DefaultsFile: b.creds, TargetDir: cfg.BackupDataDir, Parallel: cfg.Parallel}, spec)
+	in.Close() // the engine holds its own end; EOF comes when it exits
 	if err != nil {
 		return err
 	}
 	waited := make(chan error, 1)
-	go func() {
-		err := p.Wait()
-		in.CloseWithError(err) // nil: EOF after the last byte
-		waited <- err
-	}()
+	go func() { waited <- p.Wait() }()
 	err = b.putObject(catalog.RoleData, v.expected, func(w io.Writer) error {
 		_, err := archive.ReadXbstream(io.TeeReader(out, w), v.small.Visit)
 		return err
 	})
 	if err != nil {
 		cancel()
-		out.CloseWithError(err)
+		out.Close() // the engine's next write fails
 	}
+	// The engine's own verdict first: a stream cut at a chunk boundary
+	// reads as complete, its exit status does not.
 	if werr := <-waited; werr != nil {
 		return fmt.Errorf("backup data: %w", werr)
 	}

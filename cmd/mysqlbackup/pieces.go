@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -31,7 +32,8 @@ type pieceWriter struct {
 	pw       *io.PipeWriter
 	done     chan error
 	n        int64
-	h        hash.Hash
+	h        hash.Hash // of the current piece
+	whole    hash.Hash // of the whole stream, once the first piece ended
 	finished bool
 }
 
@@ -63,8 +65,32 @@ func (p *pieceWriter) finish() error {
 	if err != nil {
 		return err
 	}
+	if len(p.pieces) == 0 {
+		// The first piece's hash state is the whole stream's so far: one
+		// SHA-256 pass serves both.
+		state, err := p.h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return err
+		}
+		p.whole = sha256.New()
+		if err := p.whole.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return err
+		}
+	}
 	p.pieces = append(p.pieces, catalog.Piece{Key: key, Size: p.n, SHA256: hex.EncodeToString(p.h.Sum(nil))})
 	return nil
+}
+
+// SHA256 is the hex SHA-256 of everything written, after Close.
+func (p *pieceWriter) SHA256() string { return hex.EncodeToString(p.whole.Sum(nil)) }
+
+// Size is the number of bytes written.
+func (p *pieceWriter) Size() int64 {
+	var n int64
+	for _, pc := range p.pieces {
+		n += pc.Size
+	}
+	return n
 }
 
 func (p *pieceWriter) Write(b []byte) (int, error) {
@@ -76,6 +102,9 @@ func (p *pieceWriter) Write(b []byte) (int, error) {
 		chunk := b[:min(int64(len(b)), p.max-p.n)]
 		n, err := p.pw.Write(chunk)
 		p.h.Write(chunk[:n])
+		if p.whole != nil {
+			p.whole.Write(chunk[:n])
+		}
 		p.n += int64(n)
 		written += n
 		if err != nil {
@@ -115,6 +144,10 @@ func (p *pieceWriter) Abort(err error) {
 	}
 }
 
+// errChecksumMismatch marks a stored object whose bytes are not those the
+// manifest records.
+var errChecksumMismatch = errors.New("checksum mismatch")
+
 // openPieces reads an object's pieces as one stream. Every piece's size
 // is checked first (a missing or cut piece fails before any download);
 // each piece's SHA-256 is checked at its end.
@@ -141,9 +174,13 @@ type pieceReader struct {
 	pieces []catalog.Piece
 	cur    io.ReadCloser
 	h      hash.Hash
+	err    error // a checksum mismatch, returned by every later read too
 }
 
 func (r *pieceReader) Read(b []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	for {
 		if r.cur == nil {
 			if len(r.pieces) == 0 {
@@ -162,7 +199,8 @@ func (r *pieceReader) Read(b []byte) (int, error) {
 			r.cur.Close()
 			r.cur, r.pieces = nil, r.pieces[1:]
 			if got := hex.EncodeToString(r.h.Sum(nil)); got != pc.SHA256 {
-				return n, fmt.Errorf("checksum mismatch: sha256 of %s is %s, the manifest says %s", pc.Key, got, pc.SHA256)
+				r.err = fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", errChecksumMismatch, pc.Key, got, pc.SHA256)
+				return n, r.err
 			}
 			err = nil
 		}

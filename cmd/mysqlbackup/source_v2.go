@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
@@ -79,19 +80,30 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 	var stored, plain counter
 	stop := reportProgress(app, role, &stored, o.Size)
 	defer stop()
-	h := sha256.New()
-	in := io.TeeReader(io.TeeReader(rc, &stored), h)
+	in := io.TeeReader(rc, &stored)
+	// Each piece's SHA-256 is checked as it ends; the whole stream's is
+	// another pass only when there are several pieces.
+	var h hash.Hash
+	if len(o.Pieces) > 1 {
+		h = sha256.New()
+		in = io.TeeReader(in, h)
+	}
 	mismatch := func() error {
+		if h == nil {
+			return nil
+		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
-			return fmt.Errorf("checksum mismatch: sha256 of %s is %s, the manifest says %s", o.Key, got, o.SHA256)
+			return fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", errChecksumMismatch, o.Key, got, o.SHA256)
 		}
 		return nil
 	}
 	fail := func(cause error) error {
-		if _, err := io.Copy(io.Discard, in); err == nil {
-			if err := mismatch(); err != nil {
-				return fmt.Errorf("%w: the stored object is corrupt (%v)", err, cause)
-			}
+		_, err := io.Copy(io.Discard, in)
+		if err == nil {
+			err = mismatch()
+		}
+		if errors.Is(err, errChecksumMismatch) {
+			return fmt.Errorf("%w: the stored object is corrupt (%v)", err, cause)
 		}
 		return fmt.Errorf("%s: %w", o.Key, cause)
 	}
