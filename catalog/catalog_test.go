@@ -67,3 +67,54 @@ func TestLatestSkipsIncompleteBackups(t *testing.T) {
 		t.Error("an incomplete backup counted as latest")
 	}
 }
+
+func TestPruneRemovesThisHostsDeadV2RunsAtOnceAndOthersAfterAnHour(t *testing.T) {
+	bs := append(history(),
+		Backup{Date: "mine-now", Format: FormatV2, Host: "db1", Modified: now.Add(-time.Minute)},
+		Backup{Date: "other-now", Format: FormatV2, Host: "db2", Modified: now.Add(-time.Minute)})
+	got := dates(Prune(bs, Policy{PartialAge: time.Hour, DeadHost: "db1"}, now))
+	if got != "dead-old mine-now" {
+		t.Errorf("removes %q, want the old dead run and this host's v2 run only", got)
+	}
+}
+
+func TestUploadCandidatesNameEveryObjectAndThePieceAfterTheLastStored(t *testing.T) {
+	dir := "d/1/mysql-1.v2/r/"
+	data := dir + ObjectNames[RoleData]
+	got := uploadCandidates(dir, []string{dir + StartedName, data, data + ".0001"})
+	want := map[string]bool{data: true, data + ".0001": true, data + ".0002": true,
+		dir + ObjectNames[RoleBinlogs]: true, dir + ObjectNames[RoleMyCnf]: true}
+	if len(got) != len(want) {
+		t.Fatalf("candidates %v, want %v", got, want)
+	}
+	for _, k := range got {
+		if !want[k] {
+			t.Errorf("unexpected candidate %s", k)
+		}
+	}
+}
+
+func TestManifestCheckRefusesAManifestARestoreCouldNotUse(t *testing.T) {
+	sum := strings.Repeat("a", 64)
+	good := func() Manifest {
+		return Manifest{FormatVersion: ManifestVersion, BinlogFile: "mysql-bin.000001", Objects: []Object{
+			{Role: RoleData, Key: "k/data", Size: 10, SHA256: sum, Pieces: []Piece{{Key: "k/data", Size: 4, SHA256: sum}, {Key: "k/data.0001", Size: 6, SHA256: sum}}},
+			{Role: RoleBinlogs, Key: "k/b", Size: 1, SHA256: sum}, {Role: RoleMyCnf, Key: "k/c", Size: 1, SHA256: sum}}}
+	}
+	if m := good(); m.Check() != nil {
+		t.Fatalf("a good manifest: %v", m.Check())
+	}
+	for name, breakIt := range map[string]func(*Manifest){
+		"future version":  func(m *Manifest) { m.FormatVersion = 3 },
+		"no my.cnf":       func(m *Manifest) { m.Objects = m.Objects[:2] },
+		"short sha256":    func(m *Manifest) { m.Objects[1].SHA256 = "ab" },
+		"pieces mismatch": func(m *Manifest) { m.Objects[0].Size = 11 },
+		"no position":     func(m *Manifest) { m.BinlogFile = "" },
+	} {
+		m := good()
+		breakIt(&m)
+		if m.Check() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
