@@ -162,13 +162,24 @@ func (b *backupRun) streamData() error {
 		_, err := archive.ReadXbstream(io.TeeReader(out, w), v.small.Visit)
 		return err
 	})
-	if err != nil {
-		cancel()
-		out.Close() // the engine's next write fails
-	}
 	// The engine's own verdict first: a stream cut at a chunk boundary
-	// reads as complete, its exit status does not.
-	if werr := <-waited; werr != nil {
+	// reads as complete, its exit status does not; and an engine that
+	// died explains a broken stream better than the stream does. An
+	// engine still running when the upload failed is stopped by us, and
+	// then its error is ours.
+	var werr error
+	if err == nil {
+		werr = <-waited
+	} else {
+		select {
+		case werr = <-waited:
+		case <-time.After(2 * time.Second):
+			cancel()
+			out.Close() // the engine's next write fails
+			<-waited
+		}
+	}
+	if werr != nil {
 		return fmt.Errorf("backup data: %w", werr)
 	}
 	if err != nil {

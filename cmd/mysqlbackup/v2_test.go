@@ -300,3 +300,21 @@ func TestV2BackupStoppedBySIGTERMRemovesItsObjects(t *testing.T) {
 		t.Errorf("unfinished multipart upload left: %v %v", pending, err)
 	}
 }
+
+func TestV2BackupWhoseEngineFailsMidStreamReportsTheEngineAndLeavesNothing(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	engine := filepath.Join(t.TempDir(), "mariabackup")
+	script := "#!/bin/sh\nprintf 'XBSTCK01\\000P'\necho 'engine exploded: disk on fire' >&2\nexit 3\n"
+	if err := os.WriteFile(engine, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nxtrabackup_bin: "+engine+"\n"+v2Conf(t, in))
+	r := runCLI(t, "--conf-path", confPath, "backup")
+	if line := lastLine(r.stderr); r.code != 1 || !strings.Contains(line, "data: backup data: mariabackup: exit status 3: engine exploded: disk on fire") {
+		t.Errorf("exit %d, %q; want exit 1 naming the engine's failure", r.code, line)
+	}
+	if objs, _ := m.Store().List(t.Context(), ""); len(objs) != 0 {
+		t.Errorf("objects left by the failed backup: %v", objs)
+	}
+}
