@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,7 @@ func mbstreamOf(t *testing.T, files map[string][]byte) []byte {
 		}
 		names = append(names, name)
 	}
+	sort.Strings(names) // the last file has a payload: cutting its end chunk must show
 	cmd := exec.Command(bin, append([]string{"-c", "-C", dir}, names...)...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr

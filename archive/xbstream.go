@@ -44,7 +44,8 @@ type XbstreamVisitor func(name string, offset int64, data []byte) error
 
 // ReadXbstream reads an xbstream to its end, checking every chunk's magic
 // and CRC-32, that names stay relative, that each file's chunks are
-// contiguous and that every file is ended. visit may be nil.
+// contiguous and that every file with a payload is ended (an empty file
+// has nothing to miss but its end chunk). visit may be nil.
 func ReadXbstream(r io.Reader, visit XbstreamVisitor) (XbstreamStats, error) {
 	var st XbstreamStats
 	br := bufio.NewReaderSize(r, 1<<20)
