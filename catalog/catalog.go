@@ -38,6 +38,7 @@ type Backup struct {
 	Complete bool      `json:"complete"`
 	Run      string    `json:"run,omitempty"`     // v2: the run directory
 	Host     string    `json:"host,omitempty"`    // v2: the host that wrote it
+	PID      int       `json:"pid,omitempty"`     // v2, incomplete: the process that wrote it
 	Problem  string    `json:"problem,omitempty"` // why a manifest is unusable
 
 	Keys     []string  `json:"-"` // every object, the manifest first
@@ -108,9 +109,9 @@ type Policy struct {
 	Age   time.Duration // remove complete backups older than this
 	// PartialAge: temporary objects older than this belong to dead runs.
 	PartialAge time.Duration
-	// DeadHost, when set, is this host while it holds the port's lock: an
-	// incomplete v2 run it started is dead whatever its age.
-	DeadHost string
+	// Dead, when set, says an incomplete backup's run is known to be
+	// dead (its process is gone): it goes whatever its age.
+	Dead func(Backup) bool
 }
 
 // Prune lists what the policy removes from bs (oldest first). A complete
@@ -124,7 +125,7 @@ func Prune(bs []Backup, p Policy, now time.Time) []Backup {
 		case b.Complete:
 			complete = append(complete, b)
 		case p.PartialAge > 0 && now.Sub(b.Modified) > p.PartialAge,
-			p.DeadHost != "" && b.Host == p.DeadHost:
+			p.Dead != nil && p.Dead(b):
 			out = append(out, b)
 		}
 	}

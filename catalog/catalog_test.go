@@ -68,13 +68,14 @@ func TestLatestSkipsIncompleteBackups(t *testing.T) {
 	}
 }
 
-func TestPruneRemovesThisHostsDeadV2RunsAtOnceAndOthersAfterAnHour(t *testing.T) {
+func TestPruneRemovesRunsKnownDeadAtOnceAndOthersAfterAnHour(t *testing.T) {
 	bs := append(history(),
-		Backup{Date: "mine-now", Format: FormatV2, Host: "db1", Modified: now.Add(-time.Minute)},
-		Backup{Date: "other-now", Format: FormatV2, Host: "db2", Modified: now.Add(-time.Minute)})
-	got := dates(Prune(bs, Policy{PartialAge: time.Hour, DeadHost: "db1"}, now))
-	if got != "dead-old mine-now" {
-		t.Errorf("removes %q, want the old dead run and this host's v2 run only", got)
+		Backup{Date: "dead-v2", Format: FormatV2, Host: "db1", PID: 10, Modified: now.Add(-time.Minute)},
+		Backup{Date: "live-v2", Format: FormatV2, Host: "db1", PID: 11, Modified: now.Add(-time.Minute)})
+	dead := func(b Backup) bool { return b.PID == 10 }
+	got := dates(Prune(bs, Policy{PartialAge: time.Hour, Dead: dead}, now))
+	if got != "dead-old dead-v2" {
+		t.Errorf("removes %q, want the old dead run and the v2 run known dead only", got)
 	}
 }
 

@@ -278,7 +278,7 @@ func (g *v2Group) backups(ctx context.Context, st s3.Store) ([]Backup, error) {
 		}
 		var s Started
 		if err := ReadJSON(ctx, st, b.Key+StartedName, &s); err == nil {
-			b.Host = s.Host
+			b.Host, b.PID = s.Host, s.PID
 		}
 		out = append(out, b)
 	}
@@ -313,6 +313,10 @@ func uploadCandidates(runDir string, keys []string) []string {
 	return out
 }
 
+// ErrNowComplete is returned by Remove for an incomplete v2 run that a
+// manifest committed since it was listed: it is a backup now, and stays.
+var ErrNowComplete = errors.New("completed since it was listed; kept")
+
 // Remove deletes a backup of either format. A v2 backup loses its manifest
 // first, so a removal cut short never leaves a complete-looking backup
 // with objects missing; unfinished uploads of its objects are aborted.
@@ -324,6 +328,16 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 			}
 		}
 		return st.Delete(ctx, b.Key)
+	}
+	if !b.Complete && b.Run != "" {
+		var m Manifest
+		err := ReadJSON(ctx, st, strings.TrimSuffix(b.Key, b.Run+"/")+ManifestName, &m)
+		if err == nil && m.Run == b.Run {
+			return ErrNowComplete
+		}
+		if err != nil && !errors.Is(err, s3.ErrNotExist) {
+			return err
+		}
 	}
 	if b.Run != "" {
 		runDir := b.Key

@@ -259,7 +259,7 @@ func (b *backupRun) commitV2() error {
 	cfg, v, m := b.Cfg, b.v2, &b.v2.manifest
 	var previous catalog.Manifest
 	prevErr := catalog.ReadJSON(b.Ctx, v.st, v.prefix+catalog.ManifestName, &previous)
-	m.FormatVersion, m.Tool = catalog.ManifestVersion, "mysqlbackup"
+	m.FormatVersion, m.Tool = catalog.ManifestVersion, "mysqlbackup "+version
 	m.Date, m.Port, m.Run, m.Host = cfg.DateStr, string(cfg.Port), v.run, hostname()
 	m.InstanceID = instanceID(b.Ctx, b.db)
 	m.Engine = filepath.Base(b.engine.Bin)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
@@ -299,11 +300,12 @@ func (c *PruneCmd) Run(app *App) error {
 		return err
 	}
 	policy := catalog.Policy{Count: cfg.RetentionCount, Age: time.Duration(cfg.RetentionDays) * 24 * time.Hour, PartialAge: deadRunAge}
-	// Holding the port's lock, no backup of this host is running: its
-	// unfinished v2 runs are dead now, not only after deadRunAge.
-	if lk, err := lockPort(cfg); err == nil {
-		defer lk.Release()
-		policy.DeadHost = hostname()
+	// An unfinished v2 run started on this host by a process that is gone
+	// is dead now, not only after deadRunAge. (A run that completes in
+	// between is kept: Remove checks the manifest again.)
+	host := hostname()
+	policy.Dead = func(b catalog.Backup) bool {
+		return b.Format == catalog.FormatV2 && host != "" && b.Host == host && b.PID > 0 && !processAlive(b.PID)
 	}
 	gone := catalog.Prune(bs, policy, time.Now())
 	if len(gone) == 0 {
@@ -313,13 +315,25 @@ func (c *PruneCmd) Run(app *App) error {
 	return removeBackups(app, st, gone, c.DryRun)
 }
 
+// processAlive says whether a process with this pid exists here (one
+// that exists but is not ours counts as alive: the safe answer).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 func removeBackups(app *App, st *s3.Bucket, bs []catalog.Backup, dryRun bool) error {
 	for _, b := range bs {
 		if dryRun {
 			fmt.Fprintf(app.Stdout, "would remove %s\n", b.Describe())
 			continue
 		}
-		if err := catalog.Remove(app.Ctx, st, b); err != nil {
+		err := catalog.Remove(app.Ctx, st, b)
+		if errors.Is(err, catalog.ErrNowComplete) {
+			fmt.Fprintf(app.Stdout, "kept %s: %v\n", b.Key, err)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("remove %s: %w", b.Key, err)
 		}
 		fmt.Fprintf(app.Stdout, "removed %s\n", b.Describe())
