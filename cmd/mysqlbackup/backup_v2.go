@@ -12,6 +12,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
@@ -47,7 +48,7 @@ func (b *backupRun) checkV2() error {
 	case cfg.EncryptionPassphraseFile != "":
 		v.keys, err = archive.PassphraseFile(cfg.PassphraseFile())
 	default:
-		err = fmt.Errorf("archive_format v2 needs encryption_recipients (age public keys) or encryption_passphrase_file in %s", cfg.Path)
+		err = &conf.Error{File: cfg.Path, Key: "encryption_recipients", Msg: "archive_format v2 needs age public keys here (or encryption_passphrase_file)"}
 	}
 	if err != nil {
 		return err

@@ -318,3 +318,31 @@ func TestV2BackupWhoseEngineFailsMidStreamReportsTheEngineAndLeavesNothing(t *te
 		t.Errorf("objects left by the failed backup: %v", objs)
 	}
 }
+
+func TestV2WithAPassphraseBacksUpVerifiesAndRefusesAnotherPassphrase(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	passFile := filepath.Join(in.ConfBase, "v2-passphrase")
+	os.WriteFile(passFile, []byte("a long passphrase\n"), 0o600)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\narchive_format: v2\nencryption_passphrase_file: v2-passphrase\n")
+	if r := runCLI(t, "--conf-path", confPath, "backup"); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if bs := listBackups(t, confPath); len(bs) != 1 || !bs[0].Complete || bs[0].Format != "v2" {
+		t.Fatalf("list:\n%s", describe(bs))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "verify"); r.code != 0 || !strings.Contains(r.stdout, "format=v2") {
+		t.Fatalf("verify: exit %d: %s %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	os.WriteFile(passFile, []byte("another passphrase\n"), 0o600)
+	if r := runCLI(t, "--conf-path", confPath, "verify"); r.code != 1 || !strings.Contains(lastLine(r.stderr), "wrong key") {
+		t.Errorf("another passphrase: exit %d, %q", r.code, lastLine(r.stderr))
+	}
+	noKeys := instanceConf(t, in, m, "purge_binlog_days: 0\narchive_format: v2\n")
+	if r := runCLI(t, "--conf-path", noKeys, "--date-str", "2026_11_24", "backup"); r.code != 2 || !strings.Contains(lastLine(r.stderr), "encryption_recipients: archive_format v2 needs age public keys") {
+		t.Errorf("v2 without keys: exit %d, %q; want the config error (exit 2)", r.code, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", noKeys, "verify"); r.code != 2 || !strings.Contains(lastLine(r.stderr), "encryption_identity_file") {
+		t.Errorf("verify without keys: exit %d, %q; want the config error (exit 2)", r.code, lastLine(r.stderr))
+	}
+}
