@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -255,6 +257,24 @@ func TestParallelZstdFramesReadBackAsOneStreamInOrder(t *testing.T) {
 		zr.Close()
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("size %d: read back %d bytes, err %v, equal %v", size, len(got), err, bytes.Equal(got, plain))
+		}
+	}
+}
+
+func TestReadXbstreamRefusesNamesOutsideTheTarget(t *testing.T) {
+	for _, name := range []string{"../evil", "/etc/cron.d/x", "a/../../b", "."} {
+		var b bytes.Buffer
+		payload := []byte("x")
+		b.WriteString(xbMagic)
+		b.Write([]byte{0, xbPayload})
+		binary.Write(&b, binary.LittleEndian, uint32(len(name)))
+		b.WriteString(name)
+		binary.Write(&b, binary.LittleEndian, uint64(len(payload)))
+		binary.Write(&b, binary.LittleEndian, uint64(0))
+		binary.Write(&b, binary.LittleEndian, crc32.ChecksumIEEE(payload))
+		b.Write(payload)
+		if _, err := ReadXbstream(&b, nil); err == nil || !strings.Contains(err.Error(), "unsafe path") {
+			t.Errorf("%q: got %v, want an unsafe path error", name, err)
 		}
 	}
 }

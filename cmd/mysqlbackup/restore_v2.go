@@ -36,7 +36,7 @@ func (r *restoreRun) downloadV2() error {
 	tool := streamTool(r.engine)
 	data := func(app *App) error {
 		_, err := v.read(app, catalog.RoleData, r.keys, func(in io.Reader) error {
-			return proc.Run(app.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", cfg.BackupDataDir}, Stdin: in, Log: r.Log, DieWithParent: true})
+			return extractXbstream(app, tool, cfg.BackupDataDir, in)
 		})
 		return err
 	}
@@ -92,6 +92,33 @@ func runAll(app *App, fns ...func(*App) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// extractXbstream feeds the stream to the engine's extractor through our
+// own xbstream reader: mbstream exits 0 after refusing a chunk (an unsafe
+// name, seen here), so every chunk's name, offset and CRC are checked on
+// the way and a defect fails the restore.
+func extractXbstream(app *App, tool, dir string, in io.Reader) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	p, err := proc.Start(app.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", dir}, Stdin: pr, Log: app.Log, DieWithParent: true})
+	pr.Close() // the extractor holds its own end
+	if err != nil {
+		pw.Close()
+		return err
+	}
+	_, rerr := archive.ReadXbstream(io.TeeReader(in, pw), nil)
+	pw.Close()
+	werr := p.Wait()
+	switch {
+	case rerr != nil && werr != nil:
+		return fmt.Errorf("%w (and %v)", werr, rerr)
+	case werr != nil:
+		return werr
+	}
+	return rerr
 }
 
 // streamTool is the engine's extractor (mbstream or xbstream), taken from
