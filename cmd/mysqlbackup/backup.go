@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
@@ -246,16 +245,7 @@ func (b *backupRun) stream() error {
 // expectedSize bounds the archive from above: what goes into the tar,
 // which gzip and des3 grow by a fraction of a percent at most.
 func (b *backupRun) expectedSize() (int64, error) {
-	var total int64
-	err := filepath.WalkDir(b.Cfg.BackupDataDir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
-			total += fi.Size()
-		}
-		return nil
-	})
+	total, err := dirSize(b.Cfg.BackupDataDir)
 	for _, f := range b.binlogs.Files {
 		total += f.Size
 	}

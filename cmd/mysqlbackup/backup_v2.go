@@ -26,7 +26,7 @@ type v2Backup struct {
 	prefix   string // {date}/{port}/mysql-{port}.v2/
 	run      string // this run's directory name
 	started  time.Time
-	expected int64 // the datadir's size, to size the data object's parts
+	expected int64 // the datadir's size: the data phase's progress total
 	small    archive.SmallFiles
 	objects  []catalog.Object
 	manifest catalog.Manifest
@@ -59,7 +59,7 @@ func (b *backupRun) checkV2() error {
 	v.st = s3.New(v.sc)
 	v.prefix = catalog.V2Prefix(cfg.DateStr, string(cfg.Port))
 	v.run = v.started.Format("20060102T150405.000Z")
-	v.expected = dirSize(cfg.MySQLDataDir)
+	v.expected, _ = dirSize(cfg.MySQLDataDir) // for progress only
 	b.v2 = v
 	s := catalog.Started{Run: v.run, Host: hostname(), PID: os.Getpid(), Started: v.started}
 	if err := catalog.PutJSON(b.Ctx, v.st, v.runDir()+catalog.StartedName, s); err != nil {
@@ -69,18 +69,19 @@ func (b *backupRun) checkV2() error {
 	return nil
 }
 
-// dirSize sums the regular files below dir (0 when unreadable).
-func dirSize(dir string) int64 {
+// dirSize sums the sizes of the regular files below dir.
+func dirSize(dir string) (int64, error) {
 	var total int64
-	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				total += fi.Size()
-			}
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi, err := d.Info(); err == nil && d.Type().IsRegular() {
+			total += fi.Size()
 		}
 		return nil
 	})
-	return total
+	return total, err
 }
 
 // putObject seals what produce writes (zstd, age) into the object of role,
@@ -284,42 +285,43 @@ func (b *backupRun) commitV2() error {
 		return err
 	}
 	v.done = true
-	b.size, b.sha1 = m.StoredBytes, ""
+	b.size = m.StoredBytes
 	if err := v.st.Delete(b.Ctx, v.runDir()+catalog.StartedName); err != nil {
 		b.Log.Warn("started.json not removed", "err", err)
 	}
 	if prevErr == nil && previous.Run != "" && previous.Run != v.run {
-		old := catalog.Backup{Format: catalog.FormatV2, Key: v.prefix + previous.Run + "/", Run: previous.Run}
-		for _, o := range previous.Objects {
-			old.Keys = append(old.Keys, o.Key)
-		}
-		old.Keys = append(old.Keys, old.Key+catalog.StartedName)
-		if err := catalog.Remove(b.Ctx, v.st, old); err != nil {
+		if err := v.removeRun(b.Ctx, previous.Run); err != nil {
 			b.Log.Warn("the replaced backup's objects not removed (prune will)", "run", previous.Run, "err", err)
 		}
 	}
 	return nil
 }
 
-// abortV2 removes what a failed run stored: without a manifest it is not
-// a backup, and its objects are only clutter.
+// abort removes what a failed run stored: without a manifest it is not a
+// backup, and its objects are only clutter.
 func (v *v2Backup) abort(log interface{ Warn(string, ...any) }) {
 	if v == nil || v.done || !v.wrote {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := catalog.Backup{Format: catalog.FormatV2, Key: v.runDir(), Run: v.run}
-	objs, err := v.st.List(ctx, v.runDir())
+	if err := v.removeRun(ctx, v.run); err != nil {
+		log.Warn("objects of the failed run not removed (prune will)", "run", v.runDir(), "err", err)
+	}
+}
+
+// removeRun deletes every object of a run directory of this date and
+// port (all pieces included) and aborts its unfinished uploads.
+func (v *v2Backup) removeRun(ctx context.Context, run string) error {
+	b := catalog.Backup{Format: catalog.FormatV2, Key: v.prefix + run + "/", Run: run}
+	objs, err := v.st.List(ctx, b.Key)
 	if err != nil {
-		log.Warn("objects of the failed run not listed (prune will remove them)", "run", v.runDir(), "err", err)
+		return err
 	}
 	for _, o := range objs {
 		b.Keys = append(b.Keys, o.Key)
 	}
-	if err := catalog.Remove(ctx, v.st, b); err != nil {
-		log.Warn("objects of the failed run not removed (prune will)", "run", v.runDir(), "err", err)
-	}
+	return catalog.Remove(ctx, v.st, b)
 }
 
 // instanceID names the server: server_uuid on MySQL, server_id on MariaDB.

@@ -90,16 +90,7 @@ func TestBackupStoppedBySIGTERMCleansUpAfterItself(t *testing.T) {
 	in, m, confPath, key := bigInstance(t)
 	st := m.Store()
 	cmd, exited := startBackupUntilUploading(t, st, confPath, key)
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("exit after SIGTERM: %v, want status 1", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("backup still running a minute after SIGTERM")
-	}
+	stopWithSIGTERM(t, cmd, exited)
 	if _, err := st.Head(t.Context(), key); !errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("object at the final key after SIGTERM: %v", err)
 	}
@@ -116,6 +107,22 @@ func assertNoUploadLeftovers(t *testing.T, st *s3.Bucket, key string) {
 	}
 	if _, err := st.Head(t.Context(), key+partialSuffix); !errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("temporary object left: %v", err)
+	}
+}
+
+// stopWithSIGTERM sends SIGTERM to the CLI child and checks it exits
+// with status 1 within a minute.
+func stopWithSIGTERM(t *testing.T, cmd *exec.Cmd, exited chan error) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("exit after SIGTERM: %v, want status 1", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("backup still running a minute after SIGTERM")
 	}
 }
 

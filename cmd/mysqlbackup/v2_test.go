@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -283,16 +281,7 @@ func TestV2BackupStoppedBySIGTERMRemovesItsObjects(t *testing.T) {
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in))
 	prefix := catalog.V2Prefix(testDate, fmt.Sprint(in.Port))
 	cmd, exited, dataKey := startV2BackupUntilUploading(t, st, confPath, prefix)
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("exit after SIGTERM: %v, want status 1", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("backup still running a minute after SIGTERM")
-	}
+	stopWithSIGTERM(t, cmd, exited)
 	if objs, _ := st.List(t.Context(), prefix); len(objs) != 0 {
 		t.Errorf("objects left after SIGTERM: %v", objs)
 	}
