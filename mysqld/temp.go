@@ -39,15 +39,25 @@ type TempServer struct {
 	proc    *proc.Process
 	done    chan error
 	stopped bool
+	pidFile string
 }
 
 // SocketPath is where a temporary server of runDir listens.
 func SocketPath(runDir string) string { return filepath.Join(runDir, "mysqld.sock") }
 
 // StartTemp starts mysqld on o.DataDir without networking (outgoing
-// replication connections still work) or replica threads, and without
-// binary log unless o.KeepBinlog, on a private socket, and returns once the
-// socket exists and a query works. It is killed if mysqlbackup dies.
+// replication connections still work), replica threads, event scheduler,
+// init_file or init_connect, and without binary log unless o.KeepBinlog,
+// on a private socket, and returns once the socket exists and a query
+// works. It is killed if mysqlbackup dies.
+//
+// Its pid-file lives in o.RunDir under the base name the normal start's
+// pid-file has, because the server derives the default names of its relay
+// logs (and of a bare log-bin's binlogs) from that base name: a temporary
+// server with another one writes relay logs the normal start cannot find.
+// Before starting, the server's own view of both starts' options is
+// compared name by name; after starting, the server must report the
+// datadir, socket and pid-file it was given.
 func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 10 * time.Minute
@@ -58,14 +68,9 @@ func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	if len(SocketPath(o.RunDir)) > 100 {
 		return nil, fmt.Errorf("temporary mysqld: socket path %s is too long for a unix socket", SocketPath(o.RunDir))
 	}
-	args := append([]string{
-		"--defaults-file=" + o.DefaultsFile, "--datadir=" + o.DataDir,
-		"--socket=" + SocketPath(o.RunDir), "--pid-file=" + filepath.Join(o.RunDir, "mysqld.pid"),
-		"--log-error=" + o.errorLog(), "--skip-networking", "--skip-slave-start",
-		"--loose-group-replication-start-on-boot=off",
-	}, o.ExtraArgs...)
-	if !o.KeepBinlog {
-		args = append(args, "--skip-log-bin")
+	args, err := o.args(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("temporary mysqld: %w", err)
 	}
 	p, err := proc.Start(context.WithoutCancel(ctx), proc.Spec{Name: o.Bin, Args: args, Log: o.Log, DieWithParent: true, WaitDelay: o.StopTimeout})
 	if err != nil {
@@ -76,7 +81,72 @@ func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	if err := s.waitReady(ctx); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
+	if err := s.checkIdentity(ctx); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
 	return s, nil
+}
+
+// PidFile is the temporary server's pid file.
+func (s *TempServer) PidFile() string { return s.pidFile }
+
+// args builds the command line and proves it names the server's files as
+// the normal start does.
+func (o TempOptions) args(ctx context.Context) ([]string, error) {
+	normal, err := ReadOptions(ctx, o.Bin, o.DefaultsFile, o.Log, "--datadir="+o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	pid := normal["pid-file"]
+	if pid == "" {
+		return nil, fmt.Errorf("the server's view of %s has no pid-file", o.DefaultsFile)
+	}
+	args := []string{
+		"--datadir=" + o.DataDir, "--socket=" + SocketPath(o.RunDir),
+		"--pid-file=" + filepath.Join(o.RunDir, filepath.Base(pid)),
+		"--log-error=" + o.errorLog(), "--skip-networking", "--skip-slave-start",
+		"--event-scheduler=DISABLED", "--init-file=", "--init-connect=",
+		"--loose-group-replication-start-on-boot=off",
+	}
+	args = append(args, o.ExtraArgs...)
+	temp, err := ReadOptions(ctx, o.Bin, o.DefaultsFile, o.Log, args...)
+	if err != nil {
+		return nil, err
+	}
+	want, got := normal.FileNames(), temp.FileNames()
+	if diff := want.Diff(got); len(diff) > 0 {
+		return nil, fmt.Errorf("it would name its files unlike the normal start of %s: %s", o.DefaultsFile, strings.Join(diff, "; "))
+	}
+	if !o.KeepBinlog {
+		args = append(args, "--skip-log-bin")
+	}
+	return append([]string{"--defaults-file=" + o.DefaultsFile}, args...), nil
+}
+
+// checkIdentity proves the server that answers on the private socket is
+// the one started here, on the datadir given: another run's server on a
+// reused socket must never receive our replay.
+func (s *TempServer) checkIdentity(ctx context.Context) error {
+	db, err := s.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var dataDir, socket, pidFile string
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.datadir, @@GLOBAL.socket, @@GLOBAL.pid_file").Scan(&dataDir, &socket, &pidFile); err != nil {
+		return fmt.Errorf("temporary mysqld: identity: %w", err)
+	}
+	want := [][3]string{{"datadir", s.opts.DataDir, dataDir}, {"socket", s.Socket, socket}}
+	for _, w := range want {
+		if !SamePath(w[1], w[2]) {
+			return fmt.Errorf("temporary mysqld: the server on %s reports %s %s, want %s: not ours", s.Socket, w[0], w[2], w[1])
+		}
+	}
+	if !SamePath(filepath.Dir(pidFile), s.opts.RunDir) {
+		return fmt.Errorf("temporary mysqld: the server on %s reports pid_file %s, want one in %s: not ours", s.Socket, pidFile, s.opts.RunDir)
+	}
+	s.pidFile = pidFile
+	return nil
 }
 
 func (o TempOptions) errorLog() string { return filepath.Join(o.RunDir, "mysqld.err") }
@@ -139,4 +209,15 @@ func (s *TempServer) ErrorTail() string {
 		lines = lines[len(lines)-5:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// SamePath says whether a and b name the same file, symbolic links
+// resolved (the server may report either form).
+func SamePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	ra, erra := filepath.EvalSymlinks(a)
+	rb, errb := filepath.EvalSymlinks(b)
+	return erra == nil && errb == nil && ra == rb
 }

@@ -23,6 +23,9 @@ type InstanceStatus struct {
 	Binlog      BinlogPosition  `json:"binlog"`
 	Channels    []ChannelStatus `json:"channels"`
 	Processlist []Process       `json:"processlist"`
+	// CatchupPending, set by the caller, says the instance's datadir was
+	// restored and still waits for its catch-up, and since when.
+	CatchupPending string `json:"catchup_pending,omitempty"`
 }
 
 // BinlogPosition is SHOW MASTER STATUS with the GTID position.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,8 +18,10 @@ type Execer interface {
 
 // SetupOptions control Setup.
 type SetupOptions struct {
-	// Start starts every channel, explicitly, once created.
-	Start bool
+	// Start starts every channel, explicitly, once created, except those
+	// named in NoStart (created and left stopped).
+	Start   bool
+	NoStart []string
 	// SlavePosFromBinlog (MariaDB) sets gtid_slave_pos from the binlog
 	// first, as a restored instance needs.
 	SlavePosFromBinlog bool
@@ -44,7 +47,9 @@ func Setup(ctx context.Context, db Execer, s Server, sources []Source, o SetupOp
 	}
 	if o.Start {
 		for _, src := range sources {
-			stmts = append(stmts, StartChannel(s, src.Channel()))
+			if !slices.Contains(o.NoStart, src.Channel()) {
+				stmts = append(stmts, StartChannel(s, src.Channel()))
+			}
 		}
 	}
 	return execAll(ctx, db, stmts)

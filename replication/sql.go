@@ -149,3 +149,18 @@ func WaitQuery(f Flavor, seconds float64) string {
 	}
 	return fmt.Sprintf("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, %g)", seconds)
 }
+
+// ResetRelayLogs makes a stopped channel drop its relay logs and start a
+// new, empty one, its position kept as GTIDs: CHANGE MASTER without relay
+// log options deletes the relay logs. After a catch-up, the next start
+// then fetches from what was applied (gtid_slave_pos / gtid_executed) and
+// nothing is applied twice.
+func ResetRelayLogs(s Server, channel string) string {
+	switch {
+	case s.Flavor == MariaDB:
+		return "CHANGE MASTER " + Quote(channel) + " TO MASTER_USE_GTID=slave_pos"
+	case newTerms(s, 23):
+		return "CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1 FOR CHANNEL " + Quote(channel)
+	}
+	return "CHANGE MASTER TO MASTER_AUTO_POSITION=1 FOR CHANNEL " + Quote(channel)
+}

@@ -78,8 +78,9 @@ step "restore (the bootstrap hook: --when no-data-dir) and catchup_binlog"
 "$mb" --conf-path "$conf" --when no-data-dir restore 2>"$work/restore.log"
 "$mb" --conf-path "$conf" catchup_binlog 2>"$work/catchup.log"
 
-step "instance 1 started normally"
+step "instance 1 started normally (its datadir's my.cnf), replication started (skip-slave-start)"
 mb_start "$i1"
+mb_sql "$i1" "START ALL SLAVES"
 mb_wait_caught_up "$i1" "$i2"
 "$mb" status --socket "$i1/run/mysqld.sock" --brief
 

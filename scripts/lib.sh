@@ -26,10 +26,13 @@ mb_free_port() {
   done
 }
 
-# mb_instance DIR ID [EXTRA_CNF] creates an instance under DIR: datadir
-# DIR/data/mysql-PORT holding my.cnf, conf_base DIR/conf, backup_base
-# DIR/backup, socket DIR/run/mysqld.sock; server_id and gtid_domain_id ID.
-# It writes DIR/port and starts it (mb_start).
+# mb_instance DIR ID [EXTRA_CNF] creates an instance under DIR in the
+# legacy tool's layout: datadir DIR/data/mysql-PORT holding my.cnf (a copy
+# of this host's own, conf_base DIR/conf/my.cnf), backup_base DIR/backup,
+# socket DIR/run/mysqld.sock, pid-file DIR/run/mysqld-PORT.pid, log-bin in
+# the datadir, no relay-log (relay logs are named after the pid-file),
+# skip-slave-start; server_id and gtid_domain_id ID. It writes DIR/port
+# and starts it (mb_start).
 mb_instance() {
   local dir=$1 id=$2 extra=${3:-} port
   port=$(mb_free_port)
@@ -44,14 +47,14 @@ datadir=$dir/data/mysql-$port
 port=$port
 bind-address=127.0.0.1
 socket=$dir/run/mysqld.sock
-pid-file=$dir/run/mysqld.pid
+pid-file=$dir/run/mysqld-$port.pid
 log-error=$dir/error.log
 tmpdir=$dir/tmp
 server-id=$id
 gtid_domain_id=$id
-log-bin=mysql-bin
-relay-log=relay-bin
+log-bin=$dir/data/mysql-$port/mysql-bin
 log_slave_updates=ON
+skip-slave-start
 binlog_format=ROW
 skip-name-resolve
 innodb_use_native_aio=0
@@ -65,11 +68,12 @@ CNF
     CREATE USER 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'repl'@'%'"
 }
 
-# mb_start DIR starts the instance's mariadbd and waits until it answers;
-# its PID goes to DIR/mysqld.ownpid and to MB_PIDS.
+# mb_start DIR starts the instance's mariadbd as its normal start does,
+# with the my.cnf in its datadir, and waits until it answers; its PID goes
+# to DIR/mysqld.ownpid and to MB_PIDS.
 mb_start() {
   local dir=$1 i
-  mariadbd --defaults-file="$dir/conf/my.cnf" >/dev/null 2>&1 &
+  mariadbd --defaults-file="$dir/data/mysql-$(cat "$dir/port")/my.cnf" >/dev/null 2>&1 &
   echo $! > "$dir/mysqld.ownpid"
   MB_PIDS+=("$!")
   disown "$!" # no job-control noise when a demo kills it on purpose

@@ -23,7 +23,10 @@ const probeTimeout = 10 * time.Second
 // catchupRun is the state of one catch-up.
 type catchupRun struct {
 	*App
-	sources []replication.SourceState
+	sources []replication.SourceState // reachable: caught up from
+	skipped []replication.Source      // unreachable with catchup_unreachable: skip
+	pending *pendingCatchup           // what the restore recorded, if it left its marker
+	runDir  string
 	srv     *mysqld.TempServer
 	phases  phases
 }
@@ -44,6 +47,10 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 	}
 	defer lk.Release()
 	c := &catchupRun{App: app}
+	if c.runDir, err = newTempRunDir(app); err != nil {
+		return err
+	}
+	defer os.RemoveAll(c.runDir)
 	defer func() {
 		if c.srv != nil {
 			err = errors.Join(err, c.srv.Stop())
@@ -53,7 +60,8 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 	for _, s := range []struct {
 		name string
 		fn   func() error
-	}{{"check", c.check}, {"sources", c.probe}, {"start", c.start}, {"channels", c.channels}, {"wait", c.wait}, {"stop", c.stop}} {
+	}{{"check", c.check}, {"sources", c.probe}, {"start", c.start}, {"channels", c.channels}, {"wait", c.wait}, {"stop", c.stop},
+		{"verify-start", c.verifyStart}} {
 		if err := c.phases.run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -62,8 +70,17 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 	for i, s := range c.sources {
 		names[i] = s.Channel()
 	}
-	fmt.Fprintf(app.Stdout, "catchup ok: datadir=%s channels=%s tmp_server_id=%s took=%s %s\n",
-		cfg.MySQLDataDir, strings.Join(names, ","), cfg.TmpServerID, time.Since(start).Round(10*time.Millisecond), &c.phases)
+	notCaughtUp := ""
+	for i, s := range c.skipped {
+		if i == 0 {
+			notCaughtUp = " not_caught_up="
+		} else {
+			notCaughtUp += ","
+		}
+		notCaughtUp += s.Channel()
+	}
+	fmt.Fprintf(app.Stdout, "catchup ok: datadir=%s channels=%s%s tmp_server_id=%s took=%s %s\n",
+		cfg.MySQLDataDir, strings.Join(names, ","), notCaughtUp, cfg.TmpServerID, time.Since(start).Round(10*time.Millisecond), &c.phases)
 	return nil
 }
 
@@ -76,8 +93,20 @@ func (c *catchupRun) check() error {
 	if alive {
 		return fmt.Errorf("the instance answers on %s: catchup_binlog works on a stopped instance", cfg.MySQLSocket)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.MySQLDataDir, "my.cnf")); err != nil {
+	if _, err := os.Stat(cfg.MySQLDataDir); err != nil {
 		return fmt.Errorf("no restored datadir to catch up: %w", err)
+	}
+	if c.pending, err = readCatchupMarker(cfg.MySQLDataDir); err != nil {
+		return err
+	}
+	// The datadir may hold a peer's my.cnf (a restore without an own one
+	// then, or one edited since): the catch-up and the next start run as
+	// this host.
+	if _, err := installOwnMyCnf(c.Log, cfg, cfg.MySQLDataDir); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
+		return fmt.Errorf("no restored datadir to catch up: mysql_my_cnf: %w", err)
 	}
 	return nil
 }
@@ -95,7 +124,8 @@ func (c *catchupRun) probe() error {
 	for _, src := range sources {
 		st, err := replication.Probe(c.Ctx, src, probeTimeout)
 		if errors.Is(err, replication.ErrUnreachable) && cfg.CatchupUnreachable == "skip" {
-			c.Log.Warn("source unreachable, skipped (catchup_unreachable: skip)", "channel", src.Channel(), "err", err)
+			c.Log.Warn("source unreachable, skipped (catchup_unreachable: skip): its channel is created, not caught up", "channel", src.Channel(), "err", err)
+			c.skipped = append(c.skipped, src)
 			continue
 		}
 		if err != nil {
@@ -126,17 +156,58 @@ func (c *catchupRun) start() error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	srv, err := startTempMysqld(c.App, cfg.MySQLDataDir, true, "--server-id="+string(cfg.TmpServerID))
+	srv, err := startTempMysqld(c.App, cfg.MySQLDataDir, c.runDir, true, "--server-id="+string(cfg.TmpServerID))
 	c.srv = srv
-	return err
+	if err != nil {
+		return err
+	}
+	return onSession(c.Ctx, srv.Conn, c.checkBinlog)
 }
 
-func (c *catchupRun) channels() error {
-	srcs := make([]replication.Source, len(c.sources))
-	for i, s := range c.sources {
-		srcs[i] = s.Source
+// checkBinlog refuses to go on when the server does not write the binlog
+// series the restore put back: gtid_slave_pos is about to be set from
+// gtid_binlog_pos, and an empty one would make every channel fetch from
+// the start (or the series the next start reads would miss what we fetch).
+func (c *catchupRun) checkBinlog(conn *sql.Conn, v mysqld.Version) error {
+	if v.Flavor != mysqld.MariaDB {
+		return nil
 	}
-	return setupOn(c.App, c.srv.Conn, srcs, true)
+	var base, binlogPos, slavePos sql.NullString
+	var slaveUpdates bool
+	q := "SELECT @@GLOBAL.log_bin_basename, @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos, @@GLOBAL.log_slave_updates"
+	if err := conn.QueryRowContext(c.Ctx, q).Scan(&base, &binlogPos, &slavePos, &slaveUpdates); err != nil {
+		return fmt.Errorf("binlog: %w", err)
+	}
+	if p := c.pending; p != nil {
+		if p.BinlogBasename != "" && !mysqld.SamePath(base.String, p.BinlogBasename) {
+			return fmt.Errorf("the server writes the binlog series %s but the restore put it back as %s: refusing to set gtid_slave_pos from it", base.String, p.BinlogBasename)
+		}
+		if p.SnapshotGTID != "" && binlogPos.String == "" {
+			return fmt.Errorf("gtid_binlog_pos is empty although the restored binlogs %s hold %s: refusing to set gtid_slave_pos from it", p.BinlogBasename, p.SnapshotGTID)
+		}
+		return nil
+	}
+	if slaveUpdates && binlogPos.String == "" && slavePos.String != "" {
+		return fmt.Errorf("gtid_binlog_pos is empty but gtid_slave_pos is %s: the server did not find this datadir's binlogs (%s.*); refusing to set gtid_slave_pos from it", slavePos.String, base.String)
+	}
+	return nil
+}
+
+// channels creates a channel for every source, reachable or skipped, and
+// starts those of the reachable ones.
+func (c *catchupRun) channels() error {
+	var srcs []replication.Source
+	for _, s := range c.sources {
+		srcs = append(srcs, s.Source)
+	}
+	var noStart []string
+	for _, s := range c.skipped {
+		srcs = append(srcs, s)
+		noStart = append(noStart, s.Channel())
+	}
+	return onSession(c.Ctx, c.srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
+		return setupChannels(c.App, conn, v, srcs, setupStart{start: true, noStart: noStart})
+	})
 }
 
 // wait waits for every channel to reach its goal, within catchup_timeout,
@@ -164,16 +235,55 @@ func (c *catchupRun) report(ps []replication.Progress) {
 	}
 }
 
-// stop stops replication, then the temporary mysqld.
+// stop stops replication, drops every channel's relay logs (the next
+// start fetches from gtid_slave_pos, so nothing fetched but not applied
+// is applied twice, and no relay log of this server is left for the next
+// one to find), then stops the temporary mysqld.
 func (c *catchupRun) stop() error {
 	srv := c.srv
 	c.srv = nil
-	return errors.Join(stopReplication(c.App, srv), srv.Stop())
+	return errors.Join(stopReplication(c.App, srv, c.channelNames()), srv.Stop())
 }
 
-func stopReplication(app *App, srv *mysqld.TempServer) error {
+// channelNames are the channels of every configured source.
+func (c *catchupRun) channelNames() []string {
+	var out []string
+	for _, s := range c.sources {
+		out = append(out, s.Channel())
+	}
+	for _, s := range c.skipped {
+		out = append(out, s.Channel())
+	}
+	return out
+}
+
+func stopReplication(app *App, srv *mysqld.TempServer, channels []string) error {
 	return onSession(app.Ctx, srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
-		_, err := conn.ExecContext(app.Ctx, replication.StopAll(v))
-		return err
+		stmts := []string{replication.StopAll(v)}
+		for _, ch := range channels {
+			stmts = append(stmts, replication.ResetRelayLogs(v, ch))
+		}
+		for _, q := range stmts {
+			if _, err := conn.ExecContext(app.Ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
 	})
+}
+
+// verifyStart proves the caught-up datadir starts as its normal start
+// would, with every channel, then removes the restore's marker.
+func (c *catchupRun) verifyStart() error {
+	want := startProof{channels: c.channelNames()}
+	if c.pending != nil {
+		want.binlogBasename, want.gtid = c.pending.BinlogBasename, c.pending.SnapshotGTID
+	}
+	if err := proveStart(c.App, c.runDir, want); err != nil {
+		return err
+	}
+	if c.pending != nil {
+		c.Log.Info("catch-up done: the datadir may start", "removed", filepath.Join(c.Cfg.MySQLDataDir, catchupMarker))
+	}
+	return removeCatchupMarker(c.Cfg.MySQLDataDir)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,18 +104,20 @@ func restoreAndCatchupScenario(t *testing.T, format func(*testbed.Instance) stri
 		t.Error("a new write on 1 did not reach 2")
 	}
 	b.Exec("INSERT INTO app.t VALUES (2003, 'new write on 2')")
-	testbed.WaitCaughtUp(t, a, b) // 1's channel master-2 replicates after its normal start
+	a.Exec("START ALL SLAVES") // my.cnf has skip-slave-start, as in production
+	testbed.WaitChannelsRunning(t, a, "master-2")
+	testbed.WaitCaughtUp(t, a, b)
 }
 
-// assertStopped checks no mysqld answers on the instance's socket and the
-// temporary mysqld's directory is gone.
+// assertStopped checks no mysqld answers on the instance's socket and no
+// temporary mysqld's directory is left.
 func assertStopped(t *testing.T, in *testbed.Instance) {
 	t.Helper()
 	if alive, _ := adminConnOf(in).Alive(t.Context()); alive {
 		t.Error("a mysqld answers on the instance's socket")
 	}
-	if _, err := os.Stat(filepath.Join(in.BackupBase, "mysqld-tmp", "mysqld.sock")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the temporary mysqld's socket is still there: %v", err)
+	if left, _ := filepath.Glob(filepath.Join(in.BackupBase, "mysqld-tmp*")); len(left) > 0 {
+		t.Errorf("temporary mysqld directories left: %v", left)
 	}
 }
 
@@ -143,11 +144,18 @@ func TestCatchupWithAnUnreachableSourceFailsOrSkipsAsConfigured(t *testing.T) {
 	assertStopped(t, a)
 
 	skipConf := instanceConf(t, a, nil, "catchup_unreachable: skip\n"+sources)
-	if r := runCLI(t, "--conf-path", skipConf, "catchup_binlog"); r.code != 0 {
+	r = runCLI(t, "--conf-path", skipConf, "catchup_binlog")
+	if r.code != 0 {
 		t.Fatalf("catchup_unreachable: skip: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if !strings.Contains(r.stdout, "not_caught_up=master-9") {
+		t.Errorf("the result line does not name the skipped channel: %q", r.stdout)
 	}
 	assertStopped(t, a)
 	a.Start()
+	if got := strings.Join(a.Channels(), ","); got != "master-2,master-9" {
+		t.Errorf("channels %s, want master-2 and the skipped source's master-9 (created, not started)", got)
+	}
 	if n := a.Query("SELECT COUNT(*) FROM app.t WHERE v = 'while 1 was down'"); n != "500" {
 		t.Errorf("instance 1 caught up %s of 500 rows from the reachable source", n)
 	}

@@ -31,7 +31,7 @@ const (
 // des3_password) into its conf_base. With m, backups go to MinIO.
 func instanceConf(t *testing.T, in *testbed.Instance, m *testbed.MinIO, extra string) string {
 	t.Helper()
-	body := fmt.Sprintf(`host: 127.0.0.1
+	body := fmt.Sprintf(`host: %s
 data_base: %s
 backup_base: %s
 port: %d
@@ -40,7 +40,7 @@ date_str: %s
 mysql_socket: %s
 mysql_pid_path: %s
 root_password: %q
-`, in.DataBase, in.BackupBase, in.Port, in.ID, testDate, in.Socket, in.PidFile, in.RootPassword)
+`, in.Host, in.DataBase, in.BackupBase, in.Port, in.ID, testDate, in.Socket, in.PidFile, in.RootPassword)
 	if m != nil {
 		body += fmt.Sprintf("s3_host: %s\ns3_bucket: %s\ns3_access_key: %s\ns3_secret_key: %s\ns3_part_size_mb: 5\n",
 			m.HostPort, m.Bucket, m.AccessKey, m.SecretKey)

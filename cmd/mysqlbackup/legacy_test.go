@@ -65,7 +65,7 @@ func TestRestoreKilledDuringReplayIsRedoneByTheNextNoDataDirRun(t *testing.T) {
 	wantSum := in.Checksum("app.t")
 	wipe(t, in)
 
-	pidFile := filepath.Join(in.BackupBase, "mysqld-tmp", "mysqld.pid")
+	pidFile := tempPidFiles(in)
 	cmd := cliCommand(t, "--conf-path", confPath, "restore")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,9 +89,15 @@ func TestRestoreKilledDuringReplayIsRedoneByTheNextNoDataDirRun(t *testing.T) {
 	}
 }
 
-// waitForPidFile returns the pid the temporary mysqld wrote, failing if
-// the restore ends first. Bounded by two minutes.
-func waitForPidFile(t *testing.T, path string, exited chan error) int {
+// tempPidFiles matches the pid file of a temporary mysqld of in's port.
+func tempPidFiles(in *testbed.Instance) string {
+	return filepath.Join(in.BackupBase, fmt.Sprintf("mysqld-tmp-%d-*", in.Port), "*.pid")
+}
+
+// waitForPidFile returns the pid a temporary mysqld wrote into a file
+// matching pattern, failing if the restore ends first. Bounded by two
+// minutes.
+func waitForPidFile(t *testing.T, pattern string, exited chan error) int {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -100,7 +106,12 @@ func waitForPidFile(t *testing.T, path string, exited chan error) int {
 			t.Fatalf("restore ended (%v) before its temporary mysqld was seen", err)
 		default:
 		}
-		if data, err := os.ReadFile(path); err == nil {
+		matches, _ := filepath.Glob(pattern)
+		for _, path := range matches {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				continue
+			}
 			var pid int
 			if _, err := fmt.Sscan(strings.TrimSpace(string(data)), &pid); err == nil && pid > 0 {
 				return pid

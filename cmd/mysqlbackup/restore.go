@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
@@ -36,6 +37,8 @@ type restoreRun struct {
 	snapshot  xtrabackup.BinlogInfo
 	index     []string // binlog names, from indexPath
 	indexPath string
+	place     binlogPlace // where the binlogs go
+	published bool        // the datadir is in place (undone if the proof fails)
 	replayed  int
 	binlogEnd string // file:size of the last binlog put back
 	phases    phases
@@ -49,13 +52,16 @@ type restoreRun struct {
 // replay → binlogs back → chown → rename into place.
 func (c *RestoreCmd) Run(app *App) (err error) {
 	cfg := app.Cfg
-	r := &restoreRun{App: app, cmd: c, runDir: tempRunDir(cfg)}
+	r := &restoreRun{App: app, cmd: c}
 	lk, lerr := lockPort(cfg)
 	if lerr != nil {
 		return lerr
 	}
 	defer lk.Release()
 	defer r.cleanup()
+	if r.runDir, err = newTempRunDir(app); err != nil {
+		return err
+	}
 	start := time.Now()
 	defer func() { recordRun(app, "restore", &r.phases, start, r.src.size, err) }()
 	type step struct {
@@ -69,14 +75,19 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 	if r.v2 != nil {
 		steps = []step{{"download", r.downloadV2}, {"prepare", r.prepareV2}}
 	}
-	steps = append(steps, step{"copy-back", r.copyBack}, step{"replay", r.replay}, step{"binlogs", r.binlogsBack}, step{"finish", r.finish})
+	steps = append(steps, step{"copy-back", r.copyBack}, step{"identity", r.identity}, step{"replay", r.replay},
+		step{"binlogs", r.binlogsBack}, step{"finish", r.finish}, step{"verify-start", r.verifyStart})
 	for _, s := range steps {
 		if err := r.phases.run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	fmt.Fprintf(app.Stdout, "restore ok: datadir=%s from %s snapshot=%s:%d gtid=%q binlog_end=%s replayed=%d took=%s %s\n",
-		cfg.MySQLDataDir, r.src.name, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, r.binlogEnd, r.replayed,
+	pending := ""
+	if needsCatchup(cfg) {
+		pending = " catchup=pending"
+	}
+	fmt.Fprintf(app.Stdout, "restore ok: datadir=%s from %s snapshot=%s:%d gtid=%q binlog_end=%s replayed=%d%s took=%s %s\n",
+		cfg.MySQLDataDir, r.src.name, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, r.binlogEnd, r.replayed, pending,
 		time.Since(start).Round(10*time.Millisecond), &r.phases)
 	return nil
 }
@@ -168,12 +179,6 @@ func (r *restoreRun) moveBack() bool { return r.Cfg.RestoreMove || r.Cfg.CleanAf
 // after the snapshot position) on a temporary mysqld, always stopped.
 func (r *restoreRun) replay() (err error) {
 	cfg := r.Cfg
-	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
-		return err
-	}
-	if r.index, err = binlogsync.ReadIndex(r.indexPath); err != nil {
-		return err
-	}
 	plan, err := binlogsync.PlanReplay(cfg.BackupBinlogDir, r.index, r.snapshot.File, r.snapshot.Pos)
 	if err != nil {
 		return err
@@ -201,7 +206,7 @@ func (r *restoreRun) replay() (err error) {
 
 func (r *restoreRun) startTemp() (*mysqld.TempServer, error) {
 	// The legacy workaround for "Connection lost" on long replays.
-	return startTempMysqld(r.App, r.stage.dir, false,
+	return startTempMysqld(r.App, r.stage.dir, r.runDir, false,
 		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000")
 }
 
@@ -219,16 +224,40 @@ func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, erro
 	return binlogsync.Replayer{BinlogBin: binlogBin, ClientBin: clientBin, ClientDefaults: r.creds, Log: r.Log}, err
 }
 
-// binlogsBack copies the backup's binlogs and their index into the new
-// datadir, so that data and binlog agree.
+// identity makes the staged datadir this host's own before any server
+// runs on it: {conf_base}/my.cnf replaces the backup's (often a peer's,
+// as members of a group share a port), and the binlogs are placed where
+// that my.cnf's normal start reads them.
+func (r *restoreRun) identity() (err error) {
+	cfg := r.Cfg
+	if _, err := installOwnMyCnf(r.Log, cfg, r.stage.dir); err != nil {
+		return err
+	}
+	if ownMyCnf(cfg) == "" {
+		r.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it", "conf_base", cfg.ConfBase)
+	}
+	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
+		return err
+	}
+	if r.index, err = binlogsync.ReadIndex(r.indexPath); err != nil {
+		return err
+	}
+	if len(r.index) == 0 {
+		return fmt.Errorf("the backup's binlog index %s lists no binlog", filepath.Base(r.indexPath))
+	}
+	r.place, err = planBinlogs(r, strings.TrimSuffix(filepath.Base(r.indexPath), ".index"))
+	return err
+}
+
+// binlogsBack moves or copies the backup's binlogs where the normal start
+// reads them, with their index in that server's form, so that data and
+// binlog agree.
 func (r *restoreRun) binlogsBack() error {
-	for _, name := range append(append([]string{}, r.index...), filepath.Base(r.indexPath)) {
-		if err := moveOrCopy(filepath.Join(r.Cfg.BackupBinlogDir, name), filepath.Join(r.stage.dir, name), r.moveBack()); err != nil {
-			return fmt.Errorf("binlog %s: %w", name, err)
-		}
+	if err := r.place.putBinlogs(r.Cfg.BackupBinlogDir, r.index, r.moveBack()); err != nil {
+		return err
 	}
 	last := r.index[len(r.index)-1]
-	fi, err := os.Stat(filepath.Join(r.stage.dir, last))
+	fi, err := os.Stat(filepath.Join(r.place.dir, last))
 	if err != nil {
 		return err
 	}
@@ -236,25 +265,60 @@ func (r *restoreRun) binlogsBack() error {
 	return nil
 }
 
-// finish hands the new datadir over: chown, then into place.
+// finish hands the new datadir over: the pending catch-up marker, chown,
+// then into place.
 func (r *restoreRun) finish() error {
 	cfg := r.Cfg
+	if needsCatchup(cfg) {
+		p := pendingCatchup{RestoredAt: time.Now().UTC(), From: r.src.name, BinlogBasename: r.place.basename, SnapshotGTID: r.snapshot.GTID, BinlogEnd: r.binlogEnd}
+		if err := writeCatchupMarker(r.stage.dir, p); err != nil {
+			return err
+		}
+	}
 	if err := chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
 		return err
 	}
 	if err := r.stage.publish(); err != nil {
 		return err
 	}
-	r.done = true
+	r.published = true
 	if r.stage.inPlace { // the datadir itself was not part of the stage
-		if err := chownTree(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
-			return err
-		}
+		return chownTree(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup)
 	}
+	return nil
+}
+
+// verifyStart proves the datadir starts as its normal start would start
+// it, and reads the restored binlogs, before saying ok; a datadir that
+// would not start goes back to being an unfinished restore.
+func (r *restoreRun) verifyStart() error {
+	cfg := r.Cfg
+	want := startProof{binlogBasename: r.place.basename, gtid: r.snapshot.GTID}
+	if err := proveStart(r.App, r.runDir, want); err != nil {
+		return errors.Join(err, r.unpublish())
+	}
+	if err := r.place.finish(cfg, r); err != nil {
+		return err
+	}
+	r.done = true
 	if cfg.CleanAfterRestore {
 		return errors.Join(os.RemoveAll(cfg.BackupDataDir), os.RemoveAll(cfg.BackupBinlogDir))
 	}
 	return nil
+}
+
+// unpublish turns a published datadir that failed its proof back into an
+// unfinished restore, which the cleanup (or the next restore) removes.
+func (r *restoreRun) unpublish() error {
+	if !r.published {
+		return nil
+	}
+	r.published = false
+	if r.stage.inPlace {
+		r.stage.moving = true // keep the marker: the datadir counts as absent
+		return os.Mkdir(r.stage.dir, 0o750)
+	}
+	return os.Rename(r.Cfg.MySQLDataDir, r.stage.dir)
 }
 
 // removeWork removes what an earlier, killed restore left.
@@ -263,8 +327,11 @@ func (r *restoreRun) removeWork() error {
 	if r.stage != nil {
 		stageErr = r.stage.discard()
 	}
-	return errors.Join(stageErr, os.RemoveAll(r.runDir),
-		os.RemoveAll(r.Cfg.BackupDataDir), os.RemoveAll(r.Cfg.BackupBinlogDir))
+	var binlogErr error
+	if r.place.external && fileExists(filepath.Join(r.place.dir, binlogMarker)) {
+		binlogErr = clearBinlogDir(r.place.dir)
+	}
+	return errors.Join(stageErr, binlogErr, os.RemoveAll(r.Cfg.BackupDataDir), os.RemoveAll(r.Cfg.BackupBinlogDir))
 }
 
 // cleanup runs on every path. A failed restore leaves no datadir: the
@@ -273,7 +340,9 @@ func (r *restoreRun) cleanup() {
 	if r.creds != "" {
 		os.Remove(r.creds)
 	}
-	os.RemoveAll(r.runDir)
+	if r.runDir != "" {
+		os.RemoveAll(r.runDir)
+	}
 	if !r.done {
 		if err := r.removeWork(); err != nil {
 			r.Log.Warn("restore leftovers not removed", "err", err)

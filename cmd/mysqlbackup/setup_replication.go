@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -24,6 +28,9 @@ func (SetupReplicationCmd) Run(app *App) error {
 	if err != nil {
 		return err
 	}
+	if err := refusePendingCatchup(cfg); err != nil {
+		return err
+	}
 	alive, err := adminConn(cfg).Alive(app.Ctx)
 	if err != nil {
 		return err
@@ -37,11 +44,28 @@ func (SetupReplicationCmd) Run(app *App) error {
 		return err
 	}
 	defer lk.Release()
-	srv, err := startTempMysqld(app, cfg.MySQLDataDir, true)
+	runDir, err := newTempRunDir(app)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(runDir)
+	srv, err := startTempMysqld(app, cfg.MySQLDataDir, runDir, true)
 	if err != nil {
 		return err
 	}
 	return errors.Join(setupOn(app, srv.Conn, sources, false), srv.Stop())
+}
+
+// refusePendingCatchup refuses to set up replication on a restored datadir
+// that was not caught up: channels created now, under the instance's own
+// server-id, would filter out what it wrote itself after the backup.
+func refusePendingCatchup(cfg *conf.Config) error {
+	p, err := readCatchupMarker(cfg.MySQLDataDir)
+	if err != nil || p == nil {
+		return err
+	}
+	return fmt.Errorf("the datadir was restored from %s at %s and not caught up yet (%s): run catchup_binlog first, or remove that file to set up replication anyway, losing what this instance wrote after the backup that only its peers hold",
+		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, catchupMarker))
 }
 
 // onSession runs fn on one session of the server at c (session state
@@ -67,24 +91,32 @@ func onSession(ctx context.Context, c mysqld.Conn, fn func(*sql.Conn, mysqld.Ver
 // setupOn creates the channels over one session of the server at c.
 func setupOn(app *App, c mysqld.Conn, sources []replication.Source, start bool) error {
 	return onSession(app.Ctx, c, func(conn *sql.Conn, v mysqld.Version) error {
-		return setupChannels(app, conn, v, sources, start)
+		return setupChannels(app, conn, v, sources, setupStart{start: start})
 	})
 }
 
-func setupChannels(app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool) error {
+// setupStart says which channels setupChannels starts: all when start,
+// except those in noStart.
+type setupStart struct {
+	start   bool
+	noStart []string
+}
+
+func setupChannels(app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, st setupStart) error {
 	if app.Cfg.Replication.GroupReplication == 1 {
-		return groupReplicationSetup(app, conn, v, start)
+		return groupReplicationSetup(app, conn, v, st.start)
 	}
 	fromBinlog, err := binlogHoldsReplicated(app.Ctx, conn, v)
 	if err != nil {
 		return err
 	}
-	opts := replication.SetupOptions{Start: start, SlavePosFromBinlog: fromBinlog}
+	opts := replication.SetupOptions{Start: st.start, NoStart: st.noStart, SlavePosFromBinlog: fromBinlog}
 	if err := replication.Setup(app.Ctx, conn, v, sources, opts); err != nil {
 		return fmt.Errorf("setup replication: %w", err)
 	}
 	for _, s := range sources {
-		app.Log.Info("channel set up", "channel", s.Channel(), "source", fmt.Sprintf("%s:%d", s.Host, s.Port), "started", start)
+		started := st.start && !slices.Contains(st.noStart, s.Channel())
+		app.Log.Info("channel set up", "channel", s.Channel(), "source", fmt.Sprintf("%s:%d", s.Host, s.Port), "started", started)
 	}
 	return nil
 }

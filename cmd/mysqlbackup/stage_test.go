@@ -45,7 +45,7 @@ func TestRestoreIntoAMountPointDataDirUsesAMarkerAndIsRedoneAfterAKill(t *testin
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	tempPid := waitForPidFile(t, filepath.Join(in.BackupBase, "mysqld-tmp", "mysqld.pid"), exited)
+	tempPid := waitForPidFile(t, tempPidFiles(in), exited)
 	cmd.Process.Kill()
 	<-exited
 	waitGone(t, tempPid)

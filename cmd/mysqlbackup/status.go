@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
 )
@@ -56,6 +57,9 @@ func (c *StatusCmd) Run(app *App) error {
 	r := &statusRenderer{highlight: onTerminal}
 	for {
 		sts := collectAll(app.Ctx, conns)
+		if len(c.Socket) == 0 && !c.All && app.Cfg != nil {
+			sts[0].CatchupPending = pendingNote(app.Cfg)
+		}
 		var frame bytes.Buffer
 		switch {
 		case c.JSON:
@@ -147,6 +151,19 @@ func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
 		st.Up, st.Error = false, err.Error()
 	}
 	return st
+}
+
+// pendingNote describes the configured instance's pending catch-up, or "".
+func pendingNote(cfg *conf.Config) string {
+	p, err := readCatchupMarker(cfg.MySQLDataDir)
+	switch {
+	case err != nil:
+		return err.Error()
+	case p == nil:
+		return ""
+	}
+	return fmt.Sprintf("restored from %s at %s; run catchup_binlog before starting it (%s)",
+		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, catchupMarker))
 }
 
 func downError(sts []replication.InstanceStatus) error {

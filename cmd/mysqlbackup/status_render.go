@@ -80,6 +80,9 @@ func (r *statusRenderer) render(w io.Writer, sts []replication.InstanceStatus) {
 }
 
 func (r *statusRenderer) instance(w io.Writer, st replication.InstanceStatus) {
+	if st.CatchupPending != "" {
+		fmt.Fprintf(w, "!! %s  CATCH-UP PENDING: %s\n", st.Name, st.CatchupPending)
+	}
 	if !st.Up {
 		fmt.Fprintf(w, "== %s  DOWN: %s\n", st.Name, st.Error)
 		return
@@ -166,6 +169,9 @@ func (r *statusRenderer) processlist(w io.Writer, ps []replication.Process) {
 // renderBrief writes one line per instance and one per channel.
 func renderBrief(w io.Writer, sts []replication.InstanceStatus) {
 	for _, st := range sts {
+		if st.CatchupPending != "" {
+			fmt.Fprintf(w, "%s: CATCH-UP PENDING: %s\n", st.Name, st.CatchupPending)
+		}
 		if !st.Up {
 			fmt.Fprintf(w, "%s: DOWN: %s\n", st.Name, st.Error)
 			continue

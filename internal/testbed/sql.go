@@ -101,8 +101,8 @@ func Replicate(t testing.TB, replica *Instance, sources ...*Instance) {
 	for _, src := range sources {
 		ch := Channel(src)
 		replica.Exec(
-			fmt.Sprintf("CHANGE MASTER '%s' TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
-				ch, src.Port, ReplUser, ReplPassword),
+			fmt.Sprintf("CHANGE MASTER '%s' TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
+				ch, src.Host, src.Port, ReplUser, ReplPassword),
 			fmt.Sprintf("START SLAVE '%s'", ch),
 		)
 	}
@@ -171,54 +171,59 @@ func parseUint(s string) uint64 {
 // STATUS gives them.
 func (in *Instance) Channels() []string {
 	in.t.Helper()
-	db := in.DB()
-	defer db.Close()
-	rows, err := db.QueryContext(in.t.Context(), "SHOW ALL SLAVES STATUS")
+	rows, err := in.slaveStatus()
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
 	var names []string
-	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			in.t.Fatal(err)
-		}
-		names = append(names, string(vals[0])) // Connection_name
+	for _, r := range rows {
+		names = append(names, r["Connection_name"])
 	}
 	return names
 }
 
-// slaveErrors summarises every channel's state, for failure messages.
-func (in *Instance) slaveErrors() string {
+// slaveStatus returns SHOW ALL SLAVES STATUS, a column→value map a row.
+func (in *Instance) slaveStatus() ([]map[string]string, error) {
 	db := in.DB()
 	defer db.Close()
-	var b strings.Builder
-	r, err := db.QueryContext(in.t.Context(), "SHOW ALL SLAVES STATUS")
+	rows, err := db.QueryContext(in.t.Context(), "SHOW ALL SLAVES STATUS")
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
-	defer r.Close()
-	cols, _ := r.Columns()
-	for r.Next() {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
-		if r.Scan(ptrs...) != nil {
-			break
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
 		}
+		row := make(map[string]string, len(cols))
 		for i, c := range cols {
-			switch c {
-			case "Connection_name", "Slave_IO_Running", "Slave_SQL_Running", "Last_IO_Error", "Last_SQL_Error":
-				fmt.Fprintf(&b, "%s=%s ", c, vals[i].String)
-			}
+			row[c] = vals[i].String
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// slaveErrors summarises every channel's state, for failure messages.
+func (in *Instance) slaveErrors() string {
+	rows, err := in.slaveStatus()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for _, c := range []string{"Connection_name", "Slave_IO_Running", "Slave_SQL_Running", "Last_IO_Error", "Last_SQL_Error"} {
+			fmt.Fprintf(&b, "%s=%s ", c, r[c])
 		}
 		b.WriteString("; ")
 	}
@@ -228,4 +233,32 @@ func (in *Instance) slaveErrors() string {
 func mustLook(t testing.TB, name string) string {
 	t.Helper()
 	return Need(t, name)[0]
+}
+
+// WaitChannelsRunning waits until each named channel of in runs both its
+// IO and SQL threads (Yes/Yes); it fails the test after 30 seconds.
+func WaitChannelsRunning(t testing.TB, in *Instance, channels ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, err := in.slaveStatus()
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := map[string]bool{}
+		for _, r := range rows {
+			running[r["Connection_name"]] = r["Slave_IO_Running"] == "Yes" && r["Slave_SQL_Running"] == "Yes"
+		}
+		ok := true
+		for _, ch := range channels {
+			ok = ok && running[ch]
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %d: channels %v not all running: %s", in.ID, channels, in.slaveErrors())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
