@@ -1,8 +1,13 @@
 package main
 
 import (
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
 )
 
 func TestIndexPrefixIsTheFormTheServerWritesItsIndexIn(t *testing.T) {
@@ -27,5 +32,52 @@ func TestMyCnfDiffMasksPasswordsAndIgnoresComments(t *testing.T) {
 	}
 	if want := []string{"password=<redacted>", "server-id=1"}; !slices.Equal(onlyPeer, want) {
 		t.Errorf("peer only %q, want %q", onlyPeer, want)
+	}
+}
+
+func TestMyCnfForFollowsMysqlMyCnfIntoAStagedDatadir(t *testing.T) {
+	cfg := &conf.Config{MySQLDataDir: "/data1/mysql-3309", MySQLMyCnf: "/data1/mysql-3309/my.cnf"}
+	if got := myCnfFor(cfg, "/data1/mysql-3309.restoring"); got != "/data1/mysql-3309.restoring/my.cnf" {
+		t.Errorf("in-datadir my.cnf for the stage: %s", got)
+	}
+	cfg.MySQLMyCnf = "/etc/mysql/3309.cnf"
+	if got := myCnfFor(cfg, "/data1/mysql-3309.restoring"); got != "/etc/mysql/3309.cnf" {
+		t.Errorf("an overridden mysql_my_cnf outside the datadir must be used as it is: %s", got)
+	}
+	cfg.MySQLMyCnf = "/data1/mysql-3309-etc/my.cnf" // a sibling with a common prefix is outside
+	if got := myCnfFor(cfg, "/stage"); got != cfg.MySQLMyCnf {
+		t.Errorf("sibling dir taken for inside: %s", got)
+	}
+}
+
+func TestInstallOwnMyCnfKeepsTheBackupsAndNeverReplacesAnOutsideOne(t *testing.T) {
+	dir := t.TempDir()
+	confBase, data := filepath.Join(dir, "conf"), filepath.Join(dir, "data")
+	for _, d := range []string{confBase, data} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	own, peer := "[mysqld]\nserver-id=2\n", "[mysqld]\nserver-id=1\n"
+	os.WriteFile(filepath.Join(confBase, "my.cnf"), []byte(own), 0o644)
+	os.WriteFile(filepath.Join(data, "my.cnf"), []byte(peer), 0o644)
+	cfg := &conf.Config{ConfBase: confBase, MySQLDataDir: data, MySQLMyCnf: filepath.Join(data, "my.cnf"), MySQLUser: "no-such-user-here"}
+	log := slog.New(slog.DiscardHandler)
+	if changed, err := installOwnMyCnf(log, cfg, data); err != nil || !changed {
+		t.Fatalf("install: changed %v, err %v", changed, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf")); string(got) != own {
+		t.Errorf("datadir my.cnf %q, want the own one", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf"+fromBackupSuffix)); string(got) != peer {
+		t.Errorf("my.cnf.from-backup %q, want the peer's", got)
+	}
+	if changed, _ := installOwnMyCnf(log, cfg, data); changed {
+		t.Error("a second install changed an identical my.cnf")
+	}
+	cfg.MySQLMyCnf = filepath.Join(dir, "etc.cnf")
+	os.WriteFile(cfg.MySQLMyCnf, []byte(peer), 0o644)
+	if changed, err := installOwnMyCnf(log, cfg, data); err != nil || changed {
+		t.Errorf("mysql_my_cnf outside the datadir: changed %v, err %v; want it left alone", changed, err)
 	}
 }
