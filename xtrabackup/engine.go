@@ -131,16 +131,16 @@ func (e Engine) Backup(ctx context.Context, o BackupOptions, spec proc.Spec) err
 	return nil
 }
 
-// StartStream starts a streaming backup (o.Stream) whose xbstream goes to
-// spec.Stdout; the caller waits for it.
-func (e Engine) StartStream(ctx context.Context, o BackupOptions, spec proc.Spec) (*proc.Process, error) {
+// StartStream starts a streaming backup (o.Stream) and returns its
+// xbstream as a reader whose end carries the engine's exit status.
+func (e Engine) StartStream(ctx context.Context, o BackupOptions, spec proc.Spec) (*proc.Output, error) {
 	o.Stream = true
 	spec.Name, spec.Args = e.Bin, e.BackupArgs(o)
-	p, err := proc.Start(ctx, spec)
+	out, err := proc.StartOutput(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("backup data: %w", err)
 	}
-	return p, nil
+	return out, nil
 }
 
 // Prepare runs the prepare step on a finished backup.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
@@ -143,49 +145,29 @@ func (b *backupRun) streamData() error {
 			v.small.Want[n] = true
 		}
 	}
-	ctx, cancel := context.WithCancel(b.Ctx)
-	defer cancel()
-	// An OS pipe: the engine writes into it directly, no copying goroutine.
-	out, in, err := os.Pipe()
+	// The engine writes into an OS pipe directly; the stream's end carries
+	// its exit status, so a stream cut at a chunk boundary, which reads as
+	// complete, still fails.
+	out, err := b.engine.StartStream(b.Ctx, xtrabackup.BackupOptions{DefaultsFile: b.creds, TargetDir: cfg.BackupDataDir, Parallel: cfg.Parallel}, b.toolSpec())
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	spec := b.toolSpec()
-	spec.Stdout = in
-	p, err := b.engine.StartStream(ctx, xtrabackup.BackupOptions{DefaultsFile: b.creds, TargetDir: cfg.BackupDataDir, Parallel: cfg.Parallel}, spec)
-	in.Close() // the engine holds its own end; EOF comes when it exits
-	if err != nil {
-		return err
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- p.Wait() }()
 	err = b.putObject(catalog.RoleData, v.expected, func(w io.Writer) error {
 		_, err := archive.ReadXbstream(io.TeeReader(out, w), v.small.Visit)
 		return err
 	})
-	// The engine's own verdict first: a stream cut at a chunk boundary
-	// reads as complete, its exit status does not; and an engine that
-	// died explains a broken stream better than the stream does. An
-	// engine still running when the upload failed is stopped by us, and
-	// then its error is ours.
-	var werr error
-	if err == nil {
-		werr = <-waited
-	} else {
-		select {
-		case werr = <-waited:
-		case <-time.After(2 * time.Second):
-			cancel()
-			out.Close() // the engine's next write fails
-			<-waited
-		}
-	}
-	if werr != nil {
-		return fmt.Errorf("backup data: %w", werr)
+	// An engine that died explains a broken stream better than the stream
+	// does; one still running when the upload failed is stopped by Close,
+	// and then the upload's error is the one.
+	cerr := out.Close()
+	if ee, ok := errors.AsType[*proc.ExitError](err); ok {
+		return fmt.Errorf("backup data: %w", ee)
 	}
 	if err != nil {
 		return err
+	}
+	if cerr != nil {
+		return fmt.Errorf("backup data: %w", cerr)
 	}
 	return b.readSnapshot()
 }

@@ -99,26 +99,18 @@ func runAll(app *App, fns ...func(*App) error) error {
 // name, seen here), so every chunk's name, offset and CRC are checked on
 // the way and a defect fails the restore.
 func extractXbstream(app *App, tool, dir string, in io.Reader) error {
-	pr, pw, err := os.Pipe()
+	x, err := proc.StartInput(app.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", dir}, Log: app.Log, DieWithParent: true})
 	if err != nil {
 		return err
 	}
-	p, err := proc.Start(app.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", dir}, Stdin: pr, Log: app.Log, DieWithParent: true})
-	pr.Close() // the extractor holds its own end
-	if err != nil {
-		pw.Close()
+	if _, err := archive.ReadXbstream(io.TeeReader(in, x), nil); err != nil {
+		x.Abort()
+		if ee, ok := errors.AsType[*proc.ExitError](err); ok {
+			return ee // the extractor's own failure, not the symptom in our reader
+		}
 		return err
 	}
-	_, rerr := archive.ReadXbstream(io.TeeReader(in, pw), nil)
-	pw.Close()
-	werr := p.Wait()
-	switch {
-	case rerr != nil && werr != nil:
-		return fmt.Errorf("%w (and %v)", werr, rerr)
-	case werr != nil:
-		return werr
-	}
-	return rerr
+	return x.Close()
 }
 
 // streamTool is the engine's extractor (mbstream or xbstream), taken from
