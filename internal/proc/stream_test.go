@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-func sh(script string) Spec { return Spec{Name: "sh", Args: []string{"-c", script}, WaitDelay: 5 * time.Second} }
+func sh(script string) Spec {
+	return Spec{Name: "sh", Args: []string{"-c", script}, WaitDelay: 5 * time.Second}
+}
 
 func TestOutputReadToTheEndOfASucceedingToolEndsInEOF(t *testing.T) {
 	o, err := StartOutput(t.Context(), sh("printf 'hello, stream'"))
