@@ -2,6 +2,7 @@ package s3_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,13 +11,30 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 	"github.com/mysqlbackup/mysqlbackup/s3"
+	"github.com/mysqlbackup/mysqlbackup/s3/s3test"
 )
 
 // TestBucketHonoursTheStoreContract runs every Store method against a real
 // MinIO server and checks the contract its doc comment states.
 func TestBucketHonoursTheStoreContract(t *testing.T) {
 	m := testbed.StartMinIO(t)
-	st := m.Store()
+	storeContract(t, m.Store())
+}
+
+// TestMemHonoursTheStoreContract holds the unit tests' in-memory store to
+// the same contract.
+func TestMemHonoursTheStoreContract(t *testing.T) {
+	storeContract(t, &s3test.Mem{})
+}
+
+// pendingLister is a store that can list unfinished multipart uploads.
+type pendingLister interface {
+	s3.Store
+	PendingUploads(ctx context.Context, prefix string) ([]string, error)
+}
+
+// storeContract checks every Store method of st against its doc comment.
+func storeContract(t *testing.T, st pendingLister) {
 	ctx := t.Context()
 	big := bytes.Repeat([]byte{0, 1, 2, 3, 4, 5, 6}, 2<<20) // 14 MiB, odd pattern, 3 parts
 

@@ -94,7 +94,7 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 	var plain counter
 	stop := reportProgress(b.App, role, &plain, expected)
 	defer stop()
-	pw := newPieceWriter(b.Ctx, v.st, key, v.sc.PartSize)
+	pw := catalog.NewPieceWriter(b.Ctx, v.st, key, v.sc.PartSize)
 	err := func() error {
 		sw, err := archive.SealV2(pw, v.keys)
 		if err != nil {
@@ -112,7 +112,7 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 		pw.Abort(err)
 		return fmt.Errorf("%s object: %w", role, err)
 	}
-	for _, pc := range pw.pieces { // the store holds what was sent, in number of bytes
+	for _, pc := range pw.Pieces() { // the store holds what was sent, in number of bytes
 		info, err := v.st.Head(b.Ctx, pc.Key)
 		if err != nil {
 			return fmt.Errorf("%s object: %w", role, err)
@@ -122,11 +122,11 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 		}
 	}
 	o := catalog.Object{Role: role, Key: key, Size: pw.Size(), SHA256: pw.SHA256(), PlainSize: plain.n.Load()}
-	if len(pw.pieces) > 1 {
-		o.Pieces = pw.pieces
+	if len(pw.Pieces()) > 1 {
+		o.Pieces = pw.Pieces()
 	}
 	v.objects = append(v.objects, o)
-	b.Log.Info("object stored", "role", role, "key", key, "pieces", len(pw.pieces), "plain", humanBytes(plain.n.Load()), "stored", humanBytes(o.Size))
+	b.Log.Info("object stored", "role", role, "key", key, "pieces", len(pw.Pieces()), "plain", humanBytes(plain.n.Load()), "stored", humanBytes(o.Size))
 	return nil
 }
 

@@ -72,7 +72,7 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 	if !ok {
 		return 0, fmt.Errorf("the manifest lists no %s object", role)
 	}
-	rc, err := openPieces(app.Ctx, v.st, o)
+	rc, err := catalog.OpenPieces(app.Ctx, v.st, o, downloadAttempts)
 	if err != nil {
 		return 0, err
 	}
@@ -93,7 +93,7 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 			return nil
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
-			return fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", errChecksumMismatch, o.Key, got, o.SHA256)
+			return fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", catalog.ErrChecksumMismatch, o.Key, got, o.SHA256)
 		}
 		return nil
 	}
@@ -102,7 +102,7 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 		if err == nil {
 			err = mismatch()
 		}
-		if errors.Is(err, errChecksumMismatch) {
+		if errors.Is(err, catalog.ErrChecksumMismatch) {
 			return fmt.Errorf("%w: the stored object is corrupt (%v)", err, cause)
 		}
 		return fmt.Errorf("%s: %w", o.Key, cause)

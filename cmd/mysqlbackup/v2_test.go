@@ -174,8 +174,8 @@ func TestV2BackupKilledMidStreamIsIncompleteSkippedByLatestAndPruned(t *testing.
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nretention_count: 5\nclean_after_restore: true\n"+v2Conf(t, in))
 	// One 5 MiB part per piece: the 48 MiB data object goes in pieces,
 	// which the restore below reads back as one stream.
-	defer func(n int64) { piecePartsMax = n }(piecePartsMax)
-	piecePartsMax = 1
+	defer func(n int64) { catalog.PiecePartsMax = n }(catalog.PiecePartsMax)
+	catalog.PiecePartsMax = 1
 	if r := runCLI(t, "--conf-path", confPath, "--date-str", "2026_11_20", "backup"); r.code != 0 {
 		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
 	}

@@ -1,4 +1,4 @@
-package main
+package catalog
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 
-	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
@@ -19,16 +18,16 @@ import (
 // piecePartsMax parts: the part size, and so the memory, never grows
 // with the data. The first piece has the object's name, the next ones
 // .0001, .0002, … after it. Small objects are one piece.
-var piecePartsMax int64 = 9000
+var PiecePartsMax int64 = 9000
 
-// pieceWriter uploads what is written to it as consecutive pieces, one
-// upload at a time, hashing each.
-type pieceWriter struct {
+// PieceWriter uploads what is written to it as consecutive pieces, one
+// upload at a time, hashing each. Close means every piece is stored.
+type PieceWriter struct {
 	ctx      context.Context
 	st       s3.Store
 	key      string
 	max      int64
-	pieces   []catalog.Piece
+	pieces   []Piece
 	pw       *io.PipeWriter
 	done     chan error
 	n        int64
@@ -37,18 +36,23 @@ type pieceWriter struct {
 	finished bool
 }
 
-func newPieceWriter(ctx context.Context, st s3.Store, key string, partSize int64) *pieceWriter {
-	return &pieceWriter{ctx: ctx, st: st, key: key, max: partSize * piecePartsMax}
+// NewPieceWriter writes the object key to st in pieces of at most
+// partSize × PiecePartsMax bytes.
+func NewPieceWriter(ctx context.Context, st s3.Store, key string, partSize int64) *PieceWriter {
+	return &PieceWriter{ctx: ctx, st: st, key: key, max: partSize * PiecePartsMax}
 }
 
-func (p *pieceWriter) start() {
+// Pieces are the stored pieces, in order, after Close.
+func (p *PieceWriter) Pieces() []Piece { return p.pieces }
+
+func (p *PieceWriter) start() {
 	pr, pw := io.Pipe()
 	p.pw, p.done, p.n, p.h = pw, make(chan error, 1), 0, sha256.New()
-	key := catalog.PieceKey(p.key, len(p.pieces))
+	key := PieceKey(p.key, len(p.pieces))
 	go func() {
 		err := p.st.Put(p.ctx, key, pr, nil)
 		if err == nil {
-			err = drainCheck(pr)
+			err = drained(pr)
 		}
 		// Unblock the writer whatever happened to the upload.
 		pr.CloseWithError(fmt.Errorf("upload of %s stopped: %v", key, err))
@@ -57,10 +61,10 @@ func (p *pieceWriter) start() {
 }
 
 // finish ends the current piece and waits for its upload.
-func (p *pieceWriter) finish() error {
+func (p *PieceWriter) finish() error {
 	p.pw.Close()
 	err := <-p.done
-	key := catalog.PieceKey(p.key, len(p.pieces))
+	key := PieceKey(p.key, len(p.pieces))
 	p.pw = nil
 	if err != nil {
 		return err
@@ -77,15 +81,15 @@ func (p *pieceWriter) finish() error {
 			return err
 		}
 	}
-	p.pieces = append(p.pieces, catalog.Piece{Key: key, Size: p.n, SHA256: hex.EncodeToString(p.h.Sum(nil))})
+	p.pieces = append(p.pieces, Piece{Key: key, Size: p.n, SHA256: hex.EncodeToString(p.h.Sum(nil))})
 	return nil
 }
 
 // SHA256 is the hex SHA-256 of everything written, after Close.
-func (p *pieceWriter) SHA256() string { return hex.EncodeToString(p.whole.Sum(nil)) }
+func (p *PieceWriter) SHA256() string { return hex.EncodeToString(p.whole.Sum(nil)) }
 
 // Size is the number of bytes written.
-func (p *pieceWriter) Size() int64 {
+func (p *PieceWriter) Size() int64 {
 	var n int64
 	for _, pc := range p.pieces {
 		n += pc.Size
@@ -93,7 +97,7 @@ func (p *pieceWriter) Size() int64 {
 	return n
 }
 
-func (p *pieceWriter) Write(b []byte) (int, error) {
+func (p *PieceWriter) Write(b []byte) (int, error) {
 	written := 0
 	for len(b) > 0 {
 		if p.pw == nil {
@@ -121,7 +125,7 @@ func (p *pieceWriter) Write(b []byte) (int, error) {
 }
 
 // Close ends the last piece (an empty stream is one empty piece).
-func (p *pieceWriter) Close() error {
+func (p *PieceWriter) Close() error {
 	if p.finished {
 		return nil
 	}
@@ -136,7 +140,7 @@ func (p *pieceWriter) Close() error {
 }
 
 // Abort stops an unfinished upload (its multipart upload is aborted by Put).
-func (p *pieceWriter) Abort(err error) {
+func (p *PieceWriter) Abort(err error) {
 	if p.pw != nil {
 		p.pw.CloseWithError(err)
 		<-p.done
@@ -144,14 +148,28 @@ func (p *pieceWriter) Abort(err error) {
 	}
 }
 
-// errChecksumMismatch marks a stored object whose bytes are not those the
-// manifest records.
-var errChecksumMismatch = errors.New("checksum mismatch")
+// drained makes sure the store's upload read everything: one that returns
+// early without an error would otherwise lose the tail.
+func drained(r io.Reader) error {
+	n, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("upload ended %d bytes before the piece did", n)
+	}
+	return nil
+}
 
-// openPieces reads an object's pieces as one stream. Every piece's size
-// is checked first (a missing or cut piece fails before any download);
-// each piece's SHA-256 is checked at its end.
-func openPieces(ctx context.Context, st s3.Store, o catalog.Object) (io.ReadCloser, error) {
+// ErrChecksumMismatch marks a stored object whose bytes are not those the
+// manifest records.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+// OpenPieces reads an object's pieces as one stream, each GET resumed up
+// to attempts times. Every piece's size is checked first (a missing or cut
+// piece fails before any download); each piece's SHA-256 is checked at its
+// end, a mismatch being ErrChecksumMismatch.
+func OpenPieces(ctx context.Context, st s3.Store, o Object, attempts int) (io.ReadCloser, error) {
 	pieces := o.StoredPieces()
 	for _, pc := range pieces {
 		info, err := st.Head(ctx, pc.Key)
@@ -165,16 +183,17 @@ func openPieces(ctx context.Context, st s3.Store, o catalog.Object) (io.ReadClos
 			return nil, fmt.Errorf("object %s has %d bytes, the manifest says %d: truncated or replaced", pc.Key, info.Size, pc.Size)
 		}
 	}
-	return &pieceReader{ctx: ctx, st: st, pieces: pieces}, nil
+	return &pieceReader{ctx: ctx, st: st, pieces: pieces, attempts: attempts}, nil
 }
 
 type pieceReader struct {
-	ctx    context.Context
-	st     s3.Store
-	pieces []catalog.Piece
-	cur    io.ReadCloser
-	h      hash.Hash
-	err    error // a checksum mismatch, returned by every later read too
+	ctx      context.Context
+	st       s3.Store
+	attempts int
+	pieces   []Piece
+	cur      io.ReadCloser
+	h        hash.Hash
+	err      error // a checksum mismatch, returned by every later read too
 }
 
 func (r *pieceReader) Read(b []byte) (int, error) {
@@ -186,7 +205,7 @@ func (r *pieceReader) Read(b []byte) (int, error) {
 			if len(r.pieces) == 0 {
 				return 0, io.EOF
 			}
-			rc, err := s3.OpenResuming(r.ctx, r.st, r.pieces[0].Key, r.pieces[0].Size, downloadAttempts)
+			rc, err := s3.OpenResuming(r.ctx, r.st, r.pieces[0].Key, r.pieces[0].Size, r.attempts)
 			if err != nil {
 				return 0, err
 			}
@@ -199,7 +218,7 @@ func (r *pieceReader) Read(b []byte) (int, error) {
 			r.cur.Close()
 			r.cur, r.pieces = nil, r.pieces[1:]
 			if got := hex.EncodeToString(r.h.Sum(nil)); got != pc.SHA256 {
-				r.err = fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", errChecksumMismatch, pc.Key, got, pc.SHA256)
+				r.err = fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", ErrChecksumMismatch, pc.Key, got, pc.SHA256)
 				return n, r.err
 			}
 			err = nil
