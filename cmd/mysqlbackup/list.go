@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// ListCmd is `mysqlbackup list`.
+type ListCmd struct {
+	JSON     bool `name:"json" help:"Print one JSON object."`
+	AllPorts bool `name:"all-ports" help:"Every port in the bucket, not only --port / the config's."`
+}
+
+// bucketOf is the configured bucket, or an error for local-only setups.
+func bucketOf(cfg *conf.Config, cmd string) (*s3.Bucket, error) {
+	if cfg.S3Bucket == "" {
+		return nil, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: cmd + " works on the object store; none is configured"}
+	}
+	sc, err := storeConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s3.New(sc), nil
+}
+
+// Run implements list: every backup of the port, oldest first.
+func (c *ListCmd) Run(app *App) error {
+	var bs []catalog.Backup
+	if app.Cfg.S3Bucket == "" {
+		b, err := localBackup(app.Cfg)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			bs = append(bs, *b)
+		}
+	} else {
+		st, err := bucketOf(app.Cfg, "list")
+		if err != nil {
+			return err
+		}
+		port := string(app.Cfg.Port)
+		if c.AllPorts {
+			port = ""
+		}
+		if bs, err = catalog.List(app.Ctx, st, port); err != nil {
+			return err
+		}
+	}
+	if c.JSON {
+		enc := json.NewEncoder(app.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"backups": nonNil(bs)})
+	}
+	renderBackups(app.Stdout, bs)
+	return nil
+}
+
+func nonNil(bs []catalog.Backup) []catalog.Backup {
+	if bs == nil {
+		return []catalog.Backup{}
+	}
+	return bs
+}
+
+// localBackup describes the local archive of a setup without S3.
+func localBackup(cfg *conf.Config) (*catalog.Backup, error) {
+	src, err := localSource(cfg.BackupTgzDes3)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(cfg.BackupTgzDes3)
+	if err != nil {
+		return nil, err
+	}
+	b := &catalog.Backup{Date: "local", Port: string(cfg.Port), Format: "legacy", Key: src.name, Size: src.size, Modified: fi.ModTime(), Complete: true}
+	if src.algo != "" {
+		b.Checksum = src.algo + ":" + src.sum
+	}
+	return b, nil
+}
+
+func renderBackups(w io.Writer, bs []catalog.Backup) {
+	if len(bs) == 0 {
+		fmt.Fprintln(w, "no backups")
+		return
+	}
+	t := newTable(w)
+	t.AppendHeader(table.Row{"Date", "Port", "Format", "Size", "Modified", "State", "Checksum", "Binlog position", "GTID"})
+	for _, b := range bs {
+		state := "complete"
+		if !b.Complete {
+			state = "INCOMPLETE"
+		}
+		t.AppendRow(table.Row{b.Date, b.Port, b.Format, humanBytes(b.Size), b.Modified.Local().Format("2006-01-02 15:04:05"), state, b.Checksum, b.Position, b.GTID})
+	}
+	t.SetColumnConfigs([]table.ColumnConfig{wrap(7, 46), wrap(9, 40)})
+	t.Render()
+}
