@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
@@ -27,7 +28,9 @@ func ReadOptions(ctx context.Context, bin, defaultsFile string, log *slog.Logger
 		Stdout: &out, Log: log,
 	}
 	if err := proc.Run(ctx, spec); err != nil {
-		return nil, fmt.Errorf("read the server's options from %s: %w", defaultsFile, err)
+		// The server quotes a bad option with its value, which may be a
+		// secret: name the option only.
+		return nil, fmt.Errorf("read the server's options from %s: %s", defaultsFile, RedactOptionValues(err.Error()))
 	}
 	o := ParseOptions(out.String())
 	if len(o) == 0 {
@@ -117,4 +120,14 @@ func (o Options) BinlogBasename(dataDir string) string {
 		dataDir = o["datadir"]
 	}
 	return filepath.Join(dataDir, bin)
+}
+
+// quotedOption is an option quoted with its value in a server message:
+// unknown variable 'file_key_management_filekey=…'.
+var quotedOption = regexp.MustCompile(`'(-*[A-Za-z0-9_.-]+)=[^']*'`)
+
+// RedactOptionValues hides the values of the options a server message
+// quotes, keeping their names.
+func RedactOptionValues(s string) string {
+	return quotedOption.ReplaceAllString(s, "'$1=<redacted>'")
 }

@@ -109,3 +109,16 @@ func TestBinlogBasenameIsRelativeToTheDatadir(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactOptionValuesKeepsTheNameOnly(t *testing.T) {
+	in := `mariadbd: exit status 7: [ERROR] mariadbd: unknown variable 'file_key_management_filekey=filekey-secret-3' | unknown option '--wsrep-sst-auth=sst:pw'`
+	got := RedactOptionValues(in)
+	for _, secret := range []string{"filekey-secret-3", "sst:pw"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q still holds %q", got, secret)
+		}
+	}
+	if !strings.Contains(got, "'file_key_management_filekey=<redacted>'") || !strings.Contains(got, "'--wsrep-sst-auth=<redacted>'") {
+		t.Errorf("option names lost: %q", got)
+	}
+}

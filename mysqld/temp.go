@@ -21,6 +21,9 @@ type TempOptions struct {
 	DataDir      string
 	RunDir       string   // private dir for socket, pid file and error log
 	ExtraArgs    []string // e.g. --server-id=…, long net timeouts
+	// OwnDataDir says DataDir is the datadir the normal start of
+	// DefaultsFile uses (not a staging copy): the option file must say so.
+	OwnDataDir bool
 	// KeepBinlog leaves binary logging as my.cnf says; otherwise the
 	// server runs with --skip-log-bin.
 	KeepBinlog   bool
@@ -93,9 +96,16 @@ func (s *TempServer) PidFile() string { return s.pidFile }
 // args builds the command line and proves it names the server's files as
 // the normal start does.
 func (o TempOptions) args(ctx context.Context) ([]string, error) {
-	normal, err := ReadOptions(ctx, o.Bin, o.DefaultsFile, o.Log, "--datadir="+o.DataDir)
+	var override []string
+	if !o.OwnDataDir {
+		override = []string{"--datadir=" + o.DataDir}
+	}
+	normal, err := ReadOptions(ctx, o.Bin, o.DefaultsFile, o.Log, override...)
 	if err != nil {
 		return nil, err
+	}
+	if o.OwnDataDir && !SamePath(normal["datadir"], o.DataDir) {
+		return nil, fmt.Errorf("%s says datadir=%s, not %s: its normal start would run on another datadir", o.DefaultsFile, normal["datadir"], o.DataDir)
 	}
 	pid := normal["pid-file"]
 	if pid == "" {
@@ -208,7 +218,7 @@ func (s *TempServer) ErrorTail() string {
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]
 	}
-	return strings.Join(lines, " | ")
+	return RedactOptionValues(strings.Join(lines, " | "))
 }
 
 // SamePath says whether a and b name the same file, symbolic links

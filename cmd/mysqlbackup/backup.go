@@ -39,7 +39,8 @@ type backupRun struct {
 	db       *sql.DB
 	password []byte
 	engine   xtrabackup.Engine
-	creds    string
+	creds    string // client option file with the password, in runDir
+	runDir   string
 	binlogs  binlogsync.Snapshot
 	snapshot xtrabackup.BinlogInfo
 	dest     destination
@@ -135,7 +136,12 @@ func (b *backupRun) check() error {
 	if b.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
 		return err
 	}
-	b.creds, _, err = mysqld.WriteClientDefaults(cfg.BackupBase, adminConn(cfg), cfg.MySQLMyCnf)
+	// The credentials live in this run's private dir: a killed run's copy
+	// is removed by the next run of the port, never left in backup_base.
+	if b.runDir, err = newTempRunDir(b.App); err != nil {
+		return err
+	}
+	b.creds, _, err = mysqld.WriteClientDefaults(b.runDir, adminConn(cfg), cfg.MySQLMyCnf)
 	if err != nil {
 		return err
 	}
@@ -317,8 +323,8 @@ func (b *backupRun) cleanup() {
 		b.dest.Abort()
 	}
 	b.v2.abort(b.Log)
-	if b.creds != "" {
-		os.Remove(b.creds)
+	if b.runDir != "" {
+		os.RemoveAll(b.runDir)
 	}
 	if err := b.removeStaging(); err != nil {
 		b.Log.Warn("staging dir not removed", "err", err)

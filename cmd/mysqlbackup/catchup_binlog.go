@@ -96,19 +96,32 @@ func (c *catchupRun) check() error {
 	if _, err := os.Stat(cfg.MySQLDataDir); err != nil {
 		return fmt.Errorf("no restored datadir to catch up: %w", err)
 	}
+	if restoreInProgress(cfg.MySQLDataDir) {
+		return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", cfg.MySQLDataDir)
+	}
 	if c.pending, err = readCatchupMarker(cfg.MySQLDataDir); err != nil {
 		return err
 	}
+	series := ""
+	if c.pending != nil {
+		series = c.pending.BinlogBasename
+	}
 	// The datadir may hold a peer's my.cnf (a restore without an own one
 	// then, or one edited since): the catch-up and the next start run as
-	// this host.
-	if _, err := installOwnMyCnf(c.Log, cfg, cfg.MySQLDataDir); err != nil {
+	// this host, once that my.cnf is proven to start this datadir and its
+	// binlog series. Nothing is changed before.
+	myCnf := ownMyCnf(cfg)
+	if myCnf == "" || !inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
+		myCnf = cfg.MySQLMyCnf
+	}
+	if _, err := os.Stat(myCnf); err != nil {
+		return fmt.Errorf("no restored datadir to catch up: %w", err)
+	}
+	if err := checkMyCnf(c.App, myCnf, series); err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
-		return fmt.Errorf("no restored datadir to catch up: mysql_my_cnf: %w", err)
-	}
-	return nil
+	_, err = installOwnMyCnf(c.Log, cfg, cfg.MySQLDataDir, replacedSuffix())
+	return err
 }
 
 // probe reads every source's server id and goal once: the goals do not

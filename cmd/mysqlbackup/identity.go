@@ -14,6 +14,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // fromBackupSuffix names the backup's my.cnf kept beside this host's own.
@@ -35,10 +36,11 @@ func ownMyCnf(cfg *conf.Config) string {
 }
 
 // installOwnMyCnf makes the my.cnf of dataDir (when mysql_my_cnf lives in
-// the datadir) this host's own: the file there is kept as
-// my.cnf.from-backup (or, when that exists already, my.cnf.previous) and
-// the differences are logged. It returns whether it changed anything.
-func installOwnMyCnf(log *slog.Logger, cfg *conf.Config, dataDir string) (bool, error) {
+// the datadir) this host's own, with the own file's mode: the file there is
+// kept as my.cnf{keepSuffix} and the differing lines are logged (values
+// of options not known to be harmless are masked). It returns whether it
+// changed anything.
+func installOwnMyCnf(log *slog.Logger, cfg *conf.Config, dataDir, keepSuffix string) (bool, error) {
 	own := ownMyCnf(cfg)
 	if own == "" || !inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
 		// Without an own my.cnf there is nothing to install; a mysql_my_cnf
@@ -50,15 +52,16 @@ func installOwnMyCnf(log *slog.Logger, cfg *conf.Config, dataDir string) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("own my.cnf: %w", err)
 	}
+	fi, err := os.Stat(own)
+	if err != nil {
+		return false, fmt.Errorf("own my.cnf: %w", err)
+	}
 	have, err := os.ReadFile(target)
 	switch {
 	case err == nil && bytes.Equal(have, want):
 		return false, nil
 	case err == nil:
-		keep := target + fromBackupSuffix
-		if _, serr := os.Stat(keep); serr == nil {
-			keep = target + ".previous"
-		}
+		keep := target + keepSuffix
 		if err := os.Rename(target, keep); err != nil {
 			return false, fmt.Errorf("keep the replaced my.cnf: %w", err)
 		}
@@ -69,10 +72,36 @@ func installOwnMyCnf(log *slog.Logger, cfg *conf.Config, dataDir string) (bool, 
 	default:
 		return false, fmt.Errorf("my.cnf: %w", err)
 	}
-	if err := atomicfile.WriteFile(target, want, 0o644); err != nil {
+	if err := atomicfile.WriteFile(target, want, fi.Mode().Perm()); err != nil {
 		return false, fmt.Errorf("install own my.cnf: %w", err)
 	}
 	return true, chownTree(log, target, cfg.MySQLUser, cfg.MySQLUserGroup)
+}
+
+// replacedSuffix names a my.cnf that catchup_binlog replaced: never the
+// same name twice, so no earlier copy is lost.
+func replacedSuffix() string { return ".replaced-" + time.Now().UTC().Format("20060102T150405Z") }
+
+// checkMyCnf proves, with the server's own view of the option file at
+// path, that its normal start uses mysql_data_dir and, when series is set,
+// writes that binlog series: nothing is installed or started otherwise.
+func checkMyCnf(app *App, path, series string) error {
+	cfg := app.Cfg
+	bin, err := serverBin(cfg)
+	if err != nil {
+		return err
+	}
+	opts, err := mysqld.ReadOptions(app.Ctx, bin, path, app.Log)
+	if err != nil {
+		return err
+	}
+	if d := opts["datadir"]; !mysqld.SamePath(d, cfg.MySQLDataDir) {
+		return fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", path, d, cfg.MySQLDataDir)
+	}
+	if base := opts.BinlogBasename(""); series != "" && !mysqld.SamePath(base, series) {
+		return fmt.Errorf("my.cnf %s writes the binlog series %s but the restore put it back as %s: fix log-bin", path, base, series)
+	}
+	return nil
 }
 
 // inside says whether p is dir or below it.
@@ -81,13 +110,14 @@ func inside(dir, p string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-// lineDiff returns the lines only in a and those only in b, with the value
-// of any password-like option masked (my.cnf may hold client passwords).
+// lineDiff returns the lines only in a and those only in b, comments
+// left out, each option's value masked unless the option is one of
+// harmlessOptions (my.cnf may hold passwords, keys, SST credentials).
 func lineDiff(a, b []byte) (onlyA, onlyB []string) {
 	set := func(d []byte) map[string]bool {
 		m := map[string]bool{}
 		for _, l := range strings.Split(string(d), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, ";") {
 				m[l] = true
 			}
 		}
@@ -109,12 +139,25 @@ func lineDiff(a, b []byte) (onlyA, onlyB []string) {
 	return onlyA, onlyB
 }
 
+// harmlessOptions are the options whose values the my.cnf diff shows:
+// identity, names and paths of the server's files.
+var harmlessOptions = map[string]bool{
+	"server-id": true, "gtid-domain-id": true, "datadir": true, "port": true, "socket": true,
+	"bind-address": true, "report-host": true, "pid-file": true, "log-bin": true, "log-bin-index": true,
+	"log-basename": true, "relay-log": true, "relay-log-index": true, "log-error": true, "tmpdir": true,
+	"user": true, "log-slave-updates": true, "skip-slave-start": true, "binlog-format": true, "read-only": true,
+}
+
 func maskOption(line string) string {
 	k, _, ok := strings.Cut(line, "=")
-	if ok && strings.Contains(strings.ToLower(k), "password") {
-		return k + "=<redacted>"
+	if !ok {
+		return line
 	}
-	return line
+	name := strings.TrimPrefix(strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "_", "-"), "loose-")
+	if harmlessOptions[name] {
+		return line
+	}
+	return strings.TrimSpace(k) + "=<redacted>"
 }
 
 // catchupMarker is the file a restore leaves in the datadir and only a
@@ -156,6 +199,9 @@ func readCatchupMarker(dataDir string) (*pendingCatchup, error) {
 	var p pendingCatchup
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("catch-up marker %s: %w", filepath.Join(dataDir, catchupMarker), err)
+	}
+	if p.From == "" || p.RestoredAt.IsZero() {
+		return nil, fmt.Errorf("catch-up marker %s does not say when and from what the datadir was restored: not one this tool wrote", filepath.Join(dataDir, catchupMarker))
 	}
 	return &p, nil
 }

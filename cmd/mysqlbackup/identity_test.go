@@ -23,14 +23,14 @@ func TestIndexPrefixIsTheFormTheServerWritesItsIndexIn(t *testing.T) {
 	}
 }
 
-func TestMyCnfDiffMasksPasswordsAndIgnoresComments(t *testing.T) {
-	own := []byte("[mysqld]\nserver-id=2\n# mine\n[client]\npassword=own-secret\n")
-	peer := []byte("[mysqld]\nserver-id=1\n[client]\npassword=peer-secret\n")
+func TestMyCnfDiffShowsIdentityAndMasksEveryOtherValue(t *testing.T) {
+	own := []byte("[mysqld]\nserver-id=2\ngtid_domain_id=2\n# mine\nloose-wsrep_sst_auth=sst:own-secret\n[client]\npassword=own-secret\n")
+	peer := []byte("[mysqld]\nserver-id=1\ngtid_domain_id=1\nloose-file_key_management_filekey = peer-key\n[client]\npassword=peer-secret\n")
 	onlyOwn, onlyPeer := lineDiff(own, peer)
-	if want := []string{"password=<redacted>", "server-id=2"}; !slices.Equal(onlyOwn, want) {
+	if want := []string{"gtid_domain_id=2", "loose-wsrep_sst_auth=<redacted>", "password=<redacted>", "server-id=2"}; !slices.Equal(onlyOwn, want) {
 		t.Errorf("own only %q, want %q", onlyOwn, want)
 	}
-	if want := []string{"password=<redacted>", "server-id=1"}; !slices.Equal(onlyPeer, want) {
+	if want := []string{"gtid_domain_id=1", "loose-file_key_management_filekey=<redacted>", "password=<redacted>", "server-id=1"}; !slices.Equal(onlyPeer, want) {
 		t.Errorf("peer only %q, want %q", onlyPeer, want)
 	}
 }
@@ -59,25 +59,28 @@ func TestInstallOwnMyCnfKeepsTheBackupsAndNeverReplacesAnOutsideOne(t *testing.T
 		}
 	}
 	own, peer := "[mysqld]\nserver-id=2\n", "[mysqld]\nserver-id=1\n"
-	os.WriteFile(filepath.Join(confBase, "my.cnf"), []byte(own), 0o644)
+	os.WriteFile(filepath.Join(confBase, "my.cnf"), []byte(own), 0o640)
 	os.WriteFile(filepath.Join(data, "my.cnf"), []byte(peer), 0o644)
 	cfg := &conf.Config{ConfBase: confBase, MySQLDataDir: data, MySQLMyCnf: filepath.Join(data, "my.cnf"), MySQLUser: "no-such-user-here"}
 	log := slog.New(slog.DiscardHandler)
-	if changed, err := installOwnMyCnf(log, cfg, data); err != nil || !changed {
+	if changed, err := installOwnMyCnf(log, cfg, data, fromBackupSuffix); err != nil || !changed {
 		t.Fatalf("install: changed %v, err %v", changed, err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf")); string(got) != own {
 		t.Errorf("datadir my.cnf %q, want the own one", got)
 	}
+	if fi, err := os.Stat(filepath.Join(data, "my.cnf")); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("installed my.cnf mode %v (%v), want the own file's 0640", fi.Mode().Perm(), err)
+	}
 	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf"+fromBackupSuffix)); string(got) != peer {
 		t.Errorf("my.cnf.from-backup %q, want the peer's", got)
 	}
-	if changed, _ := installOwnMyCnf(log, cfg, data); changed {
+	if changed, _ := installOwnMyCnf(log, cfg, data, fromBackupSuffix); changed {
 		t.Error("a second install changed an identical my.cnf")
 	}
 	cfg.MySQLMyCnf = filepath.Join(dir, "etc.cnf")
 	os.WriteFile(cfg.MySQLMyCnf, []byte(peer), 0o644)
-	if changed, err := installOwnMyCnf(log, cfg, data); err != nil || changed {
+	if changed, err := installOwnMyCnf(log, cfg, data, fromBackupSuffix); err != nil || changed {
 		t.Errorf("mysql_my_cnf outside the datadir: changed %v, err %v; want it left alone", changed, err)
 	}
 }

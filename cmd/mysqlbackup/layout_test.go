@@ -60,6 +60,15 @@ func groupOf(t *testing.T, m *testbed.MinIO, a, b testbed.Options, extra func(*t
 // catchup_binlog. It checks the pending catch-up in between.
 func loseAndRebuild(t *testing.T, from, lost, peer member) {
 	t.Helper()
+	loseAfterBackup(t, from, lost, peer)
+	rebuild(t, lost)
+}
+
+// loseAfterBackup: a backup of from, writes on both sides after it, lost
+// killed and its datadir (and a binlog disk of its own) wiped, the peer
+// writing on.
+func loseAfterBackup(t *testing.T, from, lost, peer member) {
+	t.Helper()
 	lost.Exec("INSERT INTO app.t VALUES (1, 'lost: before the backup')")
 	peer.Exec("INSERT INTO app.t VALUES (1001, 'peer: before the backup')")
 	testbed.WaitCaughtUp(t, lost.Instance, peer.Instance)
@@ -88,7 +97,12 @@ func loseAndRebuild(t *testing.T, from, lost, peer member) {
 		}
 	}
 	peer.Exec("INSERT INTO app.t VALUES (1003, 'peer: while the other is down')")
+}
 
+// rebuild is the bootstrap hook on the lost member: `--when no-data-dir
+// restore`, checks of the pending catch-up, catchup_binlog.
+func rebuild(t *testing.T, lost member) {
+	t.Helper()
 	if r := runCLI(t, "--conf-path", lost.conf, "--when", "no-data-dir", "restore"); r.code != 0 || !strings.Contains(r.stdout, "catchup=pending") {
 		t.Fatalf("restore: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
 	}

@@ -220,7 +220,7 @@ func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, erro
 	if err != nil {
 		return binlogsync.Replayer{}, err
 	}
-	r.creds, _, err = mysqld.WriteClientDefaults(cfg.BackupBase, srv.Conn, "")
+	r.creds, _, err = mysqld.WriteClientDefaults(r.runDir, srv.Conn, "")
 	return binlogsync.Replayer{BinlogBin: binlogBin, ClientBin: clientBin, ClientDefaults: r.creds, Log: r.Log}, err
 }
 
@@ -230,10 +230,18 @@ func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, erro
 // that my.cnf's normal start reads them.
 func (r *restoreRun) identity() (err error) {
 	cfg := r.Cfg
-	if _, err := installOwnMyCnf(r.Log, cfg, r.stage.dir); err != nil {
+	if _, err := installOwnMyCnf(r.Log, cfg, r.stage.dir, fromBackupSuffix); err != nil {
 		return err
 	}
-	if ownMyCnf(cfg) == "" {
+	switch {
+	case !inside(cfg.MySQLDataDir, cfg.MySQLMyCnf):
+		// The normal start reads the operator's file; the backup's copy
+		// must not be started from by mistake.
+		staged := filepath.Join(r.stage.dir, "my.cnf")
+		if err := os.Rename(staged, staged+fromBackupSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	case ownMyCnf(cfg) == "":
 		r.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it", "conf_base", cfg.ConfBase)
 	}
 	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
@@ -266,7 +274,7 @@ func (r *restoreRun) binlogsBack() error {
 }
 
 // finish hands the new datadir over: the pending catch-up marker, chown,
-// then into place.
+// the unverified marker, then into place.
 func (r *restoreRun) finish() error {
 	cfg := r.Cfg
 	if needsCatchup(cfg) {
@@ -278,10 +286,13 @@ func (r *restoreRun) finish() error {
 	if err := chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
 		return err
 	}
-	if err := r.stage.publish(); err != nil {
+	if err := r.stage.markUnverified(); err != nil {
 		return err
 	}
-	r.published = true
+	if err := r.stage.publish(); err != nil {
+		return err // the datadir, if any, keeps its unverified marker
+	}
+	r.published = true   // from here on a failure moves it aside again
 	if r.stage.inPlace { // the datadir itself was not part of the stage
 		return chownTree(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup)
 	}
@@ -289,15 +300,19 @@ func (r *restoreRun) finish() error {
 }
 
 // verifyStart proves the datadir starts as its normal start would start
-// it, and reads the restored binlogs, before saying ok; a datadir that
-// would not start goes back to being an unfinished restore.
+// it, and reads the restored binlogs; only then does the datadir lose its
+// unverified marker (the binlog dir's marker goes first, so that a kill in
+// between leaves an unfinished restore, never a stale binlog marker).
 func (r *restoreRun) verifyStart() error {
 	cfg := r.Cfg
 	want := startProof{binlogBasename: r.place.basename, gtid: r.snapshot.GTID}
 	if err := proveStart(r.App, r.runDir, want); err != nil {
-		return errors.Join(err, r.unpublish())
+		return err
 	}
 	if err := r.place.finish(cfg, r); err != nil {
+		return err
+	}
+	if err := r.stage.verified(); err != nil {
 		return err
 	}
 	r.done = true
@@ -307,17 +322,14 @@ func (r *restoreRun) verifyStart() error {
 	return nil
 }
 
-// unpublish turns a published datadir that failed its proof back into an
-// unfinished restore, which the cleanup (or the next restore) removes.
+// unpublish turns a published datadir of a failed restore back into a
+// staging dir, which the cleanup removes. An in-place one keeps its
+// unverified marker: it counts as absent and the next restore clears it.
 func (r *restoreRun) unpublish() error {
-	if !r.published {
+	if !r.published || r.stage.inPlace {
 		return nil
 	}
 	r.published = false
-	if r.stage.inPlace {
-		r.stage.moving = true // keep the marker: the datadir counts as absent
-		return os.Mkdir(r.stage.dir, 0o750)
-	}
 	return os.Rename(r.Cfg.MySQLDataDir, r.stage.dir)
 }
 
@@ -344,6 +356,9 @@ func (r *restoreRun) cleanup() {
 		os.RemoveAll(r.runDir)
 	}
 	if !r.done {
+		if err := r.unpublish(); err != nil {
+			r.Log.Warn("the failed restore's datadir could not be moved aside; it keeps its unverified marker", "err", err)
+		}
 		if err := r.removeWork(); err != nil {
 			r.Log.Warn("restore leftovers not removed", "err", err)
 		}

@@ -44,14 +44,14 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 		return binlogPlace{}, err
 	}
 	if d := opts["datadir"]; !mysqld.SamePath(d, cfg.MySQLDataDir) {
-		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnf, d, cfg.MySQLDataDir)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnfName(cfg, myCnf), d, cfg.MySQLDataDir)
 	}
 	base := opts.BinlogBasename("")
 	switch {
 	case base == "":
-		return binlogPlace{}, fmt.Errorf("my.cnf %s has no log-bin: the normal start would not read the restored binlogs", myCnf)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s has no log-bin: the normal start would not read the restored binlogs", myCnfName(cfg, myCnf))
 	case filepath.Base(base) != series:
-		return binlogPlace{}, fmt.Errorf("my.cnf %s names the binlogs %s.* but the backup's are %s.*: set log-bin to %s (binlogs cannot be renamed: each names the next)", myCnf, filepath.Base(base), series, series)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s names the binlogs %s.* but the backup's are %s.*: set log-bin to %s (binlogs cannot be renamed: each names the next)", myCnfName(cfg, myCnf), filepath.Base(base), series, series)
 	}
 	index := opts["log-bin-index"]
 	switch {
@@ -71,10 +71,22 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 		p.dir, p.index = staged(dir), staged(index)
 		return p, nil
 	case inside(cfg.MySQLDataDir, dir) || filepath.Dir(index) != dir:
-		return binlogPlace{}, fmt.Errorf("my.cnf %s puts the binlogs in %s and their index at %s: only one directory for both, inside the datadir or not, is supported", myCnf, dir, index)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s puts the binlogs in %s and their index at %s: only one directory for both, inside the datadir or not, is supported", myCnfName(cfg, myCnf), dir, index)
 	}
 	p.dir, p.index, p.external = dir, index, true
 	return p, checkBinlogDir(dir)
+}
+
+// myCnfName names the my.cnf a restore checked as the operator knows it:
+// this host's own (installed into the staging datadir), else the backup's.
+func myCnfName(cfg *conf.Config, staged string) string {
+	if own := ownMyCnf(cfg); own != "" && inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
+		return own
+	}
+	if inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
+		return "taken with the backup"
+	}
+	return staged
 }
 
 // indexPrefix is how a server started with log-bin=logBin lists its files

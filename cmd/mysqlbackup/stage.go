@@ -15,6 +15,13 @@ import (
 // counts it as absent, and the next restore clears and redoes it.
 const inPlaceMarker = ".mysqlbackup-restoring"
 
+// unverifiedMarker is the file a published datadir holds until the start
+// proof passed: a restore killed after the rename and before the proof
+// leaves a datadir that --when no-data-dir counts as absent and the next
+// restore clears and redoes, like one killed earlier. A file, not a
+// directory: the server would list a directory as a database.
+const unverifiedMarker = ".mysqlbackup-unverified"
+
 // stagingSuffix names the sibling directory a restore builds the datadir
 // in when it can rename it into place.
 const stagingSuffix = ".restoring"
@@ -60,10 +67,15 @@ func isMountPoint(dir string) (bool, error) {
 }
 
 // restoreInProgress says whether datadir holds the marker of an
-// unfinished in-place restore.
+// unfinished restore: an in-place one still building, or a published one
+// not proven to start.
 func restoreInProgress(datadir string) bool {
-	_, err := os.Stat(filepath.Join(datadir, inPlaceMarker))
-	return err == nil
+	for _, m := range []string{inPlaceMarker, unverifiedMarker} {
+		if _, err := os.Stat(filepath.Join(datadir, m)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // check accepts a missing or empty datadir, and clears one that holds an
@@ -83,16 +95,38 @@ func (s *stage) check() error {
 	return nil
 }
 
-// clearDir removes every entry of dir, the marker last.
+// clearDir removes every entry of dir, the markers last.
 func clearDir(dir string, entries []os.DirEntry) error {
 	for _, e := range entries {
-		if e.Name() != inPlaceMarker {
+		if e.Name() != inPlaceMarker && e.Name() != unverifiedMarker {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}
 	}
+	if err := os.RemoveAll(filepath.Join(dir, unverifiedMarker)); err != nil {
+		return err
+	}
 	return os.RemoveAll(filepath.Join(dir, inPlaceMarker))
+}
+
+// markUnverified writes the unverified marker where the published
+// datadir will have it: inside the stage that is renamed into place, or in
+// the datadir an in-place stage moves up into.
+func (s *stage) markUnverified() error {
+	dir := s.dir
+	if s.inPlace {
+		dir = s.datadir
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, unverifiedMarker), nil, 0o600)
+}
+
+// verified removes the unverified marker: the datadir is finished.
+func (s *stage) verified() error {
+	if err := os.Remove(filepath.Join(s.datadir, unverifiedMarker)); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(s.datadir)
 }
 
 // publish turns the stage into the datadir.
@@ -104,7 +138,7 @@ func (s *stage) publish() error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	for _, e := range entries {
-		if !s.inPlace || e.Name() != inPlaceMarker {
+		if !s.inPlace || (e.Name() != inPlaceMarker && e.Name() != unverifiedMarker) {
 			return fmt.Errorf("data dir %s got %s while the restore ran: not overwriting it", s.datadir, e.Name())
 		}
 	}

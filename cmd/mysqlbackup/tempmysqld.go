@@ -10,10 +10,11 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
-// tempRunPrefix starts the name of every temporary mysqld's run directory
-// of a port under backup_base: {backup_base}/mysqld-tmp-{port}-{random}.
-// Each run has its own (ports share backup_base), and a run removes only
-// its own port's, under the port's lock.
+// tempRunPrefix starts the name of every run's private directory of a
+// port under backup_base, {backup_base}/mysqld-tmp-{port}-{random}: a
+// temporary mysqld's socket, pid file and error log, and the credentials
+// file of the tools. Each run has its own (ports share backup_base), and a
+// run removes only its own port's, under the port's lock.
 func tempRunPrefix(cfg *conf.Config) string {
 	return filepath.Join(cfg.BackupBase, "mysqld-tmp-"+string(cfg.Port)+"-")
 }
@@ -82,7 +83,7 @@ func startTempMysqld(app *App, dataDir, runDir string, keepBinlog bool, extra ..
 	}
 	return mysqld.StartTemp(app.Ctx, mysqld.TempOptions{
 		Bin: bin, DefaultsFile: myCnf, DataDir: dataDir, RunDir: runDir,
-		ExtraArgs: extra, KeepBinlog: keepBinlog,
+		ExtraArgs: extra, KeepBinlog: keepBinlog, OwnDataDir: dataDir == cfg.MySQLDataDir,
 		User: "root", Password: cfg.RootPassword.Reveal(), Log: app.Log,
 	})
 }

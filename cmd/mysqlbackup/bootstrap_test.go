@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+)
+
+// waitTempOn returns the pid of a temporary mysqld of in's port started on
+// datadir (the restore's start proof runs on the real datadir, its replay
+// on the staging one), failing if the command ends first.
+func waitTempOn(t *testing.T, in *testbed.Instance, datadir string, exited chan error) int {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("the command ended (%v) before a temporary mysqld ran on %s", err, datadir)
+		default:
+		}
+		pids, _ := filepath.Glob(tempPidFiles(in))
+		for _, f := range pids {
+			var pid int
+			data, _ := os.ReadFile(f)
+			if _, err := fmt.Sscan(string(data), &pid); err != nil {
+				continue
+			}
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if bytes.Contains(cmdline, []byte("--datadir="+datadir+"\x00")) {
+				return pid
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no temporary mysqld on %s within three minutes", datadir)
+	return 0
+}
+
+func TestRestoreKilledInItsStartProofIsRedoneAndLeavesNoTrustedBinlogMarker(t *testing.T) {
+	m := testbed.StartMinIO(t)
+	a, b := groupOf(t, m, testbed.Options{ID: 1, Layout: testbed.LayoutBinlogDir}, testbed.Options{ID: 2, Layout: testbed.LayoutBinlogDir}, nil)
+	loseAfterBackup(t, a, a, b)
+
+	cmd := cliCommand(t, "--conf-path", a.conf, "--when", "no-data-dir", "restore")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pid := waitTempOn(t, a.Instance, a.DataDir, exited) // published, proving its start
+	cmd.Process.Kill()
+	<-exited
+	waitGone(t, pid)
+
+	if !restoreInProgress(a.DataDir) {
+		t.Fatal("a restore killed in its start proof left a datadir that counts as finished")
+	}
+	if r := runCLI(t, "--conf-path", a.conf, "catchup_binlog"); r.code != 1 || !strings.Contains(lastLine(r.stderr), "holds an unfinished restore") {
+		t.Errorf("catchup_binlog on an unproven datadir: exit %d, %q; want a refusal", r.code, lastLine(r.stderr))
+	}
+	rebuild(t, a) // the bootstrap hook runs again and redoes the restore
+	if _, err := os.Stat(filepath.Join(a.BinlogDir(), binlogMarker)); err == nil {
+		t.Error("the binlog dir keeps a restore marker after a finished restore")
+	}
+	startsAsItself(t, a, b)
+
+	// Later only the datadir's disk is lost; the binlog disk survives with
+	// transactions nobody else holds. A restore must refuse, not clear it.
+	a.Exec("INSERT INTO app.t VALUES (5, 'only in the surviving binlogs')")
+	a.Kill()
+	if err := os.RemoveAll(a.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadDir(a.BinlogDir())
+	r := runCLI(t, "--conf-path", a.conf, "restore")
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "is not empty") {
+		t.Errorf("restore over a surviving binlog dir: exit %d, %q; want a refusal", r.code, lastLine(r.stderr))
+	}
+	if after, _ := os.ReadDir(a.BinlogDir()); len(after) != len(before) {
+		t.Errorf("the binlog dir held %d entries, now %d", len(before), len(after))
+	}
+}
+
+func TestCatchupRefusesAnOwnMyCnfThatWouldStartAnotherDatadirOrBinlogSeries(t *testing.T) {
+	m := testbed.StartMinIO(t)
+	a, b := groupOf(t, m, testbed.Options{ID: 1}, testbed.Options{ID: 2}, nil)
+	loseAfterBackup(t, a, a, b)
+	if r := runCLI(t, "--conf-path", a.conf, "--when", "no-data-dir", "restore"); r.code != 0 {
+		t.Fatalf("restore: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	own := filepath.Join(a.ConfBase, "my.cnf")
+	good := a.Cnf()
+	installed, _ := os.ReadFile(a.MyCnf)
+	other := a.DataDir + "-old"
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, from, to, want string }{
+		{"log-bin renamed", "/mysql-bin\n", "/db-bin\n", "writes the binlog series"},
+		{"datadir moved", "datadir=" + a.DataDir + "\n", "datadir=" + other + "\n", "says datadir=" + other},
+	} {
+		if err := os.WriteFile(own, []byte(strings.Replace(good, c.from, c.to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runCLI(t, "--conf-path", a.conf, "catchup_binlog")
+		if r.code != 1 || !strings.Contains(lastLine(r.stderr), c.want) {
+			t.Errorf("%s: exit %d, %q; want a refusal naming it", c.name, r.code, lastLine(r.stderr))
+		}
+		if got, _ := os.ReadFile(a.MyCnf); !bytes.Equal(got, installed) {
+			t.Errorf("%s: the datadir's my.cnf changed before the refusal", c.name)
+		}
+		if m, _ := filepath.Glob(filepath.Join(a.DataDir, "db-bin*")); len(m) > 0 {
+			t.Errorf("%s: a server wrote %v before the refusal", c.name, m)
+		}
+	}
+	if err := os.WriteFile(own, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, "--conf-path", a.conf, "catchup_binlog"); r.code != 0 {
+		t.Fatalf("catchup_binlog with the own my.cnf put right: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	startsAsItself(t, a, b)
+}
