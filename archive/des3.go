@@ -1,6 +1,8 @@
-// Package archive holds the formats a backup is packed in: the legacy
-// archive (tar, gzip, OpenSSL-compatible 3DES) that mysqlbackup.py reads
-// and writes, as streaming io wrappers.
+// Package archive holds the formats a backup is packed in, as streaming io
+// wrappers: the legacy archive (tar, gzip, OpenSSL-compatible 3DES) that
+// mysqlbackup.py reads and writes; the v2 objects (zstd in independent
+// frames, then age); and a reader of the engines' xbstream that checks
+// every chunk's CRC on the way.
 package archive
 
 import (

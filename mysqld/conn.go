@@ -1,6 +1,8 @@
-// Package mysqld controls and queries a local MySQL or MariaDB instance
-// through its unix socket: is it alive, run SQL, and (later) supervise a
-// temporary server on a restored datadir.
+// Package mysqld controls and queries a local MySQL or MariaDB instance:
+// is it alive on its socket, its version, a credentials option file for the
+// client tools, the server's own view of its options (--verbose --help),
+// and a supervised temporary server on a datadir that names its files as
+// the normal start does.
 package mysqld
 
 import (

@@ -60,7 +60,7 @@ func TestMySQLSetsNormalizeSubtractAndCount(t *testing.T) {
 
 func TestSQLForEachFlavorAndVersion(t *testing.T) {
 	src := Source{ID: "2", Host: "10.0.0.2", Port: 3309, User: "replicator", Password: "p'w"}
-	v := func(s string) Server { x, _ := mysqld.ParseVersion(s); return x }
+	v := func(s string) mysqld.Version { x, _ := mysqld.ParseVersion(s); return x }
 	tests := []struct {
 		name string
 		got  string
@@ -105,7 +105,7 @@ func TestQuoteKeepsHostileValuesInsideTheLiteral(t *testing.T) {
 }
 
 func TestMaskPasswordHidesOnlyThePassword(t *testing.T) {
-	q := ChangeSource(Server{Flavor: MariaDB}, Source{ID: "2", Host: "h", Port: 1, User: "u", Password: `s3cr\'et, x`})
+	q := ChangeSource(mysqld.Version{Flavor: MariaDB}, Source{ID: "2", Host: "h", Port: 1, User: "u", Password: `s3cr\'et, x`})
 	got := maskPassword(q)
 	if strings.Contains(got, "s3cr") || !strings.Contains(got, "MASTER_PASSWORD='<redacted>', MASTER_USE_GTID=slave_pos") {
 		t.Errorf("masked: %s", got)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // Execer is one session: statements that set session state must share it.
@@ -29,7 +31,7 @@ type SetupOptions struct {
 
 // Setup stops replication, removes every channel and its relay logs, and
 // creates one channel master-<id> per source with GTID positioning.
-func Setup(ctx context.Context, db Execer, s Server, sources []Source, o SetupOptions) error {
+func Setup(ctx context.Context, db Execer, s mysqld.Version, sources []Source, o SetupOptions) error {
 	existing, err := ReadStatus(ctx, db, s)
 	if err != nil {
 		return err

@@ -7,12 +7,9 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
-// Server is the replica the SQL is for.
-type Server = mysqld.Version
-
 // newTerms says whether a MySQL server wants REPLICA/SOURCE (8.0.22+ for
 // START/STOP/RESET REPLICA, 8.0.23+ for CHANGE REPLICATION SOURCE).
-func newTerms(s Server, minPatch int) bool {
+func newTerms(s mysqld.Version, minPatch int) bool {
 	return s.Flavor == MySQL && s.AtLeast(8, 0, minPatch)
 }
 
@@ -39,7 +36,7 @@ func Quote(s string) string {
 const SessionSetup = "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')"
 
 // StopAll stops every replication channel.
-func StopAll(s Server) string {
+func StopAll(s mysqld.Version) string {
 	switch {
 	case s.Flavor == MariaDB:
 		return "STOP ALL SLAVES"
@@ -52,7 +49,7 @@ func StopAll(s Server) string {
 // ResetAll removes every channel with its relay logs and settings.
 // MariaDB needs one statement per named connection; existing names the
 // connections SHOW ALL SLAVES STATUS lists.
-func ResetAll(s Server, existing []string) []string {
+func ResetAll(s mysqld.Version, existing []string) []string {
 	switch {
 	case s.Flavor == MariaDB:
 		out := make([]string, 0, len(existing)+1)
@@ -80,7 +77,7 @@ func ResetAll(s Server, existing []string) []string {
 const SlavePosFromBinlog = "SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"
 
 // ChangeSource creates the channel of src with GTID positioning.
-func ChangeSource(s Server, src Source) string {
+func ChangeSource(s mysqld.Version, src Source) string {
 	switch {
 	case s.Flavor == MariaDB:
 		return fmt.Sprintf("CHANGE MASTER %s TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
@@ -94,7 +91,7 @@ func ChangeSource(s Server, src Source) string {
 }
 
 // StartChannel starts one channel explicitly.
-func StartChannel(s Server, channel string) string {
+func StartChannel(s mysqld.Version, channel string) string {
 	switch {
 	case s.Flavor == MariaDB:
 		return "START SLAVE " + Quote(channel)
@@ -106,7 +103,7 @@ func StartChannel(s Server, channel string) string {
 
 // GroupReplicationReset is the legacy reset of a Group Replication member
 // (MySQL only): its channels are left to Group Replication.
-func GroupReplicationReset(s Server) []string {
+func GroupReplicationReset(s mysqld.Version) []string {
 	reset := "RESET SLAVE ALL"
 	if newTerms(s, 22) {
 		reset = "RESET REPLICA ALL"
@@ -155,7 +152,7 @@ func WaitQuery(f Flavor, seconds float64) string {
 // log options deletes the relay logs. After a catch-up, the next start
 // then fetches from what was applied (gtid_slave_pos / gtid_executed) and
 // nothing is applied twice.
-func ResetRelayLogs(s Server, channel string) string {
+func ResetRelayLogs(s mysqld.Version, channel string) string {
 	switch {
 	case s.Flavor == MariaDB:
 		return "CHANGE MASTER " + Quote(channel) + " TO MASTER_USE_GTID=slave_pos"

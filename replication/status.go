@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // ChannelStatus is one row of SHOW ALL SLAVES STATUS (MariaDB) or SHOW
@@ -49,7 +51,7 @@ var aliases = map[string][]string{
 }
 
 // StatusQuery is the statement listing every channel.
-func StatusQuery(s Server) string {
+func StatusQuery(s mysqld.Version) string {
 	switch {
 	case s.Flavor == MariaDB:
 		return "SHOW ALL SLAVES STATUS"
@@ -65,7 +67,7 @@ type Querier interface {
 }
 
 // ReadStatus returns every channel's status.
-func ReadStatus(ctx context.Context, q Querier, s Server) ([]ChannelStatus, error) {
+func ReadStatus(ctx context.Context, q Querier, s mysqld.Version) ([]ChannelStatus, error) {
 	rows, err := q.QueryContext(ctx, StatusQuery(s))
 	if err != nil {
 		return nil, fmt.Errorf("replica status: %w", err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // Goal is where one channel must get: its source's position taken once,
@@ -40,7 +42,7 @@ type WaitOptions struct {
 // SQL error (naming the channel and giving the server's text) or stops,
 // and with ErrTimeout at the deadline. It waits with MASTER_GTID_WAIT /
 // WAIT_FOR_EXECUTED_GTID_SET, one second at a time, not fixed sleeps.
-func Wait(ctx context.Context, db Execer, s Server, goals []Goal, o WaitOptions) error {
+func Wait(ctx context.Context, db Execer, s mysqld.Version, goals []Goal, o WaitOptions) error {
 	var lastReport time.Time
 	for {
 		progress, err := check(ctx, db, s, goals)
@@ -66,7 +68,7 @@ func Wait(ctx context.Context, db Execer, s Server, goals []Goal, o WaitOptions)
 }
 
 // check reads every channel and fails on a broken one.
-func check(ctx context.Context, db Execer, s Server, goals []Goal) ([]Progress, error) {
+func check(ctx context.Context, db Execer, s mysqld.Version, goals []Goal) ([]Progress, error) {
 	statuses, err := ReadStatus(ctx, db, s)
 	if err != nil {
 		return nil, err
@@ -129,7 +131,7 @@ func pendingGoal(p []Progress, goals []Goal) *Goal {
 }
 
 // waitSlice blocks until the goal is reached or d passes.
-func waitSlice(ctx context.Context, db Execer, s Server, goal string, d time.Duration) error {
+func waitSlice(ctx context.Context, db Execer, s mysqld.Version, goal string, d time.Duration) error {
 	start := time.Now()
 	var res sql.NullInt64
 	if err := db.QueryRowContext(ctx, WaitQuery(s.Flavor, d.Seconds()), goal).Scan(&res); err != nil {

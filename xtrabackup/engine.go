@@ -17,9 +17,6 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 )
 
-// Server is the server a backup is for.
-type Server = mysqld.Version
-
 // style is the command-line dialect of a backup tool.
 type style int
 
@@ -31,14 +28,14 @@ const (
 // Engine is one backup tool for one server.
 type Engine struct {
 	Bin    string // path or name of the tool
-	Server Server
+	Server mysqld.Version
 	style  style
 }
 
 // Choose returns the engine for srv. bin, the xtrabackup_bin key, forces a
 // tool; "" picks mariabackup (or mariadb-backup) for MariaDB and xtrabackup
 // for MySQL, as found in PATH.
-func Choose(srv Server, bin string) (Engine, error) {
+func Choose(srv mysqld.Version, bin string) (Engine, error) {
 	e := Engine{Bin: bin, Server: srv}
 	if bin == "" {
 		candidates := []string{"xtrabackup"}

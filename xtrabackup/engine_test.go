@@ -11,10 +11,10 @@ import (
 )
 
 func TestCommandLinesOfEachEngineStyle(t *testing.T) {
-	mysql57 := Server{Flavor: mysqld.MySQL, Major: 5, Minor: 7}
+	mysql57 := mysqld.Version{Flavor: mysqld.MySQL, Major: 5, Minor: 7}
 	xb, _ := Choose(mysql57, "/usr/bin/xtrabackup")
 	ibx, _ := Choose(mysql57, "/opt/percona/bin/innobackupex")
-	mb, _ := Choose(Server{Flavor: mysqld.MariaDB, Major: 10, Minor: 11}, "/usr/bin/mariabackup")
+	mb, _ := Choose(mysqld.Version{Flavor: mysqld.MariaDB, Major: 10, Minor: 11}, "/usr/bin/mariabackup")
 	opts := BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/mysql-3309-backup", Parallel: 4}
 	tests := []struct {
 		name string
@@ -44,7 +44,7 @@ func TestCommandLinesOfEachEngineStyle(t *testing.T) {
 
 func TestChooseWithoutAToolNamesWhatItLookedFor(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := Choose(Server{Flavor: mysqld.MySQL, Major: 8}, "")
+	_, err := Choose(mysqld.Version{Flavor: mysqld.MySQL, Major: 8}, "")
 	if err == nil || !strings.Contains(err.Error(), "xtrabackup") || !strings.Contains(err.Error(), "xtrabackup_bin") {
 		t.Errorf("got %v", err)
 	}

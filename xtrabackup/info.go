@@ -13,23 +13,23 @@ var InfoFiles = []string{"xtrabackup_info", "mariadb_backup_info"}
 
 // ReadServer returns the server a backup dir was taken from, by the
 // server_version line of its info file ("server_version = 10.11.6-MariaDB").
-func ReadServer(dir string) (Server, error) {
+func ReadServer(dir string) (mysqld.Version, error) {
 	data, err := readFirst(dir, InfoFiles, "not a backup dir")
 	if err != nil {
-		return Server{}, err
+		return mysqld.Version{}, err
 	}
 	return parseInfo(data)
 }
 
-func parseInfo(text string) (Server, error) {
+func parseInfo(text string) (mysqld.Version, error) {
 	if v := InfoField(text, "server_version"); v != "" {
 		return mysqld.ParseVersion(v)
 	}
-	return Server{}, errors.New("backup info has no server_version line")
+	return mysqld.Version{}, errors.New("backup info has no server_version line")
 }
 
 // ParseServer is ReadServer on the info file's text.
-func ParseServer(text string) (Server, error) { return parseInfo(text) }
+func ParseServer(text string) (mysqld.Version, error) { return parseInfo(text) }
 
 // InfoField returns the value of "key = value" in an info file's text.
 func InfoField(text, key string) string {
