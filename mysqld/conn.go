@@ -65,3 +65,27 @@ func isUnreachable(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// OnSession runs fn on one session of the server at c (session state
+// sticks from one statement to the next), with the server's version.
+func (c Conn) OnSession(ctx context.Context, fn func(*sql.Conn, Version) error) error {
+	db, err := c.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var text string
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&text); err != nil {
+		return fmt.Errorf("server version: %w", err)
+	}
+	v, err := ParseVersion(text)
+	if err != nil {
+		return err
+	}
+	return fn(conn, v)
+}

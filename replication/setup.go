@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -97,4 +98,68 @@ func closingQuote(s string) int {
 		}
 	}
 	return len(s)
+}
+
+// InstanceOptions control SetupInstance.
+type InstanceOptions struct {
+	// Group: the instance is a MySQL Group Replication member, whose
+	// channels Group Replication owns (legacy behaviour): reset only.
+	Group   bool
+	Start   bool
+	NoStart []string
+}
+
+// SetupInstance sets up replication on the instance of one session: the
+// legacy Group Replication reset, or one channel per source with GTID
+// positioning, gtid_slave_pos first taken from the binlog when that holds
+// what the instance replicated.
+func SetupInstance(ctx context.Context, db Execer, s mysqld.Version, sources []Source, o InstanceOptions) error {
+	if o.Group {
+		return groupReplicationSetup(ctx, db, s, o.Start)
+	}
+	fromBinlog, err := BinlogHoldsReplicated(ctx, db, s)
+	if err != nil {
+		return err
+	}
+	opts := SetupOptions{Start: o.Start, NoStart: o.NoStart, SlavePosFromBinlog: fromBinlog}
+	if err := Setup(ctx, db, s, sources, opts); err != nil {
+		return fmt.Errorf("setup replication: %w", err)
+	}
+	return nil
+}
+
+// BinlogHoldsReplicated says whether a MariaDB replica's own binlog holds
+// what it replicated (log_slave_updates), so that gtid_slave_pos can be
+// set from gtid_binlog_pos: a restored datadir carries the gtid_slave_pos
+// of backup time, older than its binlog.
+func BinlogHoldsReplicated(ctx context.Context, db Execer, s mysqld.Version) (bool, error) {
+	if s.Flavor != mysqld.MariaDB {
+		return false, nil
+	}
+	var on bool
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.log_slave_updates").Scan(&on); err != nil {
+		return false, fmt.Errorf("log_slave_updates: %w", err)
+	}
+	return on, nil
+}
+
+func groupReplicationSetup(ctx context.Context, db Execer, s mysqld.Version, start bool) error {
+	if s.Flavor != mysqld.MySQL {
+		return errors.New("replication.group_replication: 1 applies to MySQL Group Replication only")
+	}
+	stmts := GroupReplicationReset(s)
+	if start {
+		stmts = append(stmts, "START GROUP_REPLICATION")
+	}
+	return execAll(ctx, db, stmts)
+}
+
+// StopAndResetRelayLogs stops replication and makes each channel drop its
+// relay logs, its position kept as GTIDs (ResetRelayLogs).
+func StopAndResetRelayLogs(ctx context.Context, db Execer, s mysqld.Version, channels []string) error {
+	stmts := []string{StopAll(s)}
+	for _, ch := range channels {
+		stmts = append(stmts, ResetRelayLogs(s, ch))
+	}
+	return execAll(ctx, db, stmts)
 }

@@ -174,7 +174,7 @@ func (c *catchupRun) start() error {
 	if err != nil {
 		return err
 	}
-	return onSession(c.Ctx, srv.Conn, c.checkBinlog)
+	return srv.OnSession(c.Ctx, c.checkBinlog)
 }
 
 // checkBinlog refuses to go on when the server does not write the binlog
@@ -218,8 +218,8 @@ func (c *catchupRun) channels() error {
 		srcs = append(srcs, s)
 		noStart = append(noStart, s.Channel())
 	}
-	return onSession(c.Ctx, c.srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
-		return setupChannels(c.App, conn, v, srcs, setupStart{start: true, noStart: noStart})
+	return c.srv.OnSession(c.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return setupChannels(c.App, conn, v, srcs, true, noStart)
 	})
 }
 
@@ -233,7 +233,7 @@ func (c *catchupRun) wait() error {
 	opts := replication.WaitOptions{
 		Deadline: time.Now().Add(c.Cfg.CatchupDeadline()), ReportEvery: 5 * time.Second, Report: c.report,
 	}
-	return onSession(c.Ctx, c.srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
+	return c.srv.OnSession(c.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
 		return replication.Wait(c.Ctx, conn, v, goals, opts)
 	})
 }
@@ -271,17 +271,8 @@ func (c *catchupRun) channelNames() []string {
 }
 
 func stopReplication(app *App, srv *mysqld.TempServer, channels []string) error {
-	return onSession(app.Ctx, srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
-		stmts := []string{replication.StopAll(v)}
-		for _, ch := range channels {
-			stmts = append(stmts, replication.ResetRelayLogs(v, ch))
-		}
-		for _, q := range stmts {
-			if _, err := conn.ExecContext(app.Ctx, q); err != nil {
-				return fmt.Errorf("%s: %w", q, err)
-			}
-		}
-		return nil
+	return srv.OnSession(app.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return replication.StopAndResetRelayLogs(app.Ctx, conn, v, channels)
 	})
 }
 

@@ -34,7 +34,7 @@ func proveStart(app *App, runDir string, want startProof) error {
 	if err != nil {
 		return fmt.Errorf("the datadir would not start: %w", err)
 	}
-	err = onSession(app.Ctx, srv.Conn, func(conn *sql.Conn, v mysqld.Version) error {
+	err = srv.OnSession(app.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
 		return checkStarted(app.Ctx, app, conn, v, want)
 	})
 	return errors.Join(err, srv.Stop())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -68,97 +67,26 @@ func refusePendingCatchup(cfg *conf.Config) error {
 		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, catchupMarker))
 }
 
-// onSession runs fn on one session of the server at c (session state
-// sticks), with the server's version.
-func onSession(ctx context.Context, c mysqld.Conn, fn func(*sql.Conn, mysqld.Version) error) error {
-	db, err := c.Open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	v, err := sessionVersion(ctx, conn)
-	if err != nil {
-		return err
-	}
-	return fn(conn, v)
-}
-
 // setupOn creates the channels over one session of the server at c.
 func setupOn(app *App, c mysqld.Conn, sources []replication.Source, start bool) error {
-	return onSession(app.Ctx, c, func(conn *sql.Conn, v mysqld.Version) error {
-		return setupChannels(app, conn, v, sources, setupStart{start: start})
+	return c.OnSession(app.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return setupChannels(app, conn, v, sources, start, nil)
 	})
 }
 
-// setupStart says which channels setupChannels starts: all when start,
-// except those in noStart.
-type setupStart struct {
-	start   bool
-	noStart []string
-}
-
-func setupChannels(app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, st setupStart) error {
-	if app.Cfg.Replication.GroupReplication == 1 {
-		return groupReplicationSetup(app, conn, v, st.start)
-	}
-	fromBinlog, err := binlogHoldsReplicated(app.Ctx, conn, v)
-	if err != nil {
+// setupChannels sets up replication over one session and logs each
+// channel: all started when start, but those in noStart.
+func setupChannels(app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool, noStart []string) error {
+	group := app.Cfg.Replication != nil && app.Cfg.Replication.GroupReplication == 1
+	o := replication.InstanceOptions{Group: group, Start: start, NoStart: noStart}
+	if err := replication.SetupInstance(app.Ctx, conn, v, sources, o); err != nil || group {
 		return err
 	}
-	opts := replication.SetupOptions{Start: st.start, NoStart: st.noStart, SlavePosFromBinlog: fromBinlog}
-	if err := replication.Setup(app.Ctx, conn, v, sources, opts); err != nil {
-		return fmt.Errorf("setup replication: %w", err)
-	}
 	for _, s := range sources {
-		started := st.start && !slices.Contains(st.noStart, s.Channel())
+		started := start && !slices.Contains(noStart, s.Channel())
 		app.Log.Info("channel set up", "channel", s.Channel(), "source", fmt.Sprintf("%s:%d", s.Host, s.Port), "started", started)
 	}
 	return nil
-}
-
-// binlogHoldsReplicated says whether a MariaDB replica's own binlog holds
-// what it replicated (log_slave_updates), so that gtid_slave_pos can be
-// set from gtid_binlog_pos: a restored datadir carries the gtid_slave_pos
-// of backup time, older than its binlog.
-func binlogHoldsReplicated(ctx context.Context, conn *sql.Conn, v mysqld.Version) (bool, error) {
-	if v.Flavor != mysqld.MariaDB {
-		return false, nil
-	}
-	var on bool
-	if err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.log_slave_updates").Scan(&on); err != nil {
-		return false, fmt.Errorf("log_slave_updates: %w", err)
-	}
-	return on, nil
-}
-
-func groupReplicationSetup(app *App, conn *sql.Conn, v mysqld.Version, start bool) error {
-	if v.Flavor != mysqld.MySQL {
-		return errors.New("replication.group_replication: 1 applies to MySQL Group Replication only")
-	}
-	stmts := replication.GroupReplicationReset(v)
-	if start {
-		stmts = append(stmts, "START GROUP_REPLICATION")
-	}
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(app.Ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return nil
-}
-
-// sessionVersion reads the server's version over conn.
-func sessionVersion(ctx context.Context, conn *sql.Conn) (mysqld.Version, error) {
-	var text string
-	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&text); err != nil {
-		return mysqld.Version{}, fmt.Errorf("server version: %w", err)
-	}
-	return mysqld.ParseVersion(text)
 }
 
 // replicationSources are the configured sources, credentials merged.
