@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
@@ -33,10 +31,9 @@ func (r *restoreRun) downloadV2() error {
 	if err := os.MkdirAll(cfg.BackupDataDir, 0o750); err != nil {
 		return err
 	}
-	tool := streamTool(r.engine)
 	data := func(app *App) error {
 		_, err := v.read(app, catalog.RoleData, r.keys, func(in io.Reader) error {
-			return extractXbstream(app, tool, cfg.BackupDataDir, in)
+			return r.engine.Extract(app.Ctx, cfg.BackupDataDir, in, proc.Spec{Log: app.Log, DieWithParent: true})
 		})
 		return err
 	}
@@ -92,40 +89,6 @@ func runAll(app *App, fns ...func(*App) error) error {
 	}
 	wg.Wait()
 	return first
-}
-
-// extractXbstream feeds the stream to the engine's extractor through our
-// own xbstream reader: mbstream exits 0 after refusing a chunk (an unsafe
-// name, seen here), so every chunk's name, offset and CRC are checked on
-// the way and a defect fails the restore.
-func extractXbstream(app *App, tool, dir string, in io.Reader) error {
-	x, err := proc.StartInput(app.Ctx, proc.Spec{Name: tool, Args: []string{"-x", "-C", dir}, Log: app.Log, DieWithParent: true})
-	if err != nil {
-		return err
-	}
-	if _, err := archive.ReadXbstream(io.TeeReader(in, x), nil); err != nil {
-		x.Abort()
-		if ee, ok := errors.AsType[*proc.ExitError](err); ok {
-			return ee // the extractor's own failure, not the symptom in our reader
-		}
-		return err
-	}
-	return x.Close()
-}
-
-// streamTool is the engine's extractor (mbstream or xbstream), taken from
-// the engine's directory when it has one there.
-func streamTool(e xtrabackup.Engine) string {
-	name := e.StreamTool()
-	if dir := filepath.Dir(e.Bin); dir != "." {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	return name
 }
 
 func fileExists(p string) bool {
