@@ -119,13 +119,11 @@ func (e Engine) PrepareArgs(targetDir, memory string) []string {
 	return args
 }
 
-// Backup runs the backup into o.TargetDir.
+// Backup runs the backup into o.TargetDir. A failure is the tool's
+// *proc.ExitError, which names it; the caller names the step.
 func (e Engine) Backup(ctx context.Context, o BackupOptions, spec proc.Spec) error {
 	spec.Name, spec.Args = e.Bin, e.BackupArgs(o)
-	if err := proc.Run(ctx, spec); err != nil {
-		return fmt.Errorf("backup data: %w", err)
-	}
-	return nil
+	return proc.Run(ctx, spec)
 }
 
 // StartStream starts a streaming backup (o.Stream) and returns its
@@ -133,20 +131,14 @@ func (e Engine) Backup(ctx context.Context, o BackupOptions, spec proc.Spec) err
 func (e Engine) StartStream(ctx context.Context, o BackupOptions, spec proc.Spec) (*proc.Output, error) {
 	o.Stream = true
 	spec.Name, spec.Args = e.Bin, e.BackupArgs(o)
-	out, err := proc.StartOutput(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("backup data: %w", err)
-	}
-	return out, nil
+	return proc.StartOutput(ctx, spec)
 }
 
-// Prepare runs the prepare step on a finished backup.
+// Prepare runs the prepare step on a finished backup; a failure is the
+// tool's *proc.ExitError.
 func (e Engine) Prepare(ctx context.Context, targetDir, memory string, spec proc.Spec) error {
 	spec.Name, spec.Args = e.Bin, e.PrepareArgs(targetDir, memory)
-	if err := proc.Run(ctx, spec); err != nil {
-		return fmt.Errorf("prepare backup: %w", err)
-	}
-	return nil
+	return proc.Run(ctx, spec)
 }
 
 // CopyBackArgs is the command line that copies (or, with move, moves) a

@@ -161,13 +161,13 @@ func (b *backupRun) streamData() error {
 	// and then the upload's error is the one.
 	cerr := out.Close()
 	if ee, ok := errors.AsType[*proc.ExitError](err); ok {
-		return fmt.Errorf("backup data: %w", ee)
+		return ee
 	}
 	if err != nil {
 		return err
 	}
 	if cerr != nil {
-		return fmt.Errorf("backup data: %w", cerr)
+		return cerr
 	}
 	return b.readSnapshot()
 }

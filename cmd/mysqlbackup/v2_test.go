@@ -300,7 +300,7 @@ func TestV2BackupWhoseEngineFailsMidStreamReportsTheEngineAndLeavesNothing(t *te
 	}
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nxtrabackup_bin: "+engine+"\n"+v2Conf(t, in))
 	r := runCLI(t, "--conf-path", confPath, "backup")
-	if line := lastLine(r.stderr); r.code != 1 || !strings.Contains(line, "data: backup data: mariabackup: exit status 3: engine exploded: disk on fire") {
+	if line := lastLine(r.stderr); r.code != 1 || !strings.Contains(line, "error: data: mariabackup: exit status 3: engine exploded: disk on fire") {
 		t.Errorf("exit %d, %q; want exit 1 naming the engine's failure", r.code, line)
 	}
 	if objs, _ := m.Store().List(t.Context(), ""); len(objs) != 0 {
