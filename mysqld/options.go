@@ -25,12 +25,10 @@ func ReadOptions(ctx context.Context, bin, defaultsFile string, log *slog.Logger
 	var out strings.Builder
 	spec := proc.Spec{
 		Name: bin, Args: append(append([]string{"--defaults-file=" + defaultsFile}, args...), "--verbose", "--help"),
-		Stdout: &out, Log: log,
+		Stdout: &out, Log: log, Redact: RedactOptionValues,
 	}
 	if err := proc.Run(ctx, spec); err != nil {
-		// The server quotes a bad option with its value, which may be a
-		// secret: name the option only.
-		return nil, fmt.Errorf("read the server's options from %s: %s", defaultsFile, RedactOptionValues(err.Error()))
+		return nil, fmt.Errorf("read the server's options from %s: %w", defaultsFile, err)
 	}
 	o := ParseOptions(out.String())
 	if len(o) == 0 {
@@ -122,12 +120,18 @@ func (o Options) BinlogBasename(dataDir string) string {
 	return filepath.Join(dataDir, bin)
 }
 
-// quotedOption is an option quoted with its value in a server message:
-// unknown variable 'file_key_management_filekey=…'.
-var quotedOption = regexp.MustCompile(`'(-*[A-Za-z0-9_.-]+)=[^']*'`)
+// A server quotes a bad option with its value, which may be a secret:
+// unknown variable 'file_key_management_filekey=…', Error while setting
+// value '…' to 'binlog_format'. A quote inside a value is one followed by
+// a word character (it's).
+var (
+	quotedOption = regexp.MustCompile(`'(-*[A-Za-z0-9_.-]+)=(?:[^'\n]|'\w)*'`)
+	quotedValue  = regexp.MustCompile(`([Vv]alue) '(?:[^'\n]|'\w)*'`)
+)
 
 // RedactOptionValues hides the values of the options a server message
 // quotes, keeping their names.
 func RedactOptionValues(s string) string {
-	return quotedOption.ReplaceAllString(s, "'$1=<redacted>'")
+	s = quotedOption.ReplaceAllString(s, "'$1=<redacted>'")
+	return quotedValue.ReplaceAllString(s, "$1 '<redacted>'")
 }

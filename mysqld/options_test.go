@@ -111,9 +111,12 @@ func TestBinlogBasenameIsRelativeToTheDatadir(t *testing.T) {
 }
 
 func TestRedactOptionValuesKeepsTheNameOnly(t *testing.T) {
-	in := `mariadbd: exit status 7: [ERROR] mariadbd: unknown variable 'file_key_management_filekey=filekey-secret-3' | unknown option '--wsrep-sst-auth=sst:pw'`
+	in := `mariadbd: exit status 7: [ERROR] mariadbd: unknown variable 'file_key_management_filekey=filekey-secret-3' | unknown option '--wsrep-sst-auth=sst:pw' | unknown variable 'filekey=it's SECRET5' | Error while setting value 'SECRET2' to 'binlog_format'`
 	got := RedactOptionValues(in)
-	for _, secret := range []string{"filekey-secret-3", "sst:pw"} {
+	if !strings.Contains(got, "setting value '<redacted>' to 'binlog_format'") {
+		t.Errorf("the option a bad value was for is lost: %q", got)
+	}
+	for _, secret := range []string{"filekey-secret-3", "sst:pw", "SECRET5", "SECRET2"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("%q still holds %q", got, secret)
 		}

@@ -75,7 +75,7 @@ func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporary mysqld: %w", err)
 	}
-	p, err := proc.Start(context.WithoutCancel(ctx), proc.Spec{Name: o.Bin, Args: args, Log: o.Log, DieWithParent: true, WaitDelay: o.StopTimeout})
+	p, err := proc.Start(context.WithoutCancel(ctx), proc.Spec{Name: o.Bin, Args: args, Log: o.Log, DieWithParent: true, WaitDelay: o.StopTimeout, Redact: RedactOptionValues})
 	if err != nil {
 		return nil, fmt.Errorf("temporary mysqld: %w", err)
 	}

@@ -3,14 +3,25 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
+
+func loadConf(t *testing.T, path string) *conf.Config {
+	t.Helper()
+	cfg, err := conf.Load(conf.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
 
 // waitTempOn returns the pid of a temporary mysqld of in's port started on
 // datadir (the restore's start proof runs on the real datadir, its replay
@@ -63,6 +74,19 @@ func TestRestoreKilledInItsStartProofIsRedoneAndLeavesNoTrustedBinlogMarker(t *t
 	}
 	if r := runCLI(t, "--conf-path", a.conf, "catchup_binlog"); r.code != 1 || !strings.Contains(lastLine(r.stderr), "holds an unfinished restore") {
 		t.Errorf("catchup_binlog on an unproven datadir: exit %d, %q; want a refusal", r.code, lastLine(r.stderr))
+	}
+	// The proof passed just before the kill would have removed the binlog
+	// dir's marker first: that window must be redone too.
+	if err := os.Remove(filepath.Join(a.BinlogDir(), binlogMarker)); err != nil {
+		t.Fatal(err)
+	}
+	// A restore that fails after its checks (S3 down at boot; here a date
+	// without a backup) must leave the datadir counted as absent.
+	if r := runCLI(t, "--conf-path", a.conf, "--date-str", "1999_01_01", "restore"); r.code != 1 {
+		t.Fatalf("restore of a date without a backup: exit %d", r.code)
+	}
+	if err := checkWhen(t.Context(), loadConf(t, a.conf), "no-data-dir", slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("after a failed second restore, --when no-data-dir: %v; want it to run", err)
 	}
 	rebuild(t, a) // the bootstrap hook runs again and redoes the restore
 	if _, err := os.Stat(filepath.Join(a.BinlogDir(), binlogMarker)); err == nil {

@@ -99,6 +99,9 @@ func (c *catchupRun) check() error {
 	if restoreInProgress(cfg.MySQLDataDir) {
 		return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", cfg.MySQLDataDir)
 	}
+	if entries, err := os.ReadDir(cfg.MySQLDataDir); err == nil && len(entries) == 0 {
+		return fmt.Errorf("data dir %s is empty: nothing restored to catch up", cfg.MySQLDataDir)
+	}
 	if c.pending, err = readCatchupMarker(cfg.MySQLDataDir); err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ type CLI struct {
 
 	Verbose           int              `short:"v" type:"counter" help:"More log detail: -v debug and the effective config (secrets redacted)."`
 	CleanAfterRestore *bool            `name:"clean-after-restore" negatable:"" help:"After a successful restore, remove the unpacked archive under backup_base (overrides clean_after_restore)."`
-	When              string           `name:"when" enum:"no-data-dir,stopped," default:"" placeholder:"no-data-dir|stopped" help:"Run only if the data dir does not exist (no-data-dir) or the instance does not answer (stopped); otherwise exit 0 silently."`
+	When              string           `name:"when" enum:"no-data-dir,stopped," default:"" placeholder:"no-data-dir|stopped" help:"Run only if the data dir does not exist, is empty or holds an unfinished restore (no-data-dir), or the instance does not answer (stopped); otherwise exit 0 silently."`
 	Version           kong.VersionFlag `help:"Print the version and exit."`
 
 	Backup           BackupCmd           `cmd:"" help:"Back up the running instance: data, binlogs after it and my.cnf, to S3 or a local archive."`

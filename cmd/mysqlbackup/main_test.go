@@ -73,10 +73,10 @@ func TestBadConfigExits2WithOneLineNamingTheKey(t *testing.T) {
 func TestOptionsAreAcceptedBeforeAndAfterTheSubcommand(t *testing.T) {
 	dir := t.TempDir()
 	p := confFile(t, dir, "")
-	if err := os.MkdirAll(filepath.Join(dir, "data", "mysql-3310"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "data", "mysql-3310", "mysql"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The data dir of port 3310 exists, so --when no-data-dir is not met:
+	// The data dir of port 3310 holds data, so --when no-data-dir is not met:
 	// exit 0 and silence prove --port and --when were both parsed.
 	for _, args := range [][]string{
 		{"--conf-path", p, "--port", "3310", "--when", "no-data-dir", "restore"},
@@ -91,7 +91,7 @@ func TestOptionsAreAcceptedBeforeAndAfterTheSubcommand(t *testing.T) {
 	}
 }
 
-func TestWhenNoDataDirRunsOnlyWithoutTheDataDir(t *testing.T) {
+func TestWhenNoDataDirRunsOnlyWithoutDataInTheDataDir(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := conf.Load(conf.Options{Path: confFile(t, dir, "")})
 	if err != nil {
@@ -104,8 +104,20 @@ func TestWhenNoDataDirRunsOnlyWithoutTheDataDir(t *testing.T) {
 	if err := os.MkdirAll(cfg.MySQLDataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := checkWhen(t.Context(), cfg, "no-data-dir", log); err != nil {
+		t.Errorf("empty data dir (a freshly mounted disk): got %v, want the command to run", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.MySQLDataDir, "ibdata1"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := checkWhen(t.Context(), cfg, "no-data-dir", log); !errors.Is(err, errWhenUnmet) {
-		t.Errorf("existing data dir: got %v, want errWhenUnmet", err)
+		t.Errorf("data dir with data: got %v, want errWhenUnmet", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.MySQLDataDir, unverifiedMarker), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkWhen(t.Context(), cfg, "no-data-dir", log); err != nil {
+		t.Errorf("data dir of an unfinished restore: got %v, want the command to run", err)
 	}
 }
 
@@ -135,7 +147,7 @@ func TestWhenStoppedFollowsTheInstanceOnItsSocket(t *testing.T) {
 func TestVerboseDumpsTheConfigWithSecretsRedacted(t *testing.T) {
 	dir := t.TempDir()
 	p := confFile(t, dir, "s3_host: h\ns3_bucket: b\ns3_access_key: ak\ns3_secret_key: very-secret-s3\n")
-	if err := os.MkdirAll(filepath.Join(dir, "data", "mysql-3309"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "data", "mysql-3309", "mysql"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "-v", "--conf-path", p, "--when", "no-data-dir", "restore")

@@ -121,7 +121,7 @@ func (r *restoreRun) check() error {
 			return err
 		}
 		r.Log.Info("restoring a v2 backup", "manifest", r.v2.String(), "run", r.v2.manifest.Run, "host", r.v2.manifest.Host, "snapshot", fmt.Sprintf("%s:%d", r.v2.manifest.BinlogFile, r.v2.manifest.BinlogPos))
-		return r.removeWork()
+		return r.clearEarlier()
 	}
 	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
 		return err
@@ -132,7 +132,17 @@ func (r *restoreRun) check() error {
 	if r.src.algo == "" {
 		r.Log.Warn("no checksum recorded for the archive; relying on gzip's CRC", "archive", r.src.name)
 	}
-	return r.removeWork()
+	return r.clearEarlier()
+}
+
+// clearEarlier removes, once the backup to restore is known, what an
+// earlier killed or failed restore left: its unfinished datadir (marked
+// until it is gone) and its work.
+func (r *restoreRun) clearEarlier() error {
+	if restoreInProgress(r.Cfg.MySQLDataDir) {
+		r.Log.Info("clearing the unfinished restore in the data dir", "dir", r.Cfg.MySQLDataDir)
+	}
+	return errors.Join(r.stage.clearUnfinished(), r.removeWork())
 }
 
 // download streams the archive through the checksum into the staging dirs
@@ -286,7 +296,11 @@ func (r *restoreRun) finish() error {
 	if err := chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
 		return err
 	}
-	if err := r.stage.markUnverified(); err != nil {
+	external := ""
+	if r.place.external {
+		external = r.place.dir
+	}
+	if err := r.stage.markUnverified(external); err != nil {
 		return err
 	}
 	if err := r.stage.publish(); err != nil {
@@ -333,7 +347,8 @@ func (r *restoreRun) unpublish() error {
 	return os.Rename(r.Cfg.MySQLDataDir, r.stage.dir)
 }
 
-// removeWork removes what an earlier, killed restore left.
+// removeWork removes the work of a restore: the stage, the external
+// binlog dir while it holds our marker, the unpacked backup.
 func (r *restoreRun) removeWork() error {
 	var stageErr error
 	if r.stage != nil {

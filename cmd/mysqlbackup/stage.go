@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
@@ -78,8 +79,9 @@ func restoreInProgress(datadir string) bool {
 	return false
 }
 
-// check accepts a missing or empty datadir, and clears one that holds an
-// unfinished in-place restore (the marker proves it is ours).
+// check accepts a missing or empty datadir and one that holds an
+// unfinished restore (its marker proves it is ours; clearUnfinished
+// removes it once the backup is found).
 func (s *stage) check() error {
 	entries, err := os.ReadDir(s.datadir)
 	switch {
@@ -88,37 +90,83 @@ func (s *stage) check() error {
 	case err != nil:
 		return fmt.Errorf("data dir: %w", err)
 	case restoreInProgress(s.datadir):
-		return clearDir(s.datadir, entries)
+		return nil
 	case len(entries) > 0:
 		return fmt.Errorf("data dir %s is not empty (%d entries): refusing to overwrite it", s.datadir, len(entries))
 	}
 	return nil
 }
 
-// clearDir removes every entry of dir, the markers last.
-func clearDir(dir string, entries []os.DirEntry) error {
+// clearUnfinished removes an unfinished restore's datadir without ever
+// leaving it unmarked: first the external binlog dir its unverified marker
+// names (that restore's copies of the backup's binlogs), then a plain
+// datadir is renamed to the staging name in one step and removed; a mount
+// point keeps the in-place marker while every other entry, and the
+// marker's own content, goes.
+func (s *stage) clearUnfinished() error {
+	if !restoreInProgress(s.datadir) {
+		return nil
+	}
+	if dir := unverifiedBinlogDir(s.datadir); dir != "" {
+		if err := clearEntries(dir, ""); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("binlog dir of the unfinished restore: %w", err)
+		}
+	}
+	if !s.inPlace {
+		if err := os.RemoveAll(s.dir); err != nil {
+			return err
+		}
+		if err := os.Rename(s.datadir, s.dir); err != nil {
+			return fmt.Errorf("move the unfinished restore aside: %w", err)
+		}
+		if err := atomicfile.SyncDir(filepath.Dir(s.datadir)); err != nil {
+			return err
+		}
+		return os.RemoveAll(s.dir)
+	}
+	if err := os.MkdirAll(s.dir, 0o750); err != nil {
+		return err
+	}
+	return errors.Join(clearEntries(s.datadir, inPlaceMarker), clearEntries(s.dir, ""))
+}
+
+// clearEntries removes every entry of dir but keep.
+func clearEntries(dir, keep string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
-		if e.Name() != inPlaceMarker && e.Name() != unverifiedMarker {
+		if e.Name() != keep {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(dir, unverifiedMarker)); err != nil {
-		return err
-	}
-	return os.RemoveAll(filepath.Join(dir, inPlaceMarker))
+	return nil
 }
 
 // markUnverified writes the unverified marker where the published
 // datadir will have it: inside the stage that is renamed into place, or in
-// the datadir an in-place stage moves up into.
-func (s *stage) markUnverified() error {
+// the datadir an in-place stage moves up into. It records binlogDir, an
+// external binlog dir the restore filled, so that a restore redoing this
+// one may clear that dir even after its own marker went.
+func (s *stage) markUnverified(binlogDir string) error {
 	dir := s.dir
 	if s.inPlace {
 		dir = s.datadir
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, unverifiedMarker), nil, 0o600)
+	return atomicfile.WriteFile(filepath.Join(dir, unverifiedMarker), []byte(binlogDir), 0o600)
+}
+
+// unverifiedBinlogDir is the external binlog dir an unfinished restore of
+// datadir recorded, or "".
+func unverifiedBinlogDir(datadir string) string {
+	data, err := os.ReadFile(filepath.Join(datadir, unverifiedMarker))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // verified removes the unverified marker: the datadir is finished.

@@ -155,6 +155,9 @@ func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
 
 // pendingNote describes the configured instance's pending catch-up, or "".
 func pendingNote(cfg *conf.Config) string {
+	if restoreInProgress(cfg.MySQLDataDir) {
+		return "the datadir holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)"
+	}
 	p, err := readCatchupMarker(cfg.MySQLDataDir)
 	switch {
 	case err != nil:

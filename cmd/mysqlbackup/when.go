@@ -22,7 +22,7 @@ func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Log
 	case "":
 		return nil
 	case "no-data-dir":
-		_, err := os.Stat(cfg.MySQLDataDir)
+		entries, err := os.ReadDir(cfg.MySQLDataDir)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			return nil
@@ -30,6 +30,10 @@ func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Log
 			return fmt.Errorf("--when no-data-dir: %w", err)
 		case restoreInProgress(cfg.MySQLDataDir):
 			log.Info("data dir holds an unfinished restore; counting it as absent", "dir", cfg.MySQLDataDir)
+			return nil
+		case len(entries) == 0:
+			// A freshly mounted disk: a datadir without data.
+			log.Info("data dir is empty; counting it as absent", "dir", cfg.MySQLDataDir)
 			return nil
 		}
 		log.Debug("data dir exists; --when no-data-dir not met", "dir", cfg.MySQLDataDir)

@@ -38,6 +38,9 @@ type Spec struct {
 	// DieWithParent asks the kernel to SIGKILL the child when the thread
 	// that started it exits: test servers must not outlive a crashed test.
 	DieWithParent bool
+	// Redact, when set, rewrites each stderr line before it is logged or
+	// kept for the error (a tool that quotes secrets from its options).
+	Redact func(string) string
 }
 
 // ExitError is a tool that failed: it did not start, exited non-zero or was
@@ -76,7 +79,7 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 		log = slog.Default()
 	}
 	name := baseName(s.Name)
-	se := newStderrLog(log.With("tool", name))
+	se := newStderrLog(log.With("tool", name), s.Redact)
 	cmd.Stderr = se
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = s.WaitDelay

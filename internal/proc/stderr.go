@@ -18,11 +18,14 @@ const (
 type stderrLog struct {
 	mu      sync.Mutex
 	log     *slog.Logger
+	redact  func(string) string
 	partial []byte
 	last    []string
 }
 
-func newStderrLog(log *slog.Logger) *stderrLog { return &stderrLog{log: log} }
+func newStderrLog(log *slog.Logger, redact func(string) string) *stderrLog {
+	return &stderrLog{log: log, redact: redact}
+}
 
 func (s *stderrLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
@@ -50,6 +53,9 @@ func (s *stderrLog) line(l string) {
 	}
 	if len(l) > maxLineSize {
 		l = l[:maxLineSize]
+	}
+	if s.redact != nil {
+		l = s.redact(l)
 	}
 	s.log.Log(context.Background(), slog.LevelDebug, l)
 	s.last = append(s.last, l)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,19 @@ func TestInputAbortStopsTheTool(t *testing.T) {
 	}
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("tool %d still exists after Abort: %v", pid, err)
+	}
+}
+
+func TestRedactRewritesStderrBeforeItIsLoggedOrKept(t *testing.T) {
+	var logged bytes.Buffer
+	spec := sh("echo 'unknown variable key=hunter2' >&2; exit 1")
+	spec.Log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	spec.Redact = func(l string) string { return strings.ReplaceAll(l, "hunter2", "<redacted>") }
+	err := Run(t.Context(), spec)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "key=<redacted>") {
+		t.Errorf("error %v: want the line, redacted", err)
+	}
+	if strings.Contains(logged.String(), "hunter2") {
+		t.Errorf("the log holds the secret: %s", logged.String())
 	}
 }
