@@ -19,7 +19,6 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
-	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
 
@@ -60,7 +59,7 @@ func (c *BackupCmd) Run(app *App) (err error) {
 		}
 		return err
 	}
-	lk, lerr := lockPort(app.Cfg)
+	lk, lerr := app.inst().Lock()
 	if lerr != nil {
 		return lerr
 	}
@@ -122,7 +121,7 @@ func (b *backupRun) check() error {
 		return err
 	}
 	var err error
-	if b.db, err = adminConn(cfg).Open(); err != nil {
+	if b.db, err = b.inst().Admin().Open(); err != nil {
 		return err
 	}
 	version, err := mysqld.ServerVersion(b.Ctx, b.db)
@@ -138,10 +137,10 @@ func (b *backupRun) check() error {
 	}
 	// The credentials live in this run's private dir: a killed run's copy
 	// is removed by the next run of the port, never left in backup_base.
-	if b.runDir, err = newTempRunDir(b.App); err != nil {
+	if b.runDir, err = b.inst().NewRunDir(); err != nil {
 		return err
 	}
-	b.creds, _, err = mysqld.WriteClientDefaults(b.runDir, adminConn(cfg), cfg.MySQLMyCnf)
+	b.creds, _, err = mysqld.WriteClientDefaults(b.runDir, b.inst().Admin(), cfg.MySQLMyCnf)
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func (b *backupRun) checkDestination() error {
 		return err
 	}
 	b.password = pw
-	if b.dest, err = newDestination(b.Cfg, b.Log); err != nil {
+	if b.dest, err = newDestination(b.inst()); err != nil {
 		return err
 	}
 	if err := b.dest.Cleanup(b.Ctx); err != nil {
@@ -358,11 +357,11 @@ func (c *BackupCmd) recentBackup(app *App) (string, error) {
 		}
 		latest = catalog.Backup{Key: cfg.BackupTgzDes3, Modified: fi.ModTime()}
 	} else {
-		sc, err := storeConfig(cfg)
+		st, err := app.inst().Store()
 		if err != nil {
 			return "", err
 		}
-		bs, err := catalog.List(app.Ctx, s3.New(sc), string(cfg.Port))
+		bs, err := catalog.List(app.Ctx, st, string(cfg.Port))
 		if err != nil {
 			return "", err
 		}

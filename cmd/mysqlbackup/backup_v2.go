@@ -55,10 +55,12 @@ func (b *backupRun) checkV2() error {
 	if err != nil {
 		return err
 	}
-	if v.sc, err = storeConfig(cfg); err != nil {
+	if v.sc, err = b.inst().StoreConfig(); err != nil {
 		return err
 	}
-	v.st = s3.New(v.sc)
+	if v.st, err = b.inst().Store(); err != nil {
+		return err
+	}
 	v.prefix = catalog.V2Prefix(cfg.DateStr, string(cfg.Port))
 	v.run = v.started.Format("20060102T150405.000Z")
 	v.expected, _ = dirSize(cfg.MySQLDataDir) // for progress only

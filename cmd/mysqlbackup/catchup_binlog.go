@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,7 +26,7 @@ type catchupRun struct {
 	*App
 	sources []replication.SourceState // reachable: caught up from
 	skipped []replication.Source      // unreachable with catchup_unreachable: skip
-	pending *pendingCatchup           // what the restore recorded, if it left its marker
+	pending *instance.PendingCatchup  // what the restore recorded, if it left its marker
 	runDir  string
 	srv     *mysqld.TempServer
 	phases  phases
@@ -41,13 +42,13 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 		app.Log.Info("configured as group replication; its distributed recovery catches up (legacy behaviour)")
 		return nil
 	}
-	lk, err := lockPort(cfg)
+	lk, err := app.inst().Lock()
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
 	c := &catchupRun{App: app}
-	if c.runDir, err = newTempRunDir(app); err != nil {
+	if c.runDir, err = app.inst().NewRunDir(); err != nil {
 		return err
 	}
 	defer os.RemoveAll(c.runDir)
@@ -86,7 +87,7 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 
 func (c *catchupRun) check() error {
 	cfg := c.Cfg
-	alive, err := adminConn(cfg).Alive(c.Ctx)
+	alive, err := c.inst().Admin().Alive(c.Ctx)
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (c *catchupRun) check() error {
 	if entries, err := os.ReadDir(cfg.MySQLDataDir); err == nil && len(entries) == 0 {
 		return fmt.Errorf("data dir %s is empty: nothing restored to catch up", cfg.MySQLDataDir)
 	}
-	if c.pending, err = readCatchupMarker(cfg.MySQLDataDir); err != nil {
+	if c.pending, err = instance.ReadCatchupMarker(cfg.MySQLDataDir); err != nil {
 		return err
 	}
 	series := ""
@@ -113,17 +114,17 @@ func (c *catchupRun) check() error {
 	// then, or one edited since): the catch-up and the next start run as
 	// this host, once that my.cnf is proven to start this datadir and its
 	// binlog series. Nothing is changed before.
-	myCnf := ownMyCnf(cfg)
-	if myCnf == "" || !inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
+	myCnf := c.inst().OwnMyCnf()
+	if myCnf == "" || !instance.Inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
 		myCnf = cfg.MySQLMyCnf
 	}
 	if _, err := os.Stat(myCnf); err != nil {
 		return fmt.Errorf("no restored datadir to catch up: %w", err)
 	}
-	if err := checkMyCnf(c.App, myCnf, series); err != nil {
+	if err := c.inst().CheckMyCnf(c.Ctx, myCnf, series); err != nil {
 		return err
 	}
-	_, err = installOwnMyCnf(c.Log, cfg, cfg.MySQLDataDir, replacedSuffix())
+	_, err = c.inst().InstallOwnMyCnf(cfg.MySQLDataDir, instance.ReplacedSuffix())
 	return err
 }
 
@@ -172,7 +173,7 @@ func (c *catchupRun) start() error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	srv, err := startTempMysqld(c.App, cfg.MySQLDataDir, c.runDir, true, "--server-id="+string(cfg.TmpServerID))
+	srv, err := c.inst().StartTemp(c.Ctx, cfg.MySQLDataDir, c.runDir, true, "--server-id="+string(cfg.TmpServerID))
 	c.srv = srv
 	if err != nil {
 		return err
@@ -282,15 +283,15 @@ func stopReplication(app *App, srv *mysqld.TempServer, channels []string) error 
 // verifyStart proves the caught-up datadir starts as its normal start
 // would, with every channel, then removes the restore's marker.
 func (c *catchupRun) verifyStart() error {
-	want := startProof{channels: c.channelNames()}
+	want := instance.StartProof{Channels: c.channelNames()}
 	if c.pending != nil {
-		want.binlogBasename, want.gtid = c.pending.BinlogBasename, c.pending.SnapshotGTID
+		want.BinlogBasename, want.GTID = c.pending.BinlogBasename, c.pending.SnapshotGTID
 	}
-	if err := proveStart(c.App, c.runDir, want); err != nil {
+	if err := c.inst().ProveStart(c.Ctx, c.runDir, want); err != nil {
 		return err
 	}
 	if c.pending != nil {
-		c.Log.Info("catch-up done: the datadir may start", "removed", filepath.Join(c.Cfg.MySQLDataDir, catchupMarker))
+		c.Log.Info("catch-up done: the datadir may start", "removed", filepath.Join(c.Cfg.MySQLDataDir, instance.CatchupMarker))
 	}
-	return removeCatchupMarker(c.Cfg.MySQLDataDir)
+	return instance.RemoveCatchupMarker(c.Cfg.MySQLDataDir)
 }

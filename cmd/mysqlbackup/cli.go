@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"io"
 	"log/slog"
 
@@ -57,6 +58,8 @@ type App struct {
 	Term io.Writer
 	// CLI is the parsed command line, for commands that run without a config.
 	CLI *CLI
+
+	instance *instance.Instance
 }
 
 func (c *CLI) overrides() conf.Overrides {
@@ -66,4 +69,13 @@ func (c *CLI) overrides() conf.Overrides {
 		S3Bucket: c.S3Bucket, S3AccessKey: c.S3AccessKey, S3SecretKey: c.S3SecretKey,
 		CleanAfterRestore: c.CleanAfterRestore,
 	}
+}
+
+// inst is the instance the command's config describes, made once (its
+// object store is built once for the command).
+func (app *App) inst() *instance.Instance {
+	if app.instance == nil || app.instance.Cfg != app.Cfg {
+		app.instance = instance.New(app.Cfg, app.Log)
+	}
+	return app.instance
 }

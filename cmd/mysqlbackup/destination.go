@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
-	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
@@ -33,27 +33,20 @@ type destination interface {
 }
 
 // newDestination is S3 when s3_bucket is set, else the local archive path.
-func newDestination(cfg *conf.Config, log *slog.Logger) (destination, error) {
+func newDestination(in *instance.Instance) (destination, error) {
+	cfg := in.Cfg
 	if cfg.S3Bucket == "" {
 		return &fileDestination{path: cfg.BackupTgzDes3}, nil
 	}
-	sc, err := storeConfig(cfg)
+	sc, err := in.StoreConfig()
 	if err != nil {
 		return nil, err
 	}
-	return &s3Destination{cfg: sc, st: s3.New(sc), key: cfg.S3Key, log: log}, nil
-}
-
-func storeConfig(cfg *conf.Config) (s3.Config, error) {
-	endpoint, err := cfg.S3Endpoint()
+	st, err := in.Store()
 	if err != nil {
-		return s3.Config{}, err
+		return nil, err
 	}
-	return s3.Config{
-		Endpoint: endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(),
-		PartSize: int64(cfg.S3PartSizeMB) << 20, Concurrency: cfg.S3Concurrency,
-	}, nil
+	return &s3Destination{cfg: sc, st: st, key: cfg.S3Key, log: in.Log}, nil
 }
 
 // partialSuffix names the temporary object an archive streams into.

@@ -2,40 +2,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
 	"os"
-	"os/user"
-	"path/filepath"
-	"strconv"
 )
-
-// chownTree gives root and everything below it to user:group, as the
-// legacy tool's `chown -R mysql-<port>:mysql` did. Where that user does
-// not exist on this host the files keep their owner, with a warning.
-func chownTree(log *slog.Logger, root, userName, groupName string) error {
-	u, err := user.Lookup(userName)
-	if err != nil {
-		log.Warn("user not on this host; files keep their owner", "user", userName, "dir", root)
-		return nil
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if g, err := user.LookupGroup(groupName); err == nil {
-		gid, _ = strconv.Atoi(g.Gid)
-	}
-	return filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := os.Lchown(p, uid, gid); err != nil {
-			return fmt.Errorf("chown %s: %w", p, err)
-		}
-		return nil
-	})
-}
 
 // copyFile copies src to a new file dst with src's permissions, synced.
 func copyFile(src, dst string) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,7 +107,7 @@ func rebuild(t *testing.T, lost member) {
 	if r := runCLI(t, "--conf-path", lost.conf, "--when", "no-data-dir", "restore"); r.code != 0 || !strings.Contains(r.stdout, "catchup=pending") {
 		t.Fatalf("restore: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
 	}
-	if _, err := os.Stat(filepath.Join(lost.DataDir, catchupMarker)); err != nil {
+	if _, err := os.Stat(filepath.Join(lost.DataDir, instance.CatchupMarker)); err != nil {
 		t.Errorf("the restore left no pending catch-up marker: %v", err)
 	}
 	if r := runCLI(t, "--conf-path", lost.conf, "status", "--brief"); !strings.Contains(r.stdout, "CATCH-UP PENDING") {
@@ -118,7 +119,7 @@ func rebuild(t *testing.T, lost member) {
 	if r := runCLI(t, "--conf-path", lost.conf, "catchup_binlog"); r.code != 0 {
 		t.Fatalf("catchup_binlog: exit %d: %s", r.code, lastLine(r.stderr))
 	}
-	if _, err := os.Stat(filepath.Join(lost.DataDir, catchupMarker)); err == nil {
+	if _, err := os.Stat(filepath.Join(lost.DataDir, instance.CatchupMarker)); err == nil {
 		t.Error("the pending catch-up marker is still there after a successful catch-up")
 	}
 	assertRelayLogsReset(t, lost.Instance)
@@ -218,7 +219,7 @@ func TestAMemberBootstrappedFromItsPeersBackupRunsAsItself(t *testing.T) {
 		t.Fatalf("members on ports %d and %d, want one port", a.Port, b.Port)
 	}
 	loseAndRebuild(t, a, b, a)
-	kept, err := os.ReadFile(filepath.Join(b.DataDir, "my.cnf"+fromBackupSuffix))
+	kept, err := os.ReadFile(filepath.Join(b.DataDir, "my.cnf"+instance.FromBackupSuffix))
 	if err != nil || !bytes.Contains(kept, []byte("server-id=1\n")) {
 		t.Errorf("B's datadir does not keep A's my.cnf as my.cnf.from-backup: %v", err)
 	}

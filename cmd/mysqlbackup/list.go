@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"io"
 	"os"
 
@@ -21,15 +22,12 @@ type ListCmd struct {
 }
 
 // bucketOf is the configured bucket, or an error for local-only setups.
-func bucketOf(cfg *conf.Config, cmd string) (*s3.Bucket, error) {
+func bucketOf(in *instance.Instance, cmd string) (*s3.Bucket, error) {
+	cfg := in.Cfg
 	if cfg.S3Bucket == "" {
 		return nil, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: cmd + " works on the object store; none is configured"}
 	}
-	sc, err := storeConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return s3.New(sc), nil
+	return in.Store()
 }
 
 // Run implements list: every backup of the port, oldest first.
@@ -44,7 +42,7 @@ func (c *ListCmd) Run(app *App) error {
 			bs = append(bs, *b)
 		}
 	} else {
-		st, err := bucketOf(app.Cfg, "list")
+		st, err := bucketOf(app.inst(), "list")
 		if err != nil {
 			return err
 		}

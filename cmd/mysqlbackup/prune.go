@@ -26,7 +26,7 @@ func (c *PruneCmd) Run(app *App) error {
 	if cfg.RetentionCount == 0 && cfg.RetentionDays == 0 {
 		return &conf.Error{File: cfg.Path, Key: "retention_count", Msg: "prune needs retention_count and/or retention_days"}
 	}
-	st, err := bucketOf(cfg, "prune")
+	st, err := bucketOf(app.inst(), "prune")
 	if err != nil {
 		return err
 	}

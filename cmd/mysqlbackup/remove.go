@@ -18,7 +18,7 @@ func (RemoveCmd) Run(app *App) error {
 	if app.CLI == nil || app.CLI.DateStr == nil || cfg.DateStr == conf.LatestDate {
 		return usageError{errors.New("remove needs --date-str with the date of the backup to remove")}
 	}
-	st, err := bucketOf(cfg, "remove")
+	st, err := bucketOf(app.inst(), "remove")
 	if err != nil {
 		return err
 	}

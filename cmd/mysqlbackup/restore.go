@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,13 +54,13 @@ type restoreRun struct {
 func (c *RestoreCmd) Run(app *App) (err error) {
 	cfg := app.Cfg
 	r := &restoreRun{App: app, cmd: c}
-	lk, lerr := lockPort(cfg)
+	lk, lerr := app.inst().Lock()
 	if lerr != nil {
 		return lerr
 	}
 	defer lk.Release()
 	defer r.cleanup()
-	if r.runDir, err = newTempRunDir(app); err != nil {
+	if r.runDir, err = app.inst().NewRunDir(); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -83,7 +84,7 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 		}
 	}
 	pending := ""
-	if needsCatchup(cfg) {
+	if app.inst().NeedsCatchup() {
 		pending = " catchup=pending"
 	}
 	fmt.Fprintf(app.Stdout, "restore ok: datadir=%s from %s snapshot=%s:%d gtid=%q binlog_end=%s replayed=%d%s took=%s %s\n",
@@ -96,7 +97,7 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 // running instance, a non-empty datadir, a missing backup.
 func (r *restoreRun) check() error {
 	cfg := r.Cfg
-	alive, err := adminConn(cfg).Alive(r.Ctx)
+	alive, err := r.inst().Admin().Alive(r.Ctx)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (r *restoreRun) check() error {
 	if err := resolveDate(r.App); err != nil {
 		return err
 	}
-	if r.v2, err = findV2(r.Ctx, cfg); err != nil {
+	if r.v2, err = findV2(r.Ctx, r.inst()); err != nil {
 		return err
 	}
 	if r.v2 != nil {
@@ -126,7 +127,7 @@ func (r *restoreRun) check() error {
 	if r.password, err = archive.ReadPasswordFile(cfg.Des3PasswordFile()); err != nil {
 		return err
 	}
-	if r.src, err = findSource(r.Ctx, cfg); err != nil {
+	if r.src, err = findSource(r.Ctx, r.inst()); err != nil {
 		return err
 	}
 	if r.src.algo == "" {
@@ -177,7 +178,7 @@ func (r *restoreRun) copyBack() error {
 	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
 		return err
 	}
-	return chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup)
+	return instance.Chown(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup)
 }
 
 // moveBack says whether the unpacked backup may be moved rather than
@@ -216,7 +217,7 @@ func (r *restoreRun) replay() (err error) {
 
 func (r *restoreRun) startTemp() (*mysqld.TempServer, error) {
 	// The legacy workaround for "Connection lost" on long replays.
-	return startTempMysqld(r.App, r.stage.dir, r.runDir, false,
+	return r.inst().StartTemp(r.Ctx, r.stage.dir, r.runDir, false,
 		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000")
 }
 
@@ -240,18 +241,18 @@ func (r *restoreRun) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, erro
 // that my.cnf's normal start reads them.
 func (r *restoreRun) identity() (err error) {
 	cfg := r.Cfg
-	if _, err := installOwnMyCnf(r.Log, cfg, r.stage.dir, fromBackupSuffix); err != nil {
+	if _, err := r.inst().InstallOwnMyCnf(r.stage.dir, instance.FromBackupSuffix); err != nil {
 		return err
 	}
 	switch {
-	case !inside(cfg.MySQLDataDir, cfg.MySQLMyCnf):
+	case !instance.Inside(cfg.MySQLDataDir, cfg.MySQLMyCnf):
 		// The normal start reads the operator's file; the backup's copy
 		// must not be started from by mistake.
 		staged := filepath.Join(r.stage.dir, "my.cnf")
-		if err := os.Rename(staged, staged+fromBackupSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(staged, staged+instance.FromBackupSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-	case ownMyCnf(cfg) == "":
+	case r.inst().OwnMyCnf() == "":
 		r.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it", "conf_base", cfg.ConfBase)
 	}
 	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
@@ -287,13 +288,13 @@ func (r *restoreRun) binlogsBack() error {
 // the unverified marker, then into place.
 func (r *restoreRun) finish() error {
 	cfg := r.Cfg
-	if needsCatchup(cfg) {
-		p := pendingCatchup{RestoredAt: time.Now().UTC(), From: r.src.name, BinlogBasename: r.place.basename, SnapshotGTID: r.snapshot.GTID, BinlogEnd: r.binlogEnd}
-		if err := writeCatchupMarker(r.stage.dir, p); err != nil {
+	if r.inst().NeedsCatchup() {
+		p := instance.PendingCatchup{RestoredAt: time.Now().UTC(), From: r.src.name, BinlogBasename: r.place.basename, SnapshotGTID: r.snapshot.GTID, BinlogEnd: r.binlogEnd}
+		if err := instance.WriteCatchupMarker(r.stage.dir, p); err != nil {
 			return err
 		}
 	}
-	if err := chownTree(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+	if err := instance.Chown(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
 		return err
 	}
 	external := ""
@@ -308,7 +309,7 @@ func (r *restoreRun) finish() error {
 	}
 	r.published = true   // from here on a failure moves it aside again
 	if r.stage.inPlace { // the datadir itself was not part of the stage
-		return chownTree(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup)
+		return instance.Chown(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup)
 	}
 	return nil
 }
@@ -319,8 +320,8 @@ func (r *restoreRun) finish() error {
 // between leaves an unfinished restore, never a stale binlog marker).
 func (r *restoreRun) verifyStart() error {
 	cfg := r.Cfg
-	want := startProof{binlogBasename: r.place.basename, gtid: r.snapshot.GTID}
-	if err := proveStart(r.App, r.runDir, want); err != nil {
+	want := instance.StartProof{BinlogBasename: r.place.basename, GTID: r.snapshot.GTID}
+	if err := r.inst().ProveStart(r.Ctx, r.runDir, want); err != nil {
 		return err
 	}
 	if err := r.place.finish(cfg, r); err != nil {

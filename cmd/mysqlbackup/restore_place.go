@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,24 +35,24 @@ const binlogMarker = ".mysqlbackup-restoring"
 // otherwise, and an external binlog dir that holds files.
 func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 	cfg := r.Cfg
-	bin, err := serverBin(cfg)
+	bin, err := r.inst().ServerBin()
 	if err != nil {
 		return binlogPlace{}, err
 	}
-	myCnf := myCnfFor(cfg, r.stage.dir)
+	myCnf := r.inst().MyCnfFor(r.stage.dir)
 	opts, err := mysqld.ReadOptions(r.Ctx, bin, myCnf, r.Log)
 	if err != nil {
 		return binlogPlace{}, err
 	}
 	if d := opts["datadir"]; !mysqld.SamePath(d, cfg.MySQLDataDir) {
-		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnfName(cfg, myCnf), d, cfg.MySQLDataDir)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnfName(r.inst(), myCnf), d, cfg.MySQLDataDir)
 	}
 	base := opts.BinlogBasename("")
 	switch {
 	case base == "":
-		return binlogPlace{}, fmt.Errorf("my.cnf %s has no log-bin: the normal start would not read the restored binlogs", myCnfName(cfg, myCnf))
+		return binlogPlace{}, fmt.Errorf("my.cnf %s has no log-bin: the normal start would not read the restored binlogs", myCnfName(r.inst(), myCnf))
 	case filepath.Base(base) != series:
-		return binlogPlace{}, fmt.Errorf("my.cnf %s names the binlogs %s.* but the backup's are %s.*: set log-bin to %s (binlogs cannot be renamed: each names the next)", myCnfName(cfg, myCnf), filepath.Base(base), series, series)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s names the binlogs %s.* but the backup's are %s.*: set log-bin to %s (binlogs cannot be renamed: each names the next)", myCnfName(r.inst(), myCnf), filepath.Base(base), series, series)
 	}
 	index := opts["log-bin-index"]
 	switch {
@@ -67,11 +68,11 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 	}
 	dir := filepath.Dir(base)
 	switch {
-	case inside(cfg.MySQLDataDir, dir) && inside(cfg.MySQLDataDir, index):
+	case instance.Inside(cfg.MySQLDataDir, dir) && instance.Inside(cfg.MySQLDataDir, index):
 		p.dir, p.index = staged(dir), staged(index)
 		return p, nil
-	case inside(cfg.MySQLDataDir, dir) || filepath.Dir(index) != dir:
-		return binlogPlace{}, fmt.Errorf("my.cnf %s puts the binlogs in %s and their index at %s: only one directory for both, inside the datadir or not, is supported", myCnfName(cfg, myCnf), dir, index)
+	case instance.Inside(cfg.MySQLDataDir, dir) || filepath.Dir(index) != dir:
+		return binlogPlace{}, fmt.Errorf("my.cnf %s puts the binlogs in %s and their index at %s: only one directory for both, inside the datadir or not, is supported", myCnfName(r.inst(), myCnf), dir, index)
 	}
 	p.dir, p.index, p.external = dir, index, true
 	return p, checkBinlogDir(dir)
@@ -79,11 +80,12 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 
 // myCnfName names the my.cnf a restore checked as the operator knows it:
 // this host's own (installed into the staging datadir), else the backup's.
-func myCnfName(cfg *conf.Config, staged string) string {
-	if own := ownMyCnf(cfg); own != "" && inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
+func myCnfName(in *instance.Instance, staged string) string {
+	cfg := in.Cfg
+	if own := in.OwnMyCnf(); own != "" && instance.Inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
 		return own
 	}
-	if inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
+	if instance.Inside(cfg.MySQLDataDir, cfg.MySQLMyCnf) {
 		return "taken with the backup"
 	}
 	return staged
@@ -165,7 +167,7 @@ func (p binlogPlace) finish(cfg *conf.Config, r *restoreRun) error {
 	if !p.external {
 		return nil
 	}
-	if err := chownTree(r.Log, p.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+	if err := instance.Chown(r.Log, p.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(p.dir, binlogMarker)); err != nil {

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,25 +31,25 @@ func (SetupReplicationCmd) Run(app *App) error {
 	if err := refusePendingCatchup(cfg); err != nil {
 		return err
 	}
-	alive, err := adminConn(cfg).Alive(app.Ctx)
+	alive, err := app.inst().Admin().Alive(app.Ctx)
 	if err != nil {
 		return err
 	}
 	if alive {
-		return setupOn(app, adminConn(cfg), sources, true)
+		return setupOn(app, app.inst().Admin(), sources, true)
 	}
 	app.Log.Info("instance is down; using a temporary mysqld", "datadir", cfg.MySQLDataDir)
-	lk, err := lockPort(cfg)
+	lk, err := app.inst().Lock()
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
-	runDir, err := newTempRunDir(app)
+	runDir, err := app.inst().NewRunDir()
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(runDir)
-	srv, err := startTempMysqld(app, cfg.MySQLDataDir, runDir, true)
+	srv, err := app.inst().StartTemp(app.Ctx, cfg.MySQLDataDir, runDir, true)
 	if err != nil {
 		return err
 	}
@@ -62,12 +63,12 @@ func refusePendingCatchup(cfg *conf.Config) error {
 	if restoreInProgress(cfg.MySQLDataDir) {
 		return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", cfg.MySQLDataDir)
 	}
-	p, err := readCatchupMarker(cfg.MySQLDataDir)
+	p, err := instance.ReadCatchupMarker(cfg.MySQLDataDir)
 	if err != nil || p == nil {
 		return err
 	}
 	return fmt.Errorf("the datadir was restored from %s at %s and not caught up yet (%s): run catchup_binlog first, or remove that file to set up replication anyway, losing what this instance wrote after the backup that only its peers hold",
-		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, catchupMarker))
+		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, instance.CatchupMarker))
 }
 
 // setupOn creates the channels over one session of the server at c.

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"hash"
 	"io"
 	"os"
@@ -45,15 +46,15 @@ func (s source) hasher() hash.Hash {
 
 // findSource locates the backup of date_str: the S3 object (with its sha1,
 // or md5 metadata) or the local archive (with the .sha1 beside it).
-func findSource(ctx context.Context, cfg *conf.Config) (source, error) {
+func findSource(ctx context.Context, in *instance.Instance) (source, error) {
+	cfg := in.Cfg
 	if cfg.S3Bucket == "" {
 		return localSource(cfg.BackupTgzDes3)
 	}
-	sc, err := storeConfig(cfg)
+	st, err := in.Store()
 	if err != nil {
 		return source{}, err
 	}
-	st := s3.New(sc)
 	info, err := st.Head(ctx, cfg.S3Key)
 	if errors.Is(err, s3.ErrNotExist) {
 		return source{}, missingBackupError(ctx, st, cfg)
@@ -168,11 +169,11 @@ func resolveDate(app *App) error {
 	if cfg.DateStr != conf.LatestDate || cfg.S3Bucket == "" {
 		return nil
 	}
-	sc, err := storeConfig(cfg)
+	st, err := app.inst().Store()
 	if err != nil {
 		return err
 	}
-	bs, err := catalog.List(app.Ctx, s3.New(sc), string(cfg.Port))
+	bs, err := catalog.List(app.Ctx, st, string(cfg.Port))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"hash"
 	"io"
 
@@ -26,15 +27,16 @@ func (v *v2Source) String() string { return "s3 " + v.prefix + catalog.ManifestN
 
 // findV2 returns the v2 backup of date_str, or nil when there is none (or
 // no object store). When both formats exist for the date, the newer wins.
-func findV2(ctx context.Context, cfg *conf.Config) (*v2Source, error) {
+func findV2(ctx context.Context, in *instance.Instance) (*v2Source, error) {
+	cfg := in.Cfg
 	if cfg.S3Bucket == "" {
 		return nil, nil
 	}
-	sc, err := storeConfig(cfg)
+	st, err := in.Store()
 	if err != nil {
 		return nil, err
 	}
-	v := &v2Source{st: s3.New(sc), prefix: catalog.V2Prefix(cfg.DateStr, string(cfg.Port))}
+	v := &v2Source{st: st, prefix: catalog.V2Prefix(cfg.DateStr, string(cfg.Port))}
 	err = catalog.ReadJSON(ctx, v.st, v.prefix+catalog.ManifestName, &v.manifest)
 	if errors.Is(err, s3.ErrNotExist) {
 		return nil, nil

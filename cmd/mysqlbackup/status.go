@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"io"
 	"path/filepath"
 	"sort"
@@ -158,7 +159,7 @@ func pendingNote(cfg *conf.Config) string {
 	if restoreInProgress(cfg.MySQLDataDir) {
 		return "the datadir holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)"
 	}
-	p, err := readCatchupMarker(cfg.MySQLDataDir)
+	p, err := instance.ReadCatchupMarker(cfg.MySQLDataDir)
 	switch {
 	case err != nil:
 		return err.Error()
@@ -166,7 +167,7 @@ func pendingNote(cfg *conf.Config) string {
 		return ""
 	}
 	return fmt.Sprintf("restored from %s at %s; run catchup_binlog before starting it (%s)",
-		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, catchupMarker))
+		p.From, p.RestoredAt.Format(time.RFC3339), filepath.Join(cfg.MySQLDataDir, instance.CatchupMarker))
 }
 
 func downError(sts []replication.InstanceStatus) error {

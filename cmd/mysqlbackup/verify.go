@@ -24,7 +24,7 @@ func (VerifyCmd) Run(app *App) error {
 	if err := resolveDate(app); err != nil {
 		return err
 	}
-	v2, err := findV2(app.Ctx, cfg)
+	v2, err := findV2(app.Ctx, app.inst())
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (VerifyCmd) Run(app *App) error {
 	if err != nil {
 		return err
 	}
-	src, err := findSource(app.Ctx, cfg)
+	src, err := findSource(app.Ctx, app.inst())
 	if err != nil {
 		return err
 	}

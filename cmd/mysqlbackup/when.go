@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"log/slog"
 	"os"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
-	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // errWhenUnmet ends a run whose --when condition does not hold: exit 0,
@@ -39,7 +39,7 @@ func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Log
 		log.Debug("data dir exists; --when no-data-dir not met", "dir", cfg.MySQLDataDir)
 		return errWhenUnmet
 	case "stopped":
-		alive, err := adminConn(cfg).Alive(ctx)
+		alive, err := instance.New(cfg, log).Admin().Alive(ctx)
 		if err != nil {
 			return fmt.Errorf("--when stopped: %w", err)
 		}
@@ -50,10 +50,4 @@ func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Log
 		return nil
 	}
 	return fmt.Errorf("--when %q: want no-data-dir or stopped", when)
-}
-
-// adminConn is the root connection over the instance's socket that the
-// legacy tool used for every local query.
-func adminConn(cfg *conf.Config) mysqld.Conn {
-	return mysqld.Conn{Socket: cfg.MySQLSocket, User: "root", Password: cfg.RootPassword.Reveal()}
 }

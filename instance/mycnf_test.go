@@ -1,4 +1,4 @@
-package main
+package instance
 
 import (
 	"log/slog"
@@ -9,19 +9,6 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 )
-
-func TestIndexPrefixIsTheFormTheServerWritesItsIndexIn(t *testing.T) {
-	for logBin, want := range map[string]string{
-		"mysql-bin":                   "./",
-		"binlogs/mysql-bin":           "./binlogs/",
-		"/data1/mysql-3309/mysql-bin": "/data1/mysql-3309/",
-		"/binlog/3309/mysql-bin":      "/binlog/3309/",
-	} {
-		if got := indexPrefix(logBin); got != want {
-			t.Errorf("log-bin=%s: index entries start %q, want %q", logBin, got, want)
-		}
-	}
-}
 
 func TestMyCnfDiffShowsIdentityAndMasksEveryOtherValue(t *testing.T) {
 	own := []byte("[mysqld]\nserver-id=2\ngtid_domain_id=2\n# mine\nloose-wsrep_sst_auth=sst:own-secret\n[client]\npassword=own-secret\n")
@@ -37,15 +24,15 @@ func TestMyCnfDiffShowsIdentityAndMasksEveryOtherValue(t *testing.T) {
 
 func TestMyCnfForFollowsMysqlMyCnfIntoAStagedDatadir(t *testing.T) {
 	cfg := &conf.Config{MySQLDataDir: "/data1/mysql-3309", MySQLMyCnf: "/data1/mysql-3309/my.cnf"}
-	if got := myCnfFor(cfg, "/data1/mysql-3309.restoring"); got != "/data1/mysql-3309.restoring/my.cnf" {
+	if got := New(cfg, nil).MyCnfFor("/data1/mysql-3309.restoring"); got != "/data1/mysql-3309.restoring/my.cnf" {
 		t.Errorf("in-datadir my.cnf for the stage: %s", got)
 	}
 	cfg.MySQLMyCnf = "/etc/mysql/3309.cnf"
-	if got := myCnfFor(cfg, "/data1/mysql-3309.restoring"); got != "/etc/mysql/3309.cnf" {
+	if got := New(cfg, nil).MyCnfFor("/data1/mysql-3309.restoring"); got != "/etc/mysql/3309.cnf" {
 		t.Errorf("an overridden mysql_my_cnf outside the datadir must be used as it is: %s", got)
 	}
 	cfg.MySQLMyCnf = "/data1/mysql-3309-etc/my.cnf" // a sibling with a common prefix is outside
-	if got := myCnfFor(cfg, "/stage"); got != cfg.MySQLMyCnf {
+	if got := New(cfg, nil).MyCnfFor("/stage"); got != cfg.MySQLMyCnf {
 		t.Errorf("sibling dir taken for inside: %s", got)
 	}
 }
@@ -63,7 +50,7 @@ func TestInstallOwnMyCnfKeepsTheBackupsAndNeverReplacesAnOutsideOne(t *testing.T
 	os.WriteFile(filepath.Join(data, "my.cnf"), []byte(peer), 0o644)
 	cfg := &conf.Config{ConfBase: confBase, MySQLDataDir: data, MySQLMyCnf: filepath.Join(data, "my.cnf"), MySQLUser: "no-such-user-here"}
 	log := slog.New(slog.DiscardHandler)
-	if changed, err := installOwnMyCnf(log, cfg, data, fromBackupSuffix); err != nil || !changed {
+	if changed, err := New(cfg, log).InstallOwnMyCnf(data, FromBackupSuffix); err != nil || !changed {
 		t.Fatalf("install: changed %v, err %v", changed, err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf")); string(got) != own {
@@ -72,15 +59,15 @@ func TestInstallOwnMyCnfKeepsTheBackupsAndNeverReplacesAnOutsideOne(t *testing.T
 	if fi, err := os.Stat(filepath.Join(data, "my.cnf")); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("installed my.cnf mode %v (%v), want the own file's 0640", fi.Mode().Perm(), err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf"+fromBackupSuffix)); string(got) != peer {
+	if got, _ := os.ReadFile(filepath.Join(data, "my.cnf"+FromBackupSuffix)); string(got) != peer {
 		t.Errorf("my.cnf.from-backup %q, want the peer's", got)
 	}
-	if changed, _ := installOwnMyCnf(log, cfg, data, fromBackupSuffix); changed {
+	if changed, _ := New(cfg, log).InstallOwnMyCnf(data, FromBackupSuffix); changed {
 		t.Error("a second install changed an identical my.cnf")
 	}
 	cfg.MySQLMyCnf = filepath.Join(dir, "etc.cnf")
 	os.WriteFile(cfg.MySQLMyCnf, []byte(peer), 0o644)
-	if changed, err := installOwnMyCnf(log, cfg, data, fromBackupSuffix); err != nil || changed {
+	if changed, err := New(cfg, log).InstallOwnMyCnf(data, FromBackupSuffix); err != nil || changed {
 		t.Errorf("mysql_my_cnf outside the datadir: changed %v, err %v; want it left alone", changed, err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package instance
 
 import (
 	"context"
@@ -14,33 +14,32 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/replication"
 )
 
-// startProof is what a datadir must show when started as its normal start
+// StartProof is what a datadir must show when started as its normal start
 // would start it.
-type startProof struct {
-	binlogBasename string   // the binlog series it must write ("" = not checked)
-	gtid           string   // when set, its binlog must hold GTIDs (gtid_binlog_pos not empty)
-	channels       []string // channels that must exist
+type StartProof struct {
+	BinlogBasename string   // the binlog series it must write ("" = not checked)
+	GTID           string   // when set, its binlog must hold GTIDs (gtid_binlog_pos not empty)
+	Channels       []string // channels that must exist
 }
 
-// proveStart starts the instance's datadir once more exactly as its normal
+// ProveStart starts the instance's datadir once more exactly as its normal
 // start would (its own my.cnf; only socket, pid-file directory, error log
 // and networking differ, none of which renames a file), reads every
 // channel's status, checks each channel's relay log is there and the
 // binlog series is the restored one, and stops it. A datadir that would
 // abort at its next boot fails the command now, with the server's message.
-func proveStart(app *App, runDir string, want startProof) error {
-	cfg := app.Cfg
-	srv, err := startTempMysqld(app, cfg.MySQLDataDir, runDir, true)
+func (in *Instance) ProveStart(ctx context.Context, runDir string, want StartProof) error {
+	srv, err := in.StartTemp(ctx, in.Cfg.MySQLDataDir, runDir, true)
 	if err != nil {
 		return fmt.Errorf("the datadir would not start: %w", err)
 	}
-	err = srv.OnSession(app.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
-		return checkStarted(app.Ctx, app, conn, v, want)
+	err = srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return in.checkStarted(ctx, conn, v, want)
 	})
 	return errors.Join(err, srv.Stop())
 }
 
-func checkStarted(ctx context.Context, app *App, conn *sql.Conn, v mysqld.Version, want startProof) error {
+func (in *Instance) checkStarted(ctx context.Context, conn *sql.Conn, v mysqld.Version, want StartProof) error {
 	var serverID, binlogBase, relayBase, gtid sql.NullString
 	gtidVar := "@@GLOBAL.gtid_binlog_pos"
 	if v.Flavor != mysqld.MariaDB {
@@ -50,33 +49,33 @@ func checkStarted(ctx context.Context, app *App, conn *sql.Conn, v mysqld.Versio
 	if err := conn.QueryRowContext(ctx, q).Scan(&serverID, &binlogBase, &relayBase, &gtid); err != nil {
 		return fmt.Errorf("started datadir: %w", err)
 	}
-	if want.binlogBasename != "" && !mysqld.SamePath(binlogBase.String, want.binlogBasename) {
-		return fmt.Errorf("the normal start writes the binlog series %s, the restored one is %s", binlogBase.String, want.binlogBasename)
+	if want.BinlogBasename != "" && !mysqld.SamePath(binlogBase.String, want.BinlogBasename) {
+		return fmt.Errorf("the normal start writes the binlog series %s, the restored one is %s", binlogBase.String, want.BinlogBasename)
 	}
-	if want.gtid != "" && strings.TrimSpace(gtid.String) == "" {
-		return fmt.Errorf("the normal start finds no GTID in its binlog %s (the restored binlogs hold %s): it does not read them", binlogBase.String, want.gtid)
+	if want.GTID != "" && strings.TrimSpace(gtid.String) == "" {
+		return fmt.Errorf("the normal start finds no GTID in its binlog %s (the restored binlogs hold %s): it does not read them", binlogBase.String, want.GTID)
 	}
 	status, err := replication.ReadStatus(ctx, conn, v)
 	if err != nil {
 		return err
 	}
-	relayDir := app.Cfg.MySQLDataDir // the server leaves relay_log_basename NULL by default
+	relayDir := in.Cfg.MySQLDataDir // the server leaves relay_log_basename NULL by default
 	if relayBase.String != "" {
 		relayDir = filepath.Dir(relayBase.String)
 	}
 	var names []string
 	for _, st := range status {
 		names = append(names, st.Name)
-		if err := relayLogPresent(app.Cfg.MySQLDataDir, relayDir, st); err != nil {
+		if err := relayLogPresent(in.Cfg.MySQLDataDir, relayDir, st); err != nil {
 			return err
 		}
 	}
-	for _, ch := range want.channels {
+	for _, ch := range want.Channels {
 		if !slices.Contains(names, ch) {
 			return fmt.Errorf("the normal start has no channel %s (it has %s)", ch, strings.Join(names, ", "))
 		}
 	}
-	app.Log.Info("the datadir starts as its normal start would", "server_id", serverID.String, "binlog", binlogBase.String, "gtid_binlog_pos", gtid.String, "channels", strings.Join(names, ","))
+	in.Log.Info("the datadir starts as its normal start would", "server_id", serverID.String, "binlog", binlogBase.String, "gtid_binlog_pos", gtid.String, "channels", strings.Join(names, ","))
 	return nil
 }
 

@@ -1,0 +1,114 @@
+// Package instance is one configured port on this host: its admin
+// connection and lock, the private run directories of its commands, its
+// my.cnf (this host's own, installed into a restored datadir), temporary
+// servers that name their files as the normal start does, the proof that
+// a datadir starts, and the marker of a pending catch-up.
+package instance
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/internal/lock"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// Instance is the port a config describes, with the log of the command
+// working on it.
+type Instance struct {
+	Cfg *conf.Config
+	Log *slog.Logger
+
+	storeOnce sync.Once
+	store     *s3.Bucket
+	storeErr  error
+}
+
+// New is the instance cfg describes.
+func New(cfg *conf.Config, log *slog.Logger) *Instance { return &Instance{Cfg: cfg, Log: log} }
+
+// Admin is the root connection over the instance's socket that the legacy
+// tool used for every local query.
+func (in *Instance) Admin() mysqld.Conn {
+	return mysqld.Conn{Socket: in.Cfg.MySQLSocket, User: "root", Password: in.Cfg.RootPassword.Reveal()}
+}
+
+// StoreConfig is the object store of the config; an error names the key
+// that is wrong.
+func (in *Instance) StoreConfig() (s3.Config, error) {
+	cfg := in.Cfg
+	if cfg.S3Bucket == "" {
+		return s3.Config{}, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "no object store is configured"}
+	}
+	endpoint, err := cfg.S3Endpoint()
+	if err != nil {
+		return s3.Config{}, err
+	}
+	return s3.Config{
+		Endpoint: endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(),
+		PartSize: int64(cfg.S3PartSizeMB) << 20, Concurrency: cfg.S3Concurrency,
+	}, nil
+}
+
+// Store is the object store, built once for the command.
+func (in *Instance) Store() (*s3.Bucket, error) {
+	in.storeOnce.Do(func() {
+		sc, err := in.StoreConfig()
+		if err != nil {
+			in.storeErr = err
+			return
+		}
+		in.store = s3.New(sc)
+	})
+	return in.store, in.storeErr
+}
+
+// Lock takes the port's lock, {backup_base}/mysql-{port}.lock, creating
+// backup_base on a fresh host: backup, restore, catchup_binlog and a
+// setup_replication that starts a temporary mysqld never overlap.
+func (in *Instance) Lock() (*lock.Lock, error) {
+	cfg := in.Cfg
+	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
+		return nil, fmt.Errorf("backup_base: %w", err)
+	}
+	return lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock"))
+}
+
+// ChownToMySQL gives root and everything below it to mysql_user:mysql_user_group.
+func (in *Instance) ChownToMySQL(root string) error {
+	return Chown(in.Log, root, in.Cfg.MySQLUser, in.Cfg.MySQLUserGroup)
+}
+
+// Chown gives root and everything below it to user:group, as the
+// legacy tool's `chown -R mysql-<port>:mysql` did. Where that user does
+// not exist on this host the files keep their owner, with a warning.
+func Chown(log *slog.Logger, root, userName, groupName string) error {
+	u, err := user.Lookup(userName)
+	if err != nil {
+		log.Warn("user not on this host; files keep their owner", "user", userName, "dir", root)
+		return nil
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if g, err := user.LookupGroup(groupName); err == nil {
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown %s: %w", p, err)
+		}
+		return nil
+	})
+}
