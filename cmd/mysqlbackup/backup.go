@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"os"
 	"path"
@@ -43,7 +44,7 @@ type backupRun struct {
 	binlogs  binlogsync.Snapshot
 	snapshot xtrabackup.BinlogInfo
 	dest     destination
-	phases   phases
+	phases   progress.Phases
 	sha1     string
 	size     int64
 	v2       *v2Backup // archive_format: v2
@@ -91,7 +92,7 @@ func (c *BackupCmd) Run(app *App) (err error) {
 		}
 	}
 	for _, s := range steps {
-		if err := b.phases.run(app.Log, s.name, s.fn); err != nil {
+		if err := b.phases.Run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
@@ -99,11 +100,11 @@ func (c *BackupCmd) Run(app *App) (err error) {
 	if b.v2 != nil {
 		m := &b.v2.manifest
 		fmt.Fprintf(app.Stdout, "backup ok: s3 %s%s format=v2 size=%d plain=%d snapshot=%s:%d gtid=%q took=%s %s peak_rss=%q\n",
-			b.v2.prefix, catalog.ManifestName, m.StoredBytes, m.PlainBytes, m.BinlogFile, m.BinlogPos, m.GTID, took, &b.phases, peakRSS())
+			b.v2.prefix, catalog.ManifestName, m.StoredBytes, m.PlainBytes, m.BinlogFile, m.BinlogPos, m.GTID, took, &b.phases, progress.PeakRSS())
 		return nil
 	}
 	fmt.Fprintf(app.Stdout, "backup ok: %s size=%d sha1=%s took=%s %s peak_rss=%q\n",
-		b.dest, b.size, b.sha1, took, &b.phases, peakRSS())
+		b.dest, b.size, b.sha1, took, &b.phases, progress.PeakRSS())
 	return nil
 }
 
@@ -227,8 +228,8 @@ func (b *backupRun) listBinlogs() error {
 // stream packs, compresses, encrypts and checksums the backup straight
 // into the destination's temporary place.
 func (b *backupRun) stream() error {
-	var c counter
-	stop := reportProgress(b.App, "archive", &c, 0)
+	var c progress.Counter
+	stop := progress.Report(b.App.Ctx, b.App.Log, b.App.Term, "archive", &c, 0)
 	defer stop()
 	h := sha1.New()
 	expected, err := b.expectedSize()
@@ -243,7 +244,7 @@ func (b *backupRun) stream() error {
 	if err != nil {
 		return err
 	}
-	b.sha1, b.size = hex.EncodeToString(h.Sum(nil)), c.n.Load()
+	b.sha1, b.size = hex.EncodeToString(h.Sum(nil)), c.N()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"os"
 	"path/filepath"
@@ -93,8 +94,8 @@ func dirSize(dir string) (int64, error) {
 func (b *backupRun) putObject(role string, expected int64, produce func(io.Writer) error) error {
 	v := b.v2
 	key := v.runDir() + catalog.ObjectNames[role]
-	var plain counter
-	stop := reportProgress(b.App, role, &plain, expected)
+	var plain progress.Counter
+	stop := progress.Report(b.App.Ctx, b.App.Log, b.App.Term, role, &plain, expected)
 	defer stop()
 	pw := catalog.NewPieceWriter(b.Ctx, v.st, key, v.sc.PartSize)
 	err := func() error {
@@ -123,12 +124,12 @@ func (b *backupRun) putObject(role string, expected int64, produce func(io.Write
 			return fmt.Errorf("%s object: s3 has %d bytes at %s, sent %d", role, info.Size, pc.Key, pc.Size)
 		}
 	}
-	o := catalog.Object{Role: role, Key: key, Size: pw.Size(), SHA256: pw.SHA256(), PlainSize: plain.n.Load()}
+	o := catalog.Object{Role: role, Key: key, Size: pw.Size(), SHA256: pw.SHA256(), PlainSize: plain.N()}
 	if len(pw.Pieces()) > 1 {
 		o.Pieces = pw.Pieces()
 	}
 	v.objects = append(v.objects, o)
-	b.Log.Info("object stored", "role", role, "key", key, "pieces", len(pw.Pieces()), "plain", humanBytes(plain.n.Load()), "stored", humanBytes(o.Size))
+	b.Log.Info("object stored", "role", role, "key", key, "pieces", len(pw.Pieces()), "plain", progress.Bytes(plain.N()), "stored", progress.Bytes(o.Size))
 	return nil
 }
 

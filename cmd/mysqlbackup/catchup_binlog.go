@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,7 +30,7 @@ type catchupRun struct {
 	pending *instance.PendingCatchup  // what the restore recorded, if it left its marker
 	runDir  string
 	srv     *mysqld.TempServer
-	phases  phases
+	phases  progress.Phases
 }
 
 // Run implements catchup_binlog: refuse a live instance → read every
@@ -63,7 +64,7 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 		fn   func() error
 	}{{"check", c.check}, {"sources", c.probe}, {"start", c.start}, {"channels", c.channels}, {"wait", c.wait}, {"stop", c.stop},
 		{"verify-start", c.verifyStart}} {
-		if err := c.phases.run(app.Log, s.name, s.fn); err != nil {
+		if err := c.phases.Run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}

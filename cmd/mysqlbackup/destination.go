@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -76,7 +77,7 @@ func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64)
 	sc := d.cfg
 	sc.PartSize = s3.PartSizeFor(expected, sc.PartSize)
 	if sc.PartSize != d.cfg.PartSize {
-		d.log.Info("larger S3 parts for a large archive", "part_size", humanBytes(sc.PartSize), "expected", humanBytes(expected))
+		d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sc.PartSize), "expected", progress.Bytes(expected))
 	}
 	return s3.New(sc).Put(ctx, d.key+partialSuffix, r, nil)
 }

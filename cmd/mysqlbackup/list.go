@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"os"
 
@@ -102,7 +103,7 @@ func renderBackups(w io.Writer, bs []catalog.Backup) {
 		if !b.Complete {
 			state = "INCOMPLETE"
 		}
-		t.AppendRow(table.Row{b.Date, b.Port, b.Format, humanBytes(b.Size), b.Modified.Local().Format("2006-01-02 15:04:05"), state, b.Checksum, b.Position, b.GTID})
+		t.AppendRow(table.Row{b.Date, b.Port, b.Format, progress.Bytes(b.Size), b.Modified.Local().Format("2006-01-02 15:04:05"), state, b.Checksum, b.Position, b.GTID})
 	}
 	t.SetColumnConfigs([]table.ColumnConfig{wrap(7, 46), wrap(9, 40)})
 	t.Render()

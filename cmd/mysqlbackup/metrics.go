@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"strconv"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 // (Prometheus textfile), keeping the last success time across failures,
 // so that "no successful backup in 26 h" is one alert rule. A metrics file
 // that cannot be written is a warning: the run's own result stands.
-func recordRun(app *App, command string, ph *phases, start time.Time, archiveBytes int64, runErr error) {
+func recordRun(app *App, command string, ph *progress.Phases, start time.Time, archiveBytes int64, runErr error) {
 	path := app.Cfg.MetricsFile
 	if path == "" {
 		return
@@ -24,9 +25,9 @@ func recordRun(app *App, command string, ph *phases, start time.Time, archiveByt
 		{Name: "mysqlbackup_last_run_success", Help: "1 if the last run succeeded.", Labels: base, Value: ok},
 		{Name: "mysqlbackup_last_run_duration_seconds", Help: "How long the last run took.", Labels: base, Value: time.Since(start).Seconds()},
 	}
-	for _, name := range ph.names {
-		labels := append(append([]promfile.Label{}, base...), promfile.Label{Name: "phase", Value: name})
-		samples = append(samples, promfile.Sample{Name: "mysqlbackup_last_run_phase_seconds", Help: "Duration of each phase of the last run.", Labels: labels, Value: ph.took[name].Seconds()})
+	for _, st := range ph.Steps() {
+		labels := append(append([]promfile.Label{}, base...), promfile.Label{Name: "phase", Value: st.Name})
+		samples = append(samples, promfile.Sample{Name: "mysqlbackup_last_run_phase_seconds", Help: "Duration of each phase of the last run.", Labels: labels, Value: st.Took.Seconds()})
 	}
 	if runErr == nil {
 		samples = append(samples,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ type restoreRun struct {
 	published bool        // the datadir is in place (undone if the proof fails)
 	replayed  int
 	binlogEnd string // file:size of the last binlog put back
-	phases    phases
+	phases    progress.Phases
 	done      bool
 	v2        *v2Source // a v2 backup, else the legacy archive src
 	keys      archive.V2Keys
@@ -69,7 +70,7 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 		name string
 		fn   func() error
 	}
-	if err := r.phases.run(app.Log, "check", r.check); err != nil {
+	if err := r.phases.Run(app.Log, "check", r.check); err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
 	steps := []step{{"download", r.download}}
@@ -79,7 +80,7 @@ func (c *RestoreCmd) Run(app *App) (err error) {
 	steps = append(steps, step{"copy-back", r.copyBack}, step{"identity", r.identity}, step{"replay", r.replay},
 		step{"binlogs", r.binlogsBack}, step{"finish", r.finish}, step{"verify-start", r.verifyStart})
 	for _, s := range steps {
-		if err := r.phases.run(app.Log, s.name, s.fn); err != nil {
+		if err := r.phases.Run(app.Log, s.name, s.fn); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}

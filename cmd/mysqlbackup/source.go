@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"hash"
 	"io"
 	"os"
@@ -132,8 +133,8 @@ func readSource(app *App, src source, password []byte, phase string,
 		return archive.ExtractStats{}, err
 	}
 	defer rc.Close()
-	var c counter
-	stop := reportProgress(app, phase, &c, src.size)
+	var c progress.Counter
+	stop := progress.Report(app.Ctx, app.Log, app.Term, phase, &c, src.size)
 	defer stop()
 	var in io.Reader = io.TeeReader(rc, &c)
 	h := src.hasher()
@@ -158,7 +159,7 @@ func readSource(app *App, src source, password []byte, phase string,
 			return st, fmt.Errorf("checksum mismatch: %s of %s is %s, recorded %s", src.algo, src.name, got, src.sum)
 		}
 	}
-	app.Log.Info("archive read to its end and verified", "files", st.Files, "bytes", humanBytes(st.Bytes), "digest", digest, "checksum", src.algo)
+	app.Log.Info("archive read to its end and verified", "files", st.Files, "bytes", progress.Bytes(st.Bytes), "digest", digest, "checksum", src.algo)
 	return st, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"hash"
 	"io"
 
@@ -79,8 +80,8 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 		return 0, err
 	}
 	defer rc.Close()
-	var stored, plain counter
-	stop := reportProgress(app, role, &stored, o.Size)
+	var stored, plain progress.Counter
+	stop := progress.Report(app.Ctx, app.Log, app.Term, role, &stored, o.Size)
 	defer stop()
 	in := io.TeeReader(rc, &stored)
 	// Each piece's SHA-256 is checked as it ends; the whole stream's is
@@ -119,21 +120,21 @@ func (v *v2Source) read(app *App, role string, keys archive.V2Keys, use func(io.
 	defer pr.Close()
 	counted := io.TeeReader(pr, &plain)
 	if err := use(counted); err != nil {
-		return plain.n.Load(), fail(err)
+		return plain.N(), fail(err)
 	}
 	if n, err := io.Copy(io.Discard, counted); err != nil {
-		return plain.n.Load(), fail(err)
+		return plain.N(), fail(err)
 	} else if n > 0 {
-		return plain.n.Load(), fail(fmt.Errorf("%d bytes after the end of the %s", n, role))
+		return plain.N(), fail(fmt.Errorf("%d bytes after the end of the %s", n, role))
 	}
 	if _, err := io.Copy(io.Discard, in); err != nil {
-		return plain.n.Load(), err
+		return plain.N(), err
 	}
 	if err := mismatch(); err != nil {
-		return plain.n.Load(), err
+		return plain.N(), err
 	}
-	if plain.n.Load() != o.PlainSize {
-		return plain.n.Load(), fmt.Errorf("%s: %d bytes decoded, the manifest says %d", o.Key, plain.n.Load(), o.PlainSize)
+	if plain.N() != o.PlainSize {
+		return plain.N(), fmt.Errorf("%s: %d bytes decoded, the manifest says %d", o.Key, plain.N(), o.PlainSize)
 	}
-	return plain.n.Load(), nil
+	return plain.N(), nil
 }
