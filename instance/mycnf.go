@@ -101,13 +101,60 @@ func (in *Instance) CheckMyCnf(ctx context.Context, path, series string) error {
 	if base := opts.BinlogBasename(""); series != "" && !mysqld.SamePath(base, series) {
 		return fmt.Errorf("my.cnf %s writes the binlog series %s but the restore put it back as %s: fix log-bin", path, base, series)
 	}
+	return RelayDirExists(opts, cfg.MySQLDataDir, path)
+}
+
+// RelayDirExists refuses explicit relay-log or relay-log-index paths
+// outside dataDir whose directory does not exist: the server could create
+// no channel there (CHANGE MASTER fails with "File … not found"), and a
+// restore cannot tell, as the restored datadir has no channel yet.
+func RelayDirExists(opts mysqld.Options, dataDir, myCnf string) error {
+	for _, key := range []string{"relay-log", "relay-log-index"} {
+		v := opts[key]
+		if v == "" || !filepath.IsAbs(v) || Inside(dataDir, v) {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(v)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("my.cnf %s puts %s in %s, which is not a directory on this host: create it", myCnf, key, filepath.Dir(v))
+		}
+	}
 	return nil
 }
 
-// Inside says whether p is dir or below it (paths compared as text).
+// Inside says whether p is dir or below it, as written or with symbolic
+// links resolved (as far as the paths exist).
 func Inside(dir, p string) bool {
+	if inside(dir, p) {
+		return true
+	}
+	rd, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	rp, err := resolveExisting(p)
+	return err == nil && inside(rd, rp)
+}
+
+func inside(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// resolveExisting resolves the symbolic links of the longest existing
+// prefix of p and keeps the rest as written.
+func resolveExisting(p string) (string, error) {
+	p = filepath.Clean(p)
+	for rest := ""; ; {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", fmt.Errorf("%s: no existing prefix", p)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }
 
 // lineDiff returns the lines only in a and those only in b, comments

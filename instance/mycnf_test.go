@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 func TestMyCnfDiffShowsIdentityAndMasksEveryOtherValue(t *testing.T) {
@@ -69,5 +71,39 @@ func TestInstallOwnMyCnfKeepsTheBackupsAndNeverReplacesAnOutsideOne(t *testing.T
 	os.WriteFile(cfg.MySQLMyCnf, []byte(peer), 0o644)
 	if changed, err := New(cfg, log).InstallOwnMyCnf(data, FromBackupSuffix); err != nil || changed {
 		t.Errorf("mysql_my_cnf outside the datadir: changed %v, err %v; want it left alone", changed, err)
+	}
+}
+
+func TestInsideSeesThroughASymlinkedDatadir(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "disk1", "mysql-3309")
+	if err := os.MkdirAll(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "mysql-3309")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if !Inside(link, filepath.Join(real, "mysql-bin")) || !Inside(real, filepath.Join(link, "sub", "mysql-bin")) {
+		t.Error("a path through the symlink or its target is not seen inside the datadir")
+	}
+	if Inside(link, filepath.Join(dir, "disk1", "mysql-3309-binlog", "mysql-bin")) {
+		t.Error("a sibling is seen inside")
+	}
+}
+
+func TestRelayDirExistsRefusesAMissingDirectoryOutsideTheDatadir(t *testing.T) {
+	dir := t.TempDir()
+	ok := mysqld.Options{"relay-log": filepath.Join(dir, "relay-bin"), "relay-log-index": ""}
+	if err := RelayDirExists(ok, "/data1/mysql-3309", "my.cnf"); err != nil {
+		t.Errorf("existing relay dir: %v", err)
+	}
+	missing := mysqld.Options{"relay-log": filepath.Join(dir, "nope", "relay-bin")}
+	if err := RelayDirExists(missing, "/data1/mysql-3309", "my.cnf"); err == nil || !strings.Contains(err.Error(), "puts relay-log in "+filepath.Join(dir, "nope")) {
+		t.Errorf("missing relay dir: %v", err)
+	}
+	inDatadir := mysqld.Options{"relay-log": "/data1/mysql-3309/relay/relay-bin"}
+	if err := RelayDirExists(inDatadir, "/data1/mysql-3309", "my.cnf"); err != nil {
+		t.Errorf("a relay dir inside the datadir is the restore's to make: %v", err)
 	}
 }

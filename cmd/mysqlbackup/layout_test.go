@@ -134,7 +134,7 @@ func assertRelayLogsReset(t *testing.T, in *testbed.Instance) {
 	t.Helper()
 	bin := testbed.Need(t, "mariadb-binlog")[0]
 	var logs []string
-	for _, dir := range []string{in.DataDir, filepath.Join(in.Dir, "relay")} {
+	for _, dir := range []string{in.DataDir, filepath.Join(in.Dir, "relay"), filepath.Join(in.DataDir, "relay")} {
 		m, _ := filepath.Glob(filepath.Join(dir, "*relay-bin*.[0-9][0-9][0-9][0-9][0-9][0-9]"))
 		logs = append(logs, m...)
 	}
@@ -192,6 +192,7 @@ func TestRestoredInstanceStartsNormallyAsItselfInEveryMyCnfLayout(t *testing.T) 
 		{"legacy defaults, v2 format", testbed.LayoutLegacy, true},
 		{"log-basename", testbed.LayoutLogBasename, false},
 		{"explicit relay-log paths", testbed.LayoutRelayPaths, false},
+		{"relay-log in a subdirectory of the datadir", testbed.LayoutRelayInDatadir, false},
 		{"log-bin without a value", testbed.LayoutBareLogBin, false},
 		{"no pid-file", testbed.LayoutNoPidFile, false},
 		{"binlogs outside the datadir", testbed.LayoutBinlogDir, true},

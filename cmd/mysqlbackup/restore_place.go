@@ -47,6 +47,12 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 	if d := opts["datadir"]; !mysqld.SamePath(d, cfg.MySQLDataDir) {
 		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnfName(r.inst(), myCnf), d, cfg.MySQLDataDir)
 	}
+	if err := instance.RelayDirExists(opts, cfg.MySQLDataDir, myCnfName(r.inst(), myCnf)); err != nil {
+		return binlogPlace{}, err
+	}
+	if err := makeRelayDirs(opts, cfg.MySQLDataDir, r.stage.dir); err != nil {
+		return binlogPlace{}, err
+	}
 	base := opts.BinlogBasename("")
 	switch {
 	case base == "":
@@ -76,6 +82,28 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 	}
 	p.dir, p.index, p.external = dir, index, true
 	return p, checkBinlogDir(dir)
+}
+
+// makeRelayDirs creates, in the staging datadir, the directories inside
+// the datadir that relay-log and relay-log-index name: the backup carries
+// no relay log, and the catch-up's channels are created there.
+func makeRelayDirs(opts mysqld.Options, dataDir, stageDir string) error {
+	for _, key := range []string{"relay-log", "relay-log-index"} {
+		v := opts[key]
+		if v == "" {
+			continue
+		}
+		if !filepath.IsAbs(v) {
+			v = filepath.Join(dataDir, v)
+		}
+		if d := filepath.Dir(v); instance.Inside(dataDir, d) {
+			rel, _ := filepath.Rel(dataDir, d)
+			if err := os.MkdirAll(filepath.Join(stageDir, rel), 0o750); err != nil {
+				return fmt.Errorf("%s directory: %w", key, err)
+			}
+		}
+	}
+	return nil
 }
 
 // myCnfName names the my.cnf a restore checked as the operator knows it:

@@ -33,12 +33,13 @@ type Layout string
 // log-bin={datadir}/mysql-bin, no relay-log, no log-basename), so relay
 // logs are named after the pid-file.
 const (
-	LayoutLegacy      Layout = "legacy"       // pid-file mysqld-{port}.pid in the run dir, log-bin={datadir}/mysql-bin
-	LayoutLogBasename Layout = "log-basename" // + log-basename=db{port}: relay logs and binlog index named after it
-	LayoutRelayPaths  Layout = "relay-paths"  // + explicit relay-log and relay-log-index outside the datadir
-	LayoutBareLogBin  Layout = "bare-log-bin" // log-bin without a value: binlogs named after the pid-file
-	LayoutNoPidFile   Layout = "no-pid-file"  // no pid-file: relay logs named after the host name
-	LayoutBinlogDir   Layout = "binlog-dir"   // log-bin on a directory of its own, outside the datadir
+	LayoutLegacy         Layout = "legacy"           // pid-file mysqld-{port}.pid in the run dir, log-bin={datadir}/mysql-bin
+	LayoutLogBasename    Layout = "log-basename"     // + log-basename=db{port}: relay logs and binlog index named after it
+	LayoutRelayPaths     Layout = "relay-paths"      // + explicit relay-log and relay-log-index outside the datadir
+	LayoutBareLogBin     Layout = "bare-log-bin"     // log-bin without a value: binlogs named after the pid-file
+	LayoutNoPidFile      Layout = "no-pid-file"      // no pid-file: relay logs named after the host name
+	LayoutBinlogDir      Layout = "binlog-dir"       // log-bin on a directory of its own, outside the datadir
+	LayoutRelayInDatadir Layout = "relay-in-datadir" // relay-log in a subdirectory of the datadir
 )
 
 // Options choose an instance's identity and place. The zero value of each
@@ -193,6 +194,8 @@ max_connections=50
 		cnf += fmt.Sprintf("log-basename=db%d\n", in.Port)
 	case LayoutRelayPaths:
 		cnf += fmt.Sprintf("relay-log=%s\nrelay-log-index=%s\n", filepath.Join(in.relayDir(), "relay-bin"), filepath.Join(in.relayDir(), "relay-bin.index"))
+	case LayoutRelayInDatadir:
+		cnf += "relay-log=" + filepath.Join(in.DataDir, "relay", "relay-bin") + "\n"
 	}
 	return cnf + in.ExtraCnf
 }
@@ -221,6 +224,11 @@ func (in *Instance) install() {
 	}, Env: []string{"TMPDIR=" + in.tmpDir()}})
 	if err != nil {
 		in.t.Fatalf("mariadb-install-db: %v", err)
+	}
+	if in.Layout == LayoutRelayInDatadir {
+		if err := os.MkdirAll(filepath.Join(in.DataDir, "relay"), 0o755); err != nil {
+			in.t.Fatal(err)
+		}
 	}
 	cnf := []byte(in.Cnf())
 	for _, p := range []string{in.MyCnf, filepath.Join(in.ConfBase, "my.cnf")} {
