@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )

@@ -4,14 +4,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
-	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
 )

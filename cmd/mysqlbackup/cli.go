@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"github.com/mysqlbackup/mysqlbackup/instance"
 	"io"
 	"log/slog"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 )
 
 // CLI is the legacy command line of mysqlbackup.py, unchanged: global

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
-	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 

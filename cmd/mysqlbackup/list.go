@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
-	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"io"
 	"os"
 
@@ -13,6 +11,8 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 

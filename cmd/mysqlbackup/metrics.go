@@ -1,10 +1,10 @@
 package main
 
 import (
-	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"strconv"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/internal/promfile"
 )
 

@@ -3,12 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )

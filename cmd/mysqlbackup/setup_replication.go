@@ -4,13 +4,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
 )

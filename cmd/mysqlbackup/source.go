@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
-	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"hash"
 	"io"
 	"os"
@@ -19,6 +17,8 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mysqlbackup/mysqlbackup/instance"
 	"log/slog"
 	"os"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 )
 
 // errWhenUnmet ends a run whose --when condition does not hold: exit 0,
