@@ -42,7 +42,6 @@ type TempServer struct {
 	proc    *proc.Process
 	done    chan error
 	stopped bool
-	pidFile string
 }
 
 // SocketPath is where a temporary server of runDir listens.
@@ -89,9 +88,6 @@ func StartTemp(ctx context.Context, o TempOptions) (*TempServer, error) {
 	}
 	return s, nil
 }
-
-// PidFile is the temporary server's pid file.
-func (s *TempServer) PidFile() string { return s.pidFile }
 
 // args builds the command line and proves it names the server's files as
 // the normal start does.
@@ -155,7 +151,6 @@ func (s *TempServer) checkIdentity(ctx context.Context) error {
 	if !SamePath(filepath.Dir(pidFile), s.opts.RunDir) {
 		return fmt.Errorf("temporary mysqld: the server on %s reports pid_file %s, want one in %s: not ours", s.Socket, pidFile, s.opts.RunDir)
 	}
-	s.pidFile = pidFile
 	return nil
 }
 
