@@ -95,14 +95,15 @@ func (c *catchupRun) check() error {
 	if alive {
 		return fmt.Errorf("the instance answers on %s: catchup_binlog works on a stopped instance", cfg.MySQLSocket)
 	}
-	if _, err := os.Stat(cfg.MySQLDataDir); err != nil {
+	entries, err := os.ReadDir(cfg.MySQLDataDir)
+	switch {
+	case err != nil:
 		return fmt.Errorf("no restored datadir to catch up: %w", err)
-	}
-	if restoreInProgress(cfg.MySQLDataDir) {
-		return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", cfg.MySQLDataDir)
-	}
-	if entries, err := os.ReadDir(cfg.MySQLDataDir); err == nil && len(entries) == 0 {
+	case len(entries) == 0:
 		return fmt.Errorf("data dir %s is empty: nothing restored to catch up", cfg.MySQLDataDir)
+	}
+	if err := unfinishedRestore(cfg.MySQLDataDir); err != nil {
+		return err
 	}
 	if c.pending, err = instance.ReadCatchupMarker(cfg.MySQLDataDir); err != nil {
 		return err

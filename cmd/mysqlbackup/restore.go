@@ -179,7 +179,7 @@ func (r *restoreRun) copyBack() error {
 	if err := r.engine.CopyBack(r.Ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
 		return err
 	}
-	return instance.Chown(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup)
+	return r.inst().ChownToMySQL(r.stage.dir)
 }
 
 // moveBack says whether the unpacked backup may be moved rather than
@@ -295,7 +295,7 @@ func (r *restoreRun) finish() error {
 			return err
 		}
 	}
-	if err := instance.Chown(r.Log, r.stage.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+	if err := r.inst().ChownToMySQL(r.stage.dir); err != nil {
 		return err
 	}
 	external := ""
@@ -310,7 +310,7 @@ func (r *restoreRun) finish() error {
 	}
 	r.published = true   // from here on a failure moves it aside again
 	if r.stage.inPlace { // the datadir itself was not part of the stage
-		return instance.Chown(r.Log, cfg.MySQLDataDir, cfg.MySQLUser, cfg.MySQLUserGroup)
+		return r.inst().ChownToMySQL(cfg.MySQLDataDir)
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func (r *restoreRun) verifyStart() error {
 	if err := r.inst().ProveStart(r.Ctx, r.runDir, want); err != nil {
 		return err
 	}
-	if err := r.place.finish(cfg, r); err != nil {
+	if err := r.place.finish(r.inst()); err != nil {
 		return err
 	}
 	if err := r.stage.verified(); err != nil {

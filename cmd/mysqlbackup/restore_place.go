@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -152,16 +151,8 @@ func checkBinlogDir(dir string) error {
 // clearBinlogDir removes every entry of an external binlog dir, the
 // marker last.
 func clearBinlogDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err := clearEntries(dir, binlogMarker); err != nil {
 		return err
-	}
-	for _, e := range entries {
-		if e.Name() != binlogMarker {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
 	}
 	return os.Remove(filepath.Join(dir, binlogMarker))
 }
@@ -191,11 +182,11 @@ func (p binlogPlace) putBinlogs(src string, names []string, move bool) error {
 }
 
 // finish removes an external dir's marker: the datadir is in place.
-func (p binlogPlace) finish(cfg *conf.Config, r *restoreRun) error {
+func (p binlogPlace) finish(in *instance.Instance) error {
 	if !p.external {
 		return nil
 	}
-	if err := instance.Chown(r.Log, p.dir, cfg.MySQLUser, cfg.MySQLUserGroup); err != nil {
+	if err := in.ChownToMySQL(p.dir); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(p.dir, binlogMarker)); err != nil {

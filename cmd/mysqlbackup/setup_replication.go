@@ -60,8 +60,8 @@ func (SetupReplicationCmd) Run(app *App) error {
 // that was not caught up: channels created now, under the instance's own
 // server-id, would filter out what it wrote itself after the backup.
 func refusePendingCatchup(cfg *conf.Config) error {
-	if restoreInProgress(cfg.MySQLDataDir) {
-		return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", cfg.MySQLDataDir)
+	if err := unfinishedRestore(cfg.MySQLDataDir); err != nil {
+		return err
 	}
 	p, err := instance.ReadCatchupMarker(cfg.MySQLDataDir)
 	if err != nil || p == nil {

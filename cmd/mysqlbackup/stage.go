@@ -67,6 +67,15 @@ func isMountPoint(dir string) (bool, error) {
 	return st.Dev != parent.Dev, nil
 }
 
+// unfinishedRestore is the error of a command that needs a finished
+// datadir and found an unfinished restore, or nil.
+func unfinishedRestore(datadir string) error {
+	if !restoreInProgress(datadir) {
+		return nil
+	}
+	return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", datadir)
+}
+
 // restoreInProgress says whether datadir holds the marker of an
 // unfinished restore: an in-place one still building, or a published one
 // not proven to start.

@@ -156,8 +156,8 @@ func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
 
 // pendingNote describes the configured instance's pending catch-up, or "".
 func pendingNote(cfg *conf.Config) string {
-	if restoreInProgress(cfg.MySQLDataDir) {
-		return "the datadir holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)"
+	if err := unfinishedRestore(cfg.MySQLDataDir); err != nil {
+		return err.Error()
 	}
 	p, err := instance.ReadCatchupMarker(cfg.MySQLDataDir)
 	switch {

@@ -74,14 +74,12 @@ func (o *Output) wait() {
 // that ignored Read's error still reports it), and nil when the caller
 // abandoned the stream: the program was stopped on purpose.
 func (o *Output) Close() error {
+	o.cancel()
+	o.r.Close() // a program still writing gets EPIPE
 	if !o.eof {
-		o.cancel()
-		o.r.Close() // a program blocked writing gets EPIPE
 		o.wait()
 		o.err = nil
 	}
-	o.cancel()
-	o.r.Close()
 	return o.err
 }
 
