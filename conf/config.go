@@ -137,12 +137,12 @@ func (c *Config) SourcesResolved() []Source {
 // LatestDate is the date_str that names the newest complete backup.
 const LatestDate = "latest"
 
-// UseDate switches the configuration to the backup of date d: date_str,
-// and s3_key when it was derived from date_str.
-func (c *Config) UseDate(d string) {
+// S3KeyFor is the legacy archive's key of the backup of date d: s3_key
+// when it was set, else the key derived from d as from date_str.
+func (c *Config) S3KeyFor(d string) string {
 	derived := c.S3Key == c.DateStr+"/"+string(c.Port)+"/"+c.BackupTgzDes3Tail
-	c.DateStr = d
-	if derived {
-		c.S3Key = d + "/" + string(c.Port) + "/" + c.BackupTgzDes3Tail
+	if !derived {
+		return c.S3Key
 	}
+	return d + "/" + string(c.Port) + "/" + c.BackupTgzDes3Tail
 }

@@ -112,3 +112,10 @@ func Chown(log *slog.Logger, root, userName, groupName string) error {
 		return nil
 	})
 }
+
+// Hostname is this host's name ("" if unknown): the host a run records
+// as its own, and that prune compares with.
+func Hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

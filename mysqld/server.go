@@ -29,3 +29,17 @@ func PurgeBinlogsOlderThan(ctx context.Context, db *sql.DB, days int) error {
 	}
 	return nil
 }
+
+// InstanceID names the server for a backup's manifest: server_uuid on
+// MySQL, "server_id:N" on MariaDB (which has no uuid), "" if unknown.
+func InstanceID(ctx context.Context, db *sql.DB) string {
+	var uuid string
+	if err := db.QueryRowContext(ctx, "SELECT @@server_uuid").Scan(&uuid); err == nil && uuid != "" {
+		return uuid
+	}
+	var id string
+	if err := db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err == nil {
+		return "server_id:" + id
+	}
+	return ""
+}

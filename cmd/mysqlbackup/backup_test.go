@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 	"github.com/mysqlbackup/mysqlbackup/s3"
@@ -25,7 +26,7 @@ func TestBackupUnderWriteLoadOpensWithStockToolsAndRestoresWithCopyBack(t *testi
 	before := w.n.Load()
 
 	app, out := newApp(t, confPath)
-	if err := (&BackupCmd{}).Run(app); err != nil {
+	if err := (&BackupCmd{}).Run(t.Context(), app); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 	written := w.Stop()
@@ -43,7 +44,7 @@ func TestBackupUnderWriteLoadOpensWithStockToolsAndRestoresWithCopyBack(t *testi
 	if !strings.Contains(out.String(), "sha1="+info.Metadata["sha1"]) {
 		t.Errorf("summary line does not report the sha1: %q", out.String())
 	}
-	if _, err := m.Store().Head(t.Context(), key+partialSuffix); !errors.Is(err, s3.ErrNotExist) {
+	if _, err := m.Store().Head(t.Context(), key+catalog.PartialSuffix); !errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("temporary object left: %v", err)
 	}
 
@@ -125,7 +126,7 @@ func TestBackupWithoutS3KeepsAVerifiableLocalArchive(t *testing.T) {
 	in.Exec("CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)", "INSERT INTO d.t VALUES (1),(2),(3)")
 	confPath := instanceConf(t, in, nil, "des3_digest: sha256\npurge_binlog_days: 0\n")
 	app, _ := newApp(t, confPath)
-	if err := (&BackupCmd{}).Run(app); err != nil {
+	if err := (&BackupCmd{}).Run(t.Context(), app); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 	archivePath := app.Cfg.BackupTgzDes3
@@ -175,7 +176,7 @@ func TestSecondBackupOfTheSamePortFailsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lk.Release()
-	err = (&BackupCmd{}).Run(app)
+	err = (&BackupCmd{}).Run(t.Context(), app)
 	if !errors.Is(err, lock.ErrBusy) {
 		t.Errorf("got %v, want the lock to refuse the second run", err)
 	}
@@ -185,7 +186,7 @@ func TestBackupWithMissingPasswordFileFailsBeforeTouchingAnything(t *testing.T) 
 	in := testbed.StartMariaDB(t, 1)
 	app, _ := newApp(t, instanceConf(t, in, nil, ""))
 	os.Remove(filepath.Join(in.ConfBase, "des3_password"))
-	err := (&BackupCmd{}).Run(app)
+	err := (&BackupCmd{}).Run(t.Context(), app)
 	if err == nil || !strings.HasPrefix(err.Error(), "check: des3 password") {
 		t.Errorf("got %v, want a check-phase error about the des3 password", err)
 	}
@@ -207,7 +208,7 @@ func TestBackupMetricsKeepTheLastSuccessAcrossAFailure(t *testing.T) {
 	metrics := filepath.Join(t.TempDir(), "mysqlbackup.prom")
 	confPath := instanceConf(t, in, nil, "purge_binlog_days: 0\nmetrics_file: "+metrics+"\n")
 	app, _ := newApp(t, confPath)
-	if err := (&BackupCmd{}).Run(app); err != nil {
+	if err := (&BackupCmd{}).Run(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
 	series := func() map[string]string {
@@ -230,7 +231,7 @@ func TestBackupMetricsKeepTheLastSuccessAcrossAFailure(t *testing.T) {
 		t.Errorf("archive size %v", size)
 	}
 	os.Remove(filepath.Join(in.ConfBase, "des3_password")) // the next run fails
-	if err := (&BackupCmd{}).Run(app); err == nil {
+	if err := (&BackupCmd{}).Run(t.Context(), app); err == nil {
 		t.Fatal("backup without a password file succeeded")
 	}
 	second := series()

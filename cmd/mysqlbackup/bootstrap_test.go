@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/restore"
+
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
@@ -69,7 +71,7 @@ func TestRestoreKilledInItsStartProofIsRedoneAndLeavesNoTrustedBinlogMarker(t *t
 	<-exited
 	waitGone(t, pid)
 
-	if !restoreInProgress(a.DataDir) {
+	if !restore.InProgress(a.DataDir) {
 		t.Fatal("a restore killed in its start proof left a datadir that counts as finished")
 	}
 	if r := runCLI(t, "--conf-path", a.conf, "catchup_binlog"); r.code != 1 || !strings.Contains(lastLine(r.stderr), "holds an unfinished restore") {
@@ -77,7 +79,7 @@ func TestRestoreKilledInItsStartProofIsRedoneAndLeavesNoTrustedBinlogMarker(t *t
 	}
 	// The proof passed just before the kill would have removed the binlog
 	// dir's marker first: that window must be redone too.
-	if err := os.Remove(filepath.Join(a.BinlogDir(), binlogMarker)); err != nil {
+	if err := os.Remove(filepath.Join(a.BinlogDir(), restore.BinlogDirMarker)); err != nil {
 		t.Fatal(err)
 	}
 	// A restore that fails after its checks (S3 down at boot; here a date
@@ -89,7 +91,7 @@ func TestRestoreKilledInItsStartProofIsRedoneAndLeavesNoTrustedBinlogMarker(t *t
 		t.Fatalf("after a failed second restore, --when no-data-dir: %v; want it to run", err)
 	}
 	rebuild(t, a) // the bootstrap hook runs again and redoes the restore
-	if _, err := os.Stat(filepath.Join(a.BinlogDir(), binlogMarker)); err == nil {
+	if _, err := os.Stat(filepath.Join(a.BinlogDir(), restore.BinlogDirMarker)); err == nil {
 		t.Error("the binlog dir keeps a restore marker after a finished restore")
 	}
 	startsAsItself(t, a, b)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
 // CatchupBinlogCmd is `mysqlbackup catchup_binlog`.
@@ -37,7 +39,7 @@ type catchupRun struct {
 // source's server id and goal once → temporary mysqld with tmp_server_id →
 // channels → wait for the goals → stop, leaving a stopped datadir whose
 // next normal start uses the server-id of my.cnf.
-func (CatchupBinlogCmd) Run(app *App) (err error) {
+func (CatchupBinlogCmd) Run(ctx context.Context, app *App) (err error) {
 	cfg := app.Cfg
 	if cfg.Replication != nil && cfg.Replication.GroupReplication == 1 {
 		app.Log.Info("configured as group replication; its distributed recovery catches up (legacy behaviour)")
@@ -59,14 +61,13 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 		}
 	}()
 	start := time.Now()
-	for _, s := range []struct {
-		name string
-		fn   func() error
-	}{{"check", c.check}, {"sources", c.probe}, {"start", c.start}, {"channels", c.channels}, {"wait", c.wait}, {"stop", c.stop},
-		{"verify-start", c.verifyStart}} {
-		if err := c.phases.Run(app.Log, s.name, s.fn); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
+	err = c.phases.Sequence(ctx, app.Log,
+		progress.Task{Name: "check", Fn: c.check}, progress.Task{Name: "sources", Fn: c.probe},
+		progress.Task{Name: "start", Fn: c.start}, progress.Task{Name: "channels", Fn: c.channels},
+		progress.Task{Name: "wait", Fn: c.wait}, progress.Task{Name: "stop", Fn: c.stop},
+		progress.Task{Name: "verify-start", Fn: c.verifyStart})
+	if err != nil {
+		return err
 	}
 	names := make([]string, len(c.sources))
 	for i, s := range c.sources {
@@ -86,9 +87,9 @@ func (CatchupBinlogCmd) Run(app *App) (err error) {
 	return nil
 }
 
-func (c *catchupRun) check() error {
+func (c *catchupRun) check(ctx context.Context) error {
 	cfg := c.Cfg
-	alive, err := c.inst().Admin().Alive(c.Ctx)
+	alive, err := c.inst().Admin().Alive(ctx)
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (c *catchupRun) check() error {
 	case len(entries) == 0:
 		return fmt.Errorf("data dir %s is empty: nothing restored to catch up", cfg.MySQLDataDir)
 	}
-	if err := unfinishedRestore(cfg.MySQLDataDir); err != nil {
+	if err := restore.RefuseUnfinished(cfg.MySQLDataDir); err != nil {
 		return err
 	}
 	if c.pending, err = instance.ReadCatchupMarker(cfg.MySQLDataDir); err != nil {
@@ -123,7 +124,7 @@ func (c *catchupRun) check() error {
 	if _, err := os.Stat(myCnf); err != nil {
 		return fmt.Errorf("no restored datadir to catch up: %w", err)
 	}
-	if err := c.inst().CheckMyCnf(c.Ctx, myCnf, series); err != nil {
+	if err := c.inst().CheckMyCnf(ctx, myCnf, series); err != nil {
 		return err
 	}
 	_, err = c.inst().InstallOwnMyCnf(cfg.MySQLDataDir, instance.ReplacedSuffix())
@@ -133,7 +134,7 @@ func (c *catchupRun) check() error {
 // probe reads every source's server id and goal once: the goals do not
 // move while the catch-up runs. An unreachable source fails the run or,
 // with catchup_unreachable: skip, is left out.
-func (c *catchupRun) probe() error {
+func (c *catchupRun) probe(ctx context.Context) error {
 	cfg := c.Cfg
 	sources, err := replicationSources(cfg)
 	if err != nil {
@@ -141,7 +142,7 @@ func (c *catchupRun) probe() error {
 	}
 	tmpID, _ := cfg.TmpServerID.Uint()
 	for _, src := range sources {
-		st, err := replication.Probe(c.Ctx, src, probeTimeout)
+		st, err := replication.Probe(ctx, src, probeTimeout)
 		if errors.Is(err, replication.ErrUnreachable) && cfg.CatchupUnreachable == "skip" {
 			c.Log.Warn("source unreachable, skipped (catchup_unreachable: skip): its channel is created, not caught up", "channel", src.Channel(), "err", err)
 			c.skipped = append(c.skipped, src)
@@ -166,7 +167,7 @@ func (c *catchupRun) probe() error {
 // instance wrote after the backup come back from its peers carrying its
 // own server id, which replication would otherwise drop. The binary log
 // stays on so what is fetched lands there too (log_slave_updates).
-func (c *catchupRun) start() error {
+func (c *catchupRun) start(ctx context.Context) error {
 	cfg := c.Cfg
 	// A MySQL datadir without auto.cnf gets a fresh server_uuid, so that
 	// GTIDs of the old uuid count as foreign; a backup never holds one.
@@ -175,26 +176,26 @@ func (c *catchupRun) start() error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	srv, err := c.inst().StartTemp(c.Ctx, cfg.MySQLDataDir, c.runDir, true, "--server-id="+string(cfg.TmpServerID))
+	srv, err := c.inst().StartTemp(ctx, cfg.MySQLDataDir, c.runDir, true, "--server-id="+string(cfg.TmpServerID))
 	c.srv = srv
 	if err != nil {
 		return err
 	}
-	return srv.OnSession(c.Ctx, c.checkBinlog)
+	return srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error { return c.checkBinlog(ctx, conn, v) })
 }
 
 // checkBinlog refuses to go on when the server does not write the binlog
 // series the restore put back: gtid_slave_pos is about to be set from
 // gtid_binlog_pos, and an empty one would make every channel fetch from
 // the start (or the series the next start reads would miss what we fetch).
-func (c *catchupRun) checkBinlog(conn *sql.Conn, v mysqld.Version) error {
+func (c *catchupRun) checkBinlog(ctx context.Context, conn *sql.Conn, v mysqld.Version) error {
 	if v.Flavor != mysqld.MariaDB {
 		return nil
 	}
 	var base, binlogPos, slavePos sql.NullString
 	var slaveUpdates bool
 	q := "SELECT @@GLOBAL.log_bin_basename, @@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos, @@GLOBAL.log_slave_updates"
-	if err := conn.QueryRowContext(c.Ctx, q).Scan(&base, &binlogPos, &slavePos, &slaveUpdates); err != nil {
+	if err := conn.QueryRowContext(ctx, q).Scan(&base, &binlogPos, &slavePos, &slaveUpdates); err != nil {
 		return fmt.Errorf("binlog: %w", err)
 	}
 	if p := c.pending; p != nil {
@@ -214,7 +215,7 @@ func (c *catchupRun) checkBinlog(conn *sql.Conn, v mysqld.Version) error {
 
 // channels creates a channel for every source, reachable or skipped, and
 // starts those of the reachable ones.
-func (c *catchupRun) channels() error {
+func (c *catchupRun) channels(ctx context.Context) error {
 	var srcs []replication.Source
 	for _, s := range c.sources {
 		srcs = append(srcs, s.Source)
@@ -224,14 +225,14 @@ func (c *catchupRun) channels() error {
 		srcs = append(srcs, s)
 		noStart = append(noStart, s.Channel())
 	}
-	return c.srv.OnSession(c.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
-		return setupChannels(c.App, conn, v, srcs, true, noStart)
+	return c.srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return setupChannels(ctx, c.App, conn, v, srcs, true, noStart)
 	})
 }
 
 // wait waits for every channel to reach its goal, within catchup_timeout,
 // reporting per channel every few seconds.
-func (c *catchupRun) wait() error {
+func (c *catchupRun) wait(ctx context.Context) error {
 	goals := make([]replication.Goal, len(c.sources))
 	for i, s := range c.sources {
 		goals[i] = replication.Goal{Channel: s.Channel(), Pos: s.Goal}
@@ -239,8 +240,8 @@ func (c *catchupRun) wait() error {
 	opts := replication.WaitOptions{
 		Deadline: time.Now().Add(c.Cfg.CatchupDeadline()), ReportEvery: 5 * time.Second, Report: c.report,
 	}
-	return c.srv.OnSession(c.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
-		return replication.Wait(c.Ctx, conn, v, goals, opts)
+	return c.srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return replication.Wait(ctx, conn, v, goals, opts)
 	})
 }
 
@@ -258,10 +259,10 @@ func (c *catchupRun) report(ps []replication.Progress) {
 // start fetches from gtid_slave_pos, so nothing fetched but not applied
 // is applied twice, and no relay log of this server is left for the next
 // one to find), then stops the temporary mysqld.
-func (c *catchupRun) stop() error {
+func (c *catchupRun) stop(ctx context.Context) error {
 	srv := c.srv
 	c.srv = nil
-	return errors.Join(stopReplication(c.App, srv, c.channelNames()), srv.Stop())
+	return errors.Join(stopReplication(ctx, srv, c.channelNames()), srv.Stop())
 }
 
 // channelNames are the channels of every configured source.
@@ -276,20 +277,20 @@ func (c *catchupRun) channelNames() []string {
 	return out
 }
 
-func stopReplication(app *App, srv *mysqld.TempServer, channels []string) error {
-	return srv.OnSession(app.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
-		return replication.StopAndResetRelayLogs(app.Ctx, conn, v, channels)
+func stopReplication(ctx context.Context, srv *mysqld.TempServer, channels []string) error {
+	return srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return replication.StopAndResetRelayLogs(ctx, conn, v, channels)
 	})
 }
 
 // verifyStart proves the caught-up datadir starts as its normal start
 // would, with every channel, then removes the restore's marker.
-func (c *catchupRun) verifyStart() error {
+func (c *catchupRun) verifyStart(ctx context.Context) error {
 	want := instance.StartProof{Channels: c.channelNames()}
 	if c.pending != nil {
 		want.BinlogBasename, want.GTID = c.pending.BinlogBasename, c.pending.SnapshotGTID
 	}
-	if err := c.inst().ProveStart(c.Ctx, c.runDir, want); err != nil {
+	if err := c.inst().ProveStart(ctx, c.runDir, want); err != nil {
 		return err
 	}
 	if c.pending != nil {

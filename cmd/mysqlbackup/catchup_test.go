@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/backup"
+
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
@@ -59,7 +61,7 @@ func restoreAndCatchupScenario(t *testing.T, format func(*testbed.Instance) stri
 	w.waitRows(t, 100)
 	app, _ := newApp(t, confPath)
 	rowA := func(context.Context) error { a.Exec("INSERT INTO app.t VALUES (1, 'A: after the data')"); return nil }
-	if err := (&BackupCmd{afterData: rowA}).Run(app); err != nil {
+	if err := runBackup(t.Context(), app, backup.Options{AfterData: rowA}); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 	w.Stop()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -33,7 +34,7 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 // Run implements check-slave.
-func (c *CheckSlaveCmd) Run(app *App) error {
+func (c *CheckSlaveCmd) Run(ctx context.Context, app *App) error {
 	if c.Metric == "" && c.Prometheus == "" {
 		return usageError{fmt.Errorf("give a metric (role, slave_health, slave_behind) or --prometheus FILE")}
 	}
@@ -48,7 +49,7 @@ func (c *CheckSlaveCmd) Run(app *App) error {
 	if err != nil {
 		return err
 	}
-	st := collectOne(app.Ctx, conns[0])
+	st := collectOne(ctx, conns[0])
 	if c.Prometheus != "" {
 		if err := promfile.Write(c.Prometheus, replicaSamples(st)); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 
@@ -50,7 +49,6 @@ type CLI struct {
 
 // App is what every subcommand runs with.
 type App struct {
-	Ctx    context.Context
 	Cfg    *conf.Config
 	Log    *slog.Logger
 	Stdout io.Writer

@@ -65,7 +65,7 @@ func newApp(t *testing.T, confPath string) (*App, *bytes.Buffer) {
 	}
 	var out bytes.Buffer
 	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return &App{Ctx: t.Context(), Cfg: cfg, Log: log, Stdout: &out}, &out
+	return &App{Cfg: cfg, Log: log, Stdout: &out}, &out
 }
 
 type tWriter struct{ t *testing.T }

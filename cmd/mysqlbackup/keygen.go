@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,7 @@ type KeygenCmd struct {
 func (KeygenCmd) configOptional() {}
 
 // Run implements keygen.
-func (c *KeygenCmd) Run(app *App) error {
+func (c *KeygenCmd) Run(ctx context.Context, app *App) error {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return err

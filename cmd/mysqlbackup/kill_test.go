@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
@@ -59,7 +60,7 @@ func bigInstance(t *testing.T) (*testbed.Instance, *testbed.MinIO, string, strin
 func startBackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, key string) (*exec.Cmd, chan error) {
 	t.Helper()
 	cmd, exited := startCLI(t, "--conf-path", confPath, "backup")
-	if !waitForUpload(t, st, key+partialSuffix, exited) {
+	if !waitForUpload(t, st, key+catalog.PartialSuffix, exited) {
 		t.Fatal("backup finished before a multipart upload was seen; the data set is too small to test a kill")
 	}
 	return cmd, exited
@@ -105,7 +106,7 @@ func assertNoUploadLeftovers(t *testing.T, st *s3.Bucket, key string) {
 	if pending, err := st.PendingUploads(t.Context(), key); err != nil || len(pending) != 0 {
 		t.Errorf("unfinished multipart uploads left: %v %v", pending, err)
 	}
-	if _, err := st.Head(t.Context(), key+partialSuffix); !errors.Is(err, s3.ErrNotExist) {
+	if _, err := st.Head(t.Context(), key+catalog.PartialSuffix); !errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("temporary object left: %v", err)
 	}
 }

@@ -1,11 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
@@ -32,10 +32,10 @@ func bucketOf(in *instance.Instance, cmd string) (*s3.Bucket, error) {
 }
 
 // Run implements list: every backup of the port, oldest first.
-func (c *ListCmd) Run(app *App) error {
+func (c *ListCmd) Run(ctx context.Context, app *App) error {
 	var bs []catalog.Backup
 	if app.Cfg.S3Bucket == "" {
-		b, err := localBackup(app.Cfg)
+		b, err := restore.LocalBackup(app.Cfg)
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func (c *ListCmd) Run(app *App) error {
 		if c.AllPorts {
 			port = ""
 		}
-		if bs, err = catalog.List(app.Ctx, st, port); err != nil {
+		if bs, err = catalog.List(ctx, st, port); err != nil {
 			return err
 		}
 	}
@@ -69,26 +69,6 @@ func nonNil(bs []catalog.Backup) []catalog.Backup {
 		return []catalog.Backup{}
 	}
 	return bs
-}
-
-// localBackup describes the local archive of a setup without S3.
-func localBackup(cfg *conf.Config) (*catalog.Backup, error) {
-	src, err := localSource(cfg.BackupTgzDes3)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	fi, err := os.Stat(cfg.BackupTgzDes3)
-	if err != nil {
-		return nil, err
-	}
-	b := &catalog.Backup{Date: "local", Port: string(cfg.Port), Format: "legacy", Key: src.name, Size: src.size, Modified: fi.ModTime(), Complete: true}
-	if src.algo != "" {
-		b.Checksum = src.algo + ":" + src.sum
-	}
-	return b, nil
 }
 
 func renderBackups(w io.Writer, bs []catalog.Backup) {

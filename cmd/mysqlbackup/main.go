@@ -137,7 +137,8 @@ func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
 
 // execute loads the config, checks --when and runs the subcommand.
 func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger, stdout, term io.Writer) error {
-	app := &App{Ctx: ctx, Log: log, Stdout: stdout, Term: term, CLI: cli}
+	app := &App{Log: log, Stdout: stdout, Term: term, CLI: cli}
+	kctx.BindTo(ctx, (*context.Context)(nil))
 	if _, ok := kctx.Selected().Target.Addr().Interface().(configOptional); ok && cli.ConfPath == "" {
 		return kctx.Run(app)
 	}

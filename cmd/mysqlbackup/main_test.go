@@ -12,6 +12,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
 type result struct {
@@ -113,7 +114,7 @@ func TestWhenNoDataDirRunsOnlyWithoutDataInTheDataDir(t *testing.T) {
 	if err := checkWhen(t.Context(), cfg, "no-data-dir", log); !errors.Is(err, errWhenUnmet) {
 		t.Errorf("data dir with data: got %v, want errWhenUnmet", err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.MySQLDataDir, unverifiedMarker), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(cfg.MySQLDataDir, restore.UnverifiedMarker), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := checkWhen(t.Context(), cfg, "no-data-dir", log); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 )
 
 // PruneCmd is `mysqlbackup prune`.
@@ -21,7 +23,7 @@ const deadRunAge = time.Hour
 
 // Run implements prune: remove what retention_count / retention_days do
 // not keep, never the newest complete backup, and dead runs' leftovers.
-func (c *PruneCmd) Run(app *App) error {
+func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
 	if cfg.RetentionCount == 0 && cfg.RetentionDays == 0 {
 		return &conf.Error{File: cfg.Path, Key: "retention_count", Msg: "prune needs retention_count and/or retention_days"}
@@ -30,7 +32,7 @@ func (c *PruneCmd) Run(app *App) error {
 	if err != nil {
 		return err
 	}
-	bs, err := catalog.List(app.Ctx, st, string(cfg.Port))
+	bs, err := catalog.List(ctx, st, string(cfg.Port))
 	if err != nil {
 		return err
 	}
@@ -38,7 +40,7 @@ func (c *PruneCmd) Run(app *App) error {
 	// An unfinished v2 run started on this host by a process that is gone
 	// is dead now, not only after deadRunAge. (A run that completes in
 	// between is kept: Remove checks the manifest again.)
-	host := hostname()
+	host := instance.Hostname()
 	policy.Dead = func(b catalog.Backup) bool {
 		return b.Format == catalog.FormatV2 && host != "" && b.Host == host && b.PID > 0 && !processAlive(b.PID)
 	}
@@ -47,7 +49,7 @@ func (c *PruneCmd) Run(app *App) error {
 		fmt.Fprintln(app.Stdout, "nothing to prune")
 		return nil
 	}
-	return removeBackups(app, st, gone, c.DryRun)
+	return removeBackups(ctx, app, st, gone, c.DryRun)
 }
 
 // processAlive says whether a process with this pid exists here (one

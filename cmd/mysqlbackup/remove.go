@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -13,7 +14,7 @@ import (
 type RemoveCmd struct{}
 
 // Run implements remove: the backup of --date-str, complete or not.
-func (RemoveCmd) Run(app *App) error {
+func (RemoveCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
 	if app.CLI == nil || app.CLI.DateStr == nil || cfg.DateStr == conf.LatestDate {
 		return usageError{errors.New("remove needs --date-str with the date of the backup to remove")}
@@ -22,7 +23,7 @@ func (RemoveCmd) Run(app *App) error {
 	if err != nil {
 		return err
 	}
-	bs, err := catalog.List(app.Ctx, st, string(cfg.Port))
+	bs, err := catalog.List(ctx, st, string(cfg.Port))
 	if err != nil {
 		return err
 	}
@@ -35,16 +36,16 @@ func (RemoveCmd) Run(app *App) error {
 	if len(found) == 0 {
 		return fmt.Errorf("no backup of port %s for date_str %s", cfg.Port, cfg.DateStr)
 	}
-	return removeBackups(app, st, found, false)
+	return removeBackups(ctx, app, st, found, false)
 }
 
-func removeBackups(app *App, st *s3.Bucket, bs []catalog.Backup, dryRun bool) error {
+func removeBackups(ctx context.Context, app *App, st *s3.Bucket, bs []catalog.Backup, dryRun bool) error {
 	for _, b := range bs {
 		if dryRun {
 			fmt.Fprintf(app.Stdout, "would remove %s\n", b.Describe())
 			continue
 		}
-		err := catalog.Remove(app.Ctx, st, b)
+		err := catalog.Remove(ctx, st, b)
 		if errors.Is(err, catalog.ErrNowComplete) {
 			fmt.Fprintf(app.Stdout, "kept %s: %v\n", b.Key, err)
 			continue

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mysqlbackup/mysqlbackup/backup"
+	"github.com/mysqlbackup/mysqlbackup/restore"
+
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
@@ -23,7 +26,7 @@ func backupWithDelta(t *testing.T, in *testbed.Instance, confPath string, deltaR
 		in.Exec(fmt.Sprintf("INSERT INTO app.t SELECT seq, 'delta' FROM app.seq_100001_to_%d", 100000+deltaRows))
 		return nil
 	}
-	if err := (&BackupCmd{afterData: hook}).Run(app); err != nil {
+	if err := runBackup(t.Context(), app, backup.Options{AfterData: hook}); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
 }
@@ -37,10 +40,10 @@ func wipe(t *testing.T, in *testbed.Instance) {
 	}
 }
 
-func restore(t *testing.T, confPath string) (string, error) {
+func runRestoreCmd(t *testing.T, confPath string) (string, error) {
 	t.Helper()
 	app, out := newApp(t, confPath)
-	err := (&RestoreCmd{}).Run(app)
+	err := RestoreCmd{}.Run(t.Context(), app)
 	return out.String(), err
 }
 
@@ -52,7 +55,7 @@ func TestRestoreBringsBackEveryRowIncludingTheBinlogDelta(t *testing.T) {
 	wantSum, wantGTID := in.Checksum("app.t"), in.Query("SELECT @@gtid_binlog_pos")
 	wipe(t, in)
 
-	out, err := restore(t, confPath)
+	out, err := runRestoreCmd(t, confPath)
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
@@ -162,7 +165,7 @@ func TestRestoreRefusesWhatWouldLoseData(t *testing.T) {
 
 func assertNoDataDir(t *testing.T, in *testbed.Instance) {
 	t.Helper()
-	for _, d := range []string{in.DataDir, in.DataDir + stagingSuffix} {
+	for _, d := range []string{in.DataDir, in.DataDir + restore.StagingSuffix} {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s exists after a failed restore: %v", d, err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
 // SetupReplicationCmd is `mysqlbackup setup_replication`.
@@ -22,7 +24,7 @@ type SetupReplicationCmd struct{}
 // temporary mysqld when it is down (legacy §5.2), stop replication, remove
 // every channel and its relay logs, create master-<id> per source and, if
 // the instance was running, start each channel.
-func (SetupReplicationCmd) Run(app *App) error {
+func (SetupReplicationCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
 	sources, err := replicationSources(cfg)
 	if err != nil {
@@ -31,12 +33,12 @@ func (SetupReplicationCmd) Run(app *App) error {
 	if err := refusePendingCatchup(cfg); err != nil {
 		return err
 	}
-	alive, err := app.inst().Admin().Alive(app.Ctx)
+	alive, err := app.inst().Admin().Alive(ctx)
 	if err != nil {
 		return err
 	}
 	if alive {
-		return setupOn(app, app.inst().Admin(), sources, true)
+		return setupOn(ctx, app, app.inst().Admin(), sources, true)
 	}
 	app.Log.Info("instance is down; using a temporary mysqld", "datadir", cfg.MySQLDataDir)
 	lk, err := app.inst().Lock()
@@ -49,18 +51,18 @@ func (SetupReplicationCmd) Run(app *App) error {
 		return err
 	}
 	defer os.RemoveAll(runDir)
-	srv, err := app.inst().StartTemp(app.Ctx, cfg.MySQLDataDir, runDir, true)
+	srv, err := app.inst().StartTemp(ctx, cfg.MySQLDataDir, runDir, true)
 	if err != nil {
 		return err
 	}
-	return errors.Join(setupOn(app, srv.Conn, sources, false), srv.Stop())
+	return errors.Join(setupOn(ctx, app, srv.Conn, sources, false), srv.Stop())
 }
 
 // refusePendingCatchup refuses to set up replication on a restored datadir
 // that was not caught up: channels created now, under the instance's own
 // server-id, would filter out what it wrote itself after the backup.
 func refusePendingCatchup(cfg *conf.Config) error {
-	if err := unfinishedRestore(cfg.MySQLDataDir); err != nil {
+	if err := restore.RefuseUnfinished(cfg.MySQLDataDir); err != nil {
 		return err
 	}
 	p, err := instance.ReadCatchupMarker(cfg.MySQLDataDir)
@@ -72,18 +74,18 @@ func refusePendingCatchup(cfg *conf.Config) error {
 }
 
 // setupOn creates the channels over one session of the server at c.
-func setupOn(app *App, c mysqld.Conn, sources []replication.Source, start bool) error {
-	return c.OnSession(app.Ctx, func(conn *sql.Conn, v mysqld.Version) error {
-		return setupChannels(app, conn, v, sources, start, nil)
+func setupOn(ctx context.Context, app *App, c mysqld.Conn, sources []replication.Source, start bool) error {
+	return c.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		return setupChannels(ctx, app, conn, v, sources, start, nil)
 	})
 }
 
 // setupChannels sets up replication over one session and logs each
 // channel: all started when start, but those in noStart.
-func setupChannels(app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool, noStart []string) error {
+func setupChannels(ctx context.Context, app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool, noStart []string) error {
 	group := app.Cfg.Replication != nil && app.Cfg.Replication.GroupReplication == 1
 	o := replication.InstanceOptions{Group: group, Start: start, NoStart: noStart}
-	if err := replication.SetupInstance(app.Ctx, conn, v, sources, o); err != nil || group {
+	if err := replication.SetupInstance(ctx, conn, v, sources, o); err != nil || group {
 		return err
 	}
 	for _, s := range sources {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mysqlbackup/mysqlbackup/restore"
+
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
@@ -50,7 +52,7 @@ func TestRestoreIntoAMountPointDataDirUsesAMarkerAndIsRedoneAfterAKill(t *testin
 	<-exited
 	waitGone(t, tempPid)
 
-	if !restoreInProgress(in.DataDir) {
+	if !restore.InProgress(in.DataDir) {
 		t.Fatal("a restore killed in a mount-point datadir left no marker")
 	}
 	cfg, err := conf.Load(conf.Options{Path: confPath})
@@ -63,7 +65,7 @@ func TestRestoreIntoAMountPointDataDirUsesAMarkerAndIsRedoneAfterAKill(t *testin
 	if r := runCLI(t, "--conf-path", confPath, "--when", "no-data-dir", "restore"); r.code != 0 {
 		t.Fatalf("second restore: exit %d: %s", r.code, lastLine(r.stderr))
 	}
-	if restoreInProgress(in.DataDir) {
+	if restore.InProgress(in.DataDir) {
 		t.Error("the marker is still there after a finished restore")
 	}
 	if _, err := os.Stat(filepath.Join(in.DataDir, "ibdata1")); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
 // instanceFlags choose the instances a monitoring command looks at, without
@@ -45,7 +46,7 @@ type StatusCmd struct {
 var errInstancesDown = errors.New("instance down")
 
 // Run implements status.
-func (c *StatusCmd) Run(app *App) error {
+func (c *StatusCmd) Run(ctx context.Context, app *App) error {
 	sockets, err := c.sockets(app)
 	if err != nil {
 		return err
@@ -57,7 +58,7 @@ func (c *StatusCmd) Run(app *App) error {
 	onTerminal := terminal(app.Stdout) != nil
 	r := &statusRenderer{highlight: onTerminal}
 	for {
-		sts := collectAll(app.Ctx, conns)
+		sts := collectAll(ctx, conns)
 		if len(c.Socket) == 0 && !c.All && app.Cfg != nil {
 			sts[0].CatchupPending = pendingNote(app.Cfg)
 		}
@@ -78,7 +79,7 @@ func (c *StatusCmd) Run(app *App) error {
 		}
 		redraw(app.Stdout, frame.String(), !c.JSON && onTerminal)
 		select {
-		case <-app.Ctx.Done():
+		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Second):
 		}
@@ -156,7 +157,7 @@ func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
 
 // pendingNote describes the configured instance's pending catch-up, or "".
 func pendingNote(cfg *conf.Config) string {
-	if err := unfinishedRestore(cfg.MySQLDataDir); err != nil {
+	if err := restore.RefuseUnfinished(cfg.MySQLDataDir); err != nil {
 		return err.Error()
 	}
 	p, err := instance.ReadCatchupMarker(cfg.MySQLDataDir)

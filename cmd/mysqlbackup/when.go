@@ -9,6 +9,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
 // errWhenUnmet ends a run whose --when condition does not hold: exit 0,
@@ -28,7 +29,7 @@ func checkWhen(ctx context.Context, cfg *conf.Config, when string, log *slog.Log
 			return nil
 		case err != nil:
 			return fmt.Errorf("--when no-data-dir: %w", err)
-		case restoreInProgress(cfg.MySQLDataDir):
+		case restore.InProgress(cfg.MySQLDataDir):
 			log.Info("data dir holds an unfinished restore; counting it as absent", "dir", cfg.MySQLDataDir)
 			return nil
 		case len(entries) == 0:

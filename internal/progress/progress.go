@@ -170,3 +170,39 @@ func (p *Phases) String() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Task is one named step of a command.
+type Task struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// Sequence runs tasks in order, each timed as a phase. The first failure
+// ends it, prefixed with the name of its step ("copy-back: …").
+func (p *Phases) Sequence(ctx context.Context, log *slog.Logger, tasks ...Task) error {
+	for _, t := range tasks {
+		if err := p.Run(log, t.Name, func() error { return t.Fn(ctx) }); err != nil {
+			return fmt.Errorf("%s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// Reporter is where a run shows its progress: its log, and its terminal
+// when it has one.
+type Reporter struct {
+	Log  *slog.Logger
+	Term io.Writer // nil: no terminal, log lines only
+}
+
+// Start is Report on r's channels.
+func (r Reporter) Start(ctx context.Context, phase string, c *Counter, total int64) (stop func()) {
+	return Report(ctx, r.Log, r.Term, phase, c, total)
+}
+
+// Quiet is r without its terminal: for work running beside the one that
+// draws the live line.
+func (r Reporter) Quiet() Reporter {
+	r.Term = nil
+	return r
+}

@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -49,5 +50,24 @@ func TestReportDrawsALiveLineOnATerminal(t *testing.T) {
 	stop()
 	if !strings.Contains(term.String(), "upload") || !strings.Contains(term.String(), "MB") {
 		t.Errorf("terminal shows %q, want the phase and the bytes", term.String())
+	}
+}
+
+func TestSequenceStopsAtTheFirstFailureAndNamesItsStep(t *testing.T) {
+	var p Phases
+	var ran []string
+	step := func(name string, err error) Task {
+		return Task{Name: name, Fn: func(context.Context) error { ran = append(ran, name); return err }}
+	}
+	boom := errors.New("boom")
+	err := p.Sequence(t.Context(), slog.New(slog.DiscardHandler), step("check", nil), step("copy-back", boom), step("replay", nil))
+	if !errors.Is(err, boom) || err.Error() != "copy-back: boom" {
+		t.Fatalf("Sequence returned %v, want copy-back: boom", err)
+	}
+	if strings.Join(ran, ",") != "check,copy-back" {
+		t.Errorf("ran %v, want check and copy-back only", ran)
+	}
+	if len(p.Steps()) != 2 {
+		t.Errorf("timed steps %+v, want the two that ran", p.Steps())
 	}
 }

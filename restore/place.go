@@ -1,6 +1,7 @@
-package main
+package restore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -23,41 +24,41 @@ type binlogPlace struct {
 	prefix   string // index entries: "./", "./sub/" or "/abs/dir/"
 }
 
-// binlogMarker marks an external binlog dir holding an unfinished
+// BinlogDirMarker marks an external binlog dir holding an unfinished
 // restore's files: the next restore clears it, never anything else.
-const binlogMarker = ".mysqlbackup-restoring"
+const BinlogDirMarker = ".mysqlbackup-restoring"
 
 // planBinlogs reads the server's own view of the options the normal start
 // of the staged my.cnf uses, and places the backup's binlog series (named
 // series, e.g. mysql-bin) there. It refuses a my.cnf whose datadir is not
 // mysql_data_dir, one without log-bin, one that names the series
 // otherwise, and an external binlog dir that holds files.
-func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
-	cfg := r.Cfg
-	bin, err := r.inst().ServerBin()
+func planBinlogs(ctx context.Context, in *instance.Instance, stageDir, series string) (binlogPlace, error) {
+	cfg := in.Cfg
+	bin, err := in.ServerBin()
 	if err != nil {
 		return binlogPlace{}, err
 	}
-	myCnf := r.inst().MyCnfFor(r.stage.dir)
-	opts, err := mysqld.ReadOptions(r.Ctx, bin, myCnf, r.Log)
+	myCnf := in.MyCnfFor(stageDir)
+	opts, err := mysqld.ReadOptions(ctx, bin, myCnf, in.Log)
 	if err != nil {
 		return binlogPlace{}, err
 	}
 	if d := opts["datadir"]; !mysqld.SamePath(d, cfg.MySQLDataDir) {
-		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnfName(r.inst(), myCnf), d, cfg.MySQLDataDir)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s says datadir=%s but mysql_data_dir is %s: the normal start would not find the restored data", myCnfName(in, myCnf), d, cfg.MySQLDataDir)
 	}
-	if err := instance.RelayDirExists(opts, cfg.MySQLDataDir, myCnfName(r.inst(), myCnf)); err != nil {
+	if err := instance.RelayDirExists(opts, cfg.MySQLDataDir, myCnfName(in, myCnf)); err != nil {
 		return binlogPlace{}, err
 	}
-	if err := makeRelayDirs(opts, cfg.MySQLDataDir, r.stage.dir); err != nil {
+	if err := makeRelayDirs(opts, cfg.MySQLDataDir, stageDir); err != nil {
 		return binlogPlace{}, err
 	}
 	base := opts.BinlogBasename("")
 	switch {
 	case base == "":
-		return binlogPlace{}, fmt.Errorf("my.cnf %s has no log-bin: the normal start would not read the restored binlogs", myCnfName(r.inst(), myCnf))
+		return binlogPlace{}, fmt.Errorf("my.cnf %s has no log-bin: the normal start would not read the restored binlogs", myCnfName(in, myCnf))
 	case filepath.Base(base) != series:
-		return binlogPlace{}, fmt.Errorf("my.cnf %s names the binlogs %s.* but the backup's are %s.*: set log-bin to %s (binlogs cannot be renamed: each names the next)", myCnfName(r.inst(), myCnf), filepath.Base(base), series, series)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s names the binlogs %s.* but the backup's are %s.*: set log-bin to %s (binlogs cannot be renamed: each names the next)", myCnfName(in, myCnf), filepath.Base(base), series, series)
 	}
 	index := opts["log-bin-index"]
 	switch {
@@ -69,7 +70,7 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 	p := binlogPlace{basename: base, prefix: indexPrefix(opts["log-bin"])}
 	staged := func(path string) string {
 		rel, _ := filepath.Rel(cfg.MySQLDataDir, path)
-		return filepath.Join(r.stage.dir, rel)
+		return filepath.Join(stageDir, rel)
 	}
 	dir := filepath.Dir(base)
 	switch {
@@ -77,7 +78,7 @@ func planBinlogs(r *restoreRun, series string) (binlogPlace, error) {
 		p.dir, p.index = staged(dir), staged(index)
 		return p, nil
 	case instance.Inside(cfg.MySQLDataDir, dir) || filepath.Dir(index) != dir:
-		return binlogPlace{}, fmt.Errorf("my.cnf %s puts the binlogs in %s and their index at %s: only one directory for both, inside the datadir or not, is supported", myCnfName(r.inst(), myCnf), dir, index)
+		return binlogPlace{}, fmt.Errorf("my.cnf %s puts the binlogs in %s and their index at %s: only one directory for both, inside the datadir or not, is supported", myCnfName(in, myCnf), dir, index)
 	}
 	p.dir, p.index, p.external = dir, index, true
 	return p, checkBinlogDir(dir)
@@ -140,7 +141,7 @@ func checkBinlogDir(dir string) error {
 		return nil
 	case err != nil:
 		return fmt.Errorf("binlog dir: %w", err)
-	case fileExists(filepath.Join(dir, binlogMarker)):
+	case fileExists(filepath.Join(dir, BinlogDirMarker)):
 		return clearBinlogDir(dir)
 	case len(entries) > 0:
 		return fmt.Errorf("binlog dir %s (log-bin of my.cnf) is not empty (%d entries): refusing to overwrite it", dir, len(entries))
@@ -151,10 +152,10 @@ func checkBinlogDir(dir string) error {
 // clearBinlogDir removes every entry of an external binlog dir, the
 // marker last.
 func clearBinlogDir(dir string) error {
-	if err := clearEntries(dir, binlogMarker); err != nil {
+	if err := clearEntries(dir, BinlogDirMarker); err != nil {
 		return err
 	}
-	return os.Remove(filepath.Join(dir, binlogMarker))
+	return os.Remove(filepath.Join(dir, BinlogDirMarker))
 }
 
 // putBinlogs moves (or copies) the backup's binlogs from src into p.dir
@@ -167,7 +168,7 @@ func (p binlogPlace) putBinlogs(src string, names []string, move bool) error {
 		}
 	}
 	if p.external {
-		if err := atomicfile.WriteFile(filepath.Join(p.dir, binlogMarker), nil, 0o600); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(p.dir, BinlogDirMarker), nil, 0o600); err != nil {
 			return err
 		}
 	}
@@ -189,7 +190,7 @@ func (p binlogPlace) finish(in *instance.Instance) error {
 	if err := in.ChownToMySQL(p.dir); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(p.dir, binlogMarker)); err != nil {
+	if err := os.Remove(filepath.Join(p.dir, BinlogDirMarker)); err != nil {
 		return err
 	}
 	return atomicfile.SyncDir(p.dir)

@@ -1,4 +1,4 @@
-package main
+package restore
 
 import (
 	"errors"
@@ -32,4 +32,9 @@ func moveOrCopy(src, dst string, move bool) error {
 		return nil
 	}
 	return copyFile(src, dst)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

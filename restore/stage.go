@@ -1,4 +1,4 @@
-package main
+package restore
 
 import (
 	"errors"
@@ -11,21 +11,21 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 )
 
-// inPlaceMarker is the directory an in-place restore builds the datadir in.
+// InPlaceMarker is the directory an in-place restore builds the datadir in.
 // While it exists, the datadir is a restore in progress: --when no-data-dir
 // counts it as absent, and the next restore clears and redoes it.
-const inPlaceMarker = ".mysqlbackup-restoring"
+const InPlaceMarker = ".mysqlbackup-restoring"
 
-// unverifiedMarker is the file a published datadir holds until the start
+// UnverifiedMarker is the file a published datadir holds until the start
 // proof passed: a restore killed after the rename and before the proof
 // leaves a datadir that --when no-data-dir counts as absent and the next
 // restore clears and redoes, like one killed earlier. A file, not a
 // directory: the server would list a directory as a database.
-const unverifiedMarker = ".mysqlbackup-unverified"
+const UnverifiedMarker = ".mysqlbackup-unverified"
 
-// stagingSuffix names the sibling directory a restore builds the datadir
+// StagingSuffix names the sibling directory a restore builds the datadir
 // in when it can rename it into place.
-const stagingSuffix = ".restoring"
+const StagingSuffix = ".restoring"
 
 // stage is where a restore builds the new datadir, and how that becomes
 // the datadir. Normally a sibling, {datadir}.restoring, renamed into place
@@ -46,9 +46,9 @@ func newStage(datadir string) (*stage, error) {
 		return nil, err
 	}
 	if mount {
-		return &stage{datadir: datadir, dir: filepath.Join(datadir, inPlaceMarker), inPlace: true}, nil
+		return &stage{datadir: datadir, dir: filepath.Join(datadir, InPlaceMarker), inPlace: true}, nil
 	}
-	return &stage{datadir: datadir, dir: datadir + stagingSuffix}, nil
+	return &stage{datadir: datadir, dir: datadir + StagingSuffix}, nil
 }
 
 // isMountPoint says whether dir exists and is on another device than its
@@ -67,20 +67,21 @@ func isMountPoint(dir string) (bool, error) {
 	return st.Dev != parent.Dev, nil
 }
 
-// unfinishedRestore is the error of a command that needs a finished
+// RefuseUnfinished is the error of a command that needs a finished
 // datadir and found an unfinished restore, or nil.
-func unfinishedRestore(datadir string) error {
-	if !restoreInProgress(datadir) {
+func RefuseUnfinished(datadir string) error {
+	if !InProgress(datadir) {
 		return nil
 	}
 	return fmt.Errorf("data dir %s holds an unfinished restore: run restore again (--when no-data-dir counts it as absent)", datadir)
 }
 
-// restoreInProgress says whether datadir holds the marker of an
-// unfinished restore: an in-place one still building, or a published one
-// not proven to start.
-func restoreInProgress(datadir string) bool {
-	for _, m := range []string{inPlaceMarker, unverifiedMarker} {
+// InProgress says whether datadir holds the marker of an unfinished
+// restore: an in-place one still building, or a published one not proven
+// to start. Such a datadir counts as absent for --when no-data-dir; the
+// next restore clears and redoes it.
+func InProgress(datadir string) bool {
+	for _, m := range []string{InPlaceMarker, UnverifiedMarker} {
 		if _, err := os.Stat(filepath.Join(datadir, m)); err == nil {
 			return true
 		}
@@ -98,7 +99,7 @@ func (s *stage) check() error {
 		return nil
 	case err != nil:
 		return fmt.Errorf("data dir: %w", err)
-	case restoreInProgress(s.datadir):
+	case InProgress(s.datadir):
 		return nil
 	case len(entries) > 0:
 		return fmt.Errorf("data dir %s is not empty (%d entries): refusing to overwrite it", s.datadir, len(entries))
@@ -113,7 +114,7 @@ func (s *stage) check() error {
 // point keeps the in-place marker while every other entry, and the
 // marker's own content, goes.
 func (s *stage) clearUnfinished() error {
-	if !restoreInProgress(s.datadir) {
+	if !InProgress(s.datadir) {
 		return nil
 	}
 	if dir := unverifiedBinlogDir(s.datadir); dir != "" {
@@ -136,7 +137,7 @@ func (s *stage) clearUnfinished() error {
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return err
 	}
-	return errors.Join(clearEntries(s.datadir, inPlaceMarker), clearEntries(s.dir, ""))
+	return errors.Join(clearEntries(s.datadir, InPlaceMarker), clearEntries(s.dir, ""))
 }
 
 // clearEntries removes every entry of dir but keep.
@@ -165,13 +166,13 @@ func (s *stage) markUnverified(binlogDir string) error {
 	if s.inPlace {
 		dir = s.datadir
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, unverifiedMarker), []byte(binlogDir), 0o600)
+	return atomicfile.WriteFile(filepath.Join(dir, UnverifiedMarker), []byte(binlogDir), 0o600)
 }
 
 // unverifiedBinlogDir is the external binlog dir an unfinished restore of
 // datadir recorded, or "".
 func unverifiedBinlogDir(datadir string) string {
-	data, err := os.ReadFile(filepath.Join(datadir, unverifiedMarker))
+	data, err := os.ReadFile(filepath.Join(datadir, UnverifiedMarker))
 	if err != nil {
 		return ""
 	}
@@ -180,7 +181,7 @@ func unverifiedBinlogDir(datadir string) string {
 
 // verified removes the unverified marker: the datadir is finished.
 func (s *stage) verified() error {
-	if err := os.Remove(filepath.Join(s.datadir, unverifiedMarker)); err != nil {
+	if err := os.Remove(filepath.Join(s.datadir, UnverifiedMarker)); err != nil {
 		return err
 	}
 	return atomicfile.SyncDir(s.datadir)
@@ -195,7 +196,7 @@ func (s *stage) publish() error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	for _, e := range entries {
-		if !s.inPlace || (e.Name() != inPlaceMarker && e.Name() != unverifiedMarker) {
+		if !s.inPlace || (e.Name() != InPlaceMarker && e.Name() != UnverifiedMarker) {
 			return fmt.Errorf("data dir %s got %s while the restore ran: not overwriting it", s.datadir, e.Name())
 		}
 	}

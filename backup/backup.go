@@ -1,0 +1,251 @@
+// Package backup takes a backup of a running instance: the data through
+// the engine (xtrabackup or mariabackup), the binary logs written up to
+// the end of the data, and the instance's my.cnf, to S3 or a local archive.
+//
+// The archive format is chosen once per run, as a value: the legacy
+// format (one tar | gzip | des3 archive, byte-compatible with
+// mysqlbackup.py) or v2 (streamed, zstd and age, one object per part and a
+// manifest). Each supplies its own steps and its own abort; the steps they
+// share (the checks, the binlog purge, the binlog listing) are here.
+package backup
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
+)
+
+// Options are what a backup is run with besides the instance's config.
+type Options struct {
+	// Tool names the program and its version in a v2 manifest.
+	Tool string
+	// Term, when set, draws live progress lines (a terminal).
+	Term io.Writer
+	// AfterData, when set (tests), runs once the data is backed up and
+	// before the binary logs are listed.
+	AfterData func(context.Context) error
+}
+
+// Result is the outcome of a run, failed or not.
+type Result struct {
+	Phases progress.Phases // the steps that ran, timed
+	Size   int64           // bytes stored (0 unless the run succeeded)
+	// Summary is the one line that describes a successful backup.
+	Summary string
+}
+
+// format is an archive format's part of a backup.
+type format interface {
+	// begin readies the destination, last in the check step: keys,
+	// leftovers of a killed run, the run's visibility in the store.
+	begin(ctx context.Context, r *run) error
+	// where names the destination for the log.
+	where() string
+	// tasks are the format's steps after the shared ones.
+	tasks(r *run) []progress.Task
+	// abort removes what a failed run stored; harmless after success.
+	abort()
+	// summary describes the stored backup, after the last step.
+	summary(r *run) string
+}
+
+// newFormat is where the archive format is chosen.
+func newFormat(cfg *conf.Config) format {
+	if cfg.ArchiveFormat == conf.FormatV2 {
+		return &v2Format{}
+	}
+	return &legacyFormat{}
+}
+
+// run is the state of one backup that both formats share.
+type run struct {
+	in       *instance.Instance
+	cfg      *conf.Config
+	opts     Options
+	progress progress.Reporter
+	db       *sql.DB
+	engine   xtrabackup.Engine
+	creds    string // client option file with the password, in runDir
+	runDir   string
+	binlogs  binlogsync.Snapshot
+	snapshot xtrabackup.BinlogInfo
+	size     int64
+}
+
+// Run backs up the instance: lock → check → purge → the format's steps.
+// A failed run leaves nothing visible as a backup. The result is nil when
+// the run did not start: another run holds the port's lock.
+func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error) {
+	lk, err := in.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	res := &Result{}
+	r := &run{in: in, cfg: in.Cfg, opts: o, progress: progress.Reporter{Log: in.Log, Term: o.Term}}
+	f := newFormat(in.Cfg)
+	defer r.cleanup(f)
+	start := time.Now()
+	tasks := append([]progress.Task{
+		{Name: "check", Fn: func(ctx context.Context) error { return r.check(ctx, f) }},
+		{Name: "purge", Fn: r.purge},
+	}, f.tasks(r)...)
+	if err := res.Phases.Sequence(ctx, in.Log, tasks...); err != nil {
+		return res, err
+	}
+	res.Size = r.size
+	res.Summary = fmt.Sprintf("%s took=%s %s peak_rss=%q", f.summary(r), time.Since(start).Round(10*time.Millisecond), &res.Phases, progress.PeakRSS())
+	return res, nil
+}
+
+// check fails fast on what would fail late: the server connection, the
+// engine, leftovers of an earlier run, the destination.
+func (r *run) check(ctx context.Context, f format) error {
+	cfg := r.cfg
+	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
+		return fmt.Errorf("instance my.cnf: %w", err)
+	}
+	if err := r.removeStaging(); err != nil {
+		return err
+	}
+	var err error
+	if r.db, err = r.in.Admin().Open(); err != nil {
+		return err
+	}
+	version, err := mysqld.ServerVersion(ctx, r.db)
+	if err != nil {
+		return fmt.Errorf("instance on %s: %w", cfg.MySQLSocket, err)
+	}
+	srv, err := mysqld.ParseVersion(version)
+	if err != nil {
+		return err
+	}
+	if r.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
+		return err
+	}
+	// The credentials live in this run's private dir: a killed run's copy
+	// is removed by the next run of the port, never left in backup_base.
+	if r.runDir, err = r.in.NewRunDir(); err != nil {
+		return err
+	}
+	if r.creds, _, err = mysqld.WriteClientDefaults(r.runDir, r.in.Admin(), cfg.MySQLMyCnf); err != nil {
+		return err
+	}
+	if err := f.begin(ctx, r); err != nil {
+		return err
+	}
+	r.in.Log.Info("backing up", "server", version, "engine", r.engine.Bin, "to", f.where(), "format", cfg.ArchiveFormat)
+	return nil
+}
+
+func (r *run) purge(ctx context.Context) error {
+	days := *r.cfg.PurgeBinlogDays
+	if days == 0 {
+		r.in.Log.Info("binlog purge off (purge_binlog_days: 0)")
+		return nil
+	}
+	return mysqld.PurgeBinlogsOlderThan(ctx, r.db, days)
+}
+
+// toolSpec is how the backup tools run: logged, and killed with us if
+// mysqlbackup itself is killed, so no copy goes on unattended.
+func (r *run) toolSpec() proc.Spec {
+	return proc.Spec{Log: r.in.Log, DieWithParent: true}
+}
+
+// backupOptions are the engine's options for this run.
+func (r *run) backupOptions() xtrabackup.BackupOptions {
+	return xtrabackup.BackupOptions{DefaultsFile: r.creds, TargetDir: r.cfg.BackupDataDir, Parallel: r.cfg.Parallel}
+}
+
+// afterData runs the AfterData option, if any.
+func (r *run) afterData(ctx context.Context) error {
+	if r.opts.AfterData != nil {
+		return r.opts.AfterData(ctx)
+	}
+	return nil
+}
+
+// listBinlogs records every binary log and its end, after the data, so
+// the binlogs hold every transaction of the data and those since.
+func (r *run) listBinlogs(ctx context.Context) error {
+	s, err := binlogsync.Take(ctx, r.db)
+	if err != nil {
+		return err
+	}
+	r.binlogs = s
+	r.in.Log.Info("binary logs to copy", "files", len(s.Files), "basename", s.Basename)
+	return nil
+}
+
+// binlogBytes is the size of the binlogs to copy.
+func (r *run) binlogBytes() int64 {
+	var total int64
+	for _, f := range r.binlogs.Files {
+		total += f.Size
+	}
+	return total
+}
+
+// addBinlogs writes mysql-<port>-binlog/: the raw binlogs up to their
+// recorded ends, and the index; the same entries in both formats.
+func (r *run) addBinlogs(tw *archive.TarWriter) error {
+	dir, now := r.cfg.BackupBinlogTail, time.Now()
+	if err := tw.AddDirEntry(dir, 0o755, now); err != nil {
+		return err
+	}
+	for _, f := range r.binlogs.Files {
+		rc, err := r.binlogs.Open(f)
+		if err != nil {
+			return err
+		}
+		err = tw.AddReader(path.Join(dir, f.Name), rc, f.Size, 0o640, now)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	index := r.binlogs.Index()
+	return tw.AddReader(path.Join(dir, r.binlogs.IndexName()), bytes.NewReader(index), int64(len(index)), 0o640, now)
+}
+
+// owner is who the archive's entries belong to.
+func (r *run) owner() archive.Owner {
+	return archive.Owner{User: r.cfg.MySQLUser, Group: r.cfg.MySQLUserGroup}
+}
+
+// cleanup runs on every path: what a failed run stored, the credentials,
+// the staging dir, the connection.
+func (r *run) cleanup(f format) {
+	f.abort()
+	if r.runDir != "" {
+		os.RemoveAll(r.runDir)
+	}
+	if err := r.removeStaging(); err != nil {
+		r.in.Log.Warn("staging dir not removed", "err", err)
+	}
+	if r.db != nil {
+		r.db.Close()
+	}
+}
+
+// removeStaging removes the engine's backup dir (the binlog dir of the
+// legacy tool too, in case an old run left one).
+func (r *run) removeStaging() error {
+	return errors.Join(os.RemoveAll(r.cfg.BackupDataDir), os.RemoveAll(r.cfg.BackupBinlogDir))
+}

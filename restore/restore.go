@@ -1,0 +1,360 @@
+// Package restore rebuilds a stopped, wiped instance from a backup, and
+// verifies backups without restoring them.
+//
+// A restore never touches the datadir until the new one is complete: it
+// downloads and checks the backup under backup_base, copies it back into
+// a staging datadir, makes that datadir this host's own (its my.cnf, its
+// binlogs where log-bin puts them), replays the binlog delta on a
+// temporary server, renames the stage into place and proves that the
+// normal start of the datadir works. Markers make every unfinished state
+// visible (InProgress) and redoable.
+//
+// Where the backup comes from is one source: the legacy archive (local or
+// S3) or a v2 backup (manifest and objects), chosen once by find.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
+)
+
+// Options are what a restore or a verify is run with besides the
+// instance's config.
+type Options struct {
+	// Term, when set, draws live progress lines (a terminal).
+	Term io.Writer
+	// BeforeReplay, when set (tests), runs once the temporary server
+	// answers and before the delta replay.
+	BeforeReplay func(context.Context) error
+}
+
+// Result is the outcome of a restore, failed or not.
+type Result struct {
+	Phases progress.Phases // the steps that ran, timed
+	Size   int64           // the backup's stored size, once it is found
+	// Summary is the one line that describes a successful restore.
+	Summary string
+}
+
+// run is the state of one restore.
+type run struct {
+	in        *instance.Instance
+	cfg       *conf.Config
+	opts      Options
+	progress  progress.Reporter
+	src       source
+	stage     *stage // where the new datadir is built
+	runDir    string // the temporary mysqld's socket, pid and log
+	creds     string
+	engine    xtrabackup.Engine
+	snapshot  xtrabackup.BinlogInfo
+	index     []string // binlog names, from indexPath
+	indexPath string
+	place     binlogPlace // where the binlogs go
+	published bool        // the datadir is in place (undone if the proof fails)
+	replayed  int
+	binlogEnd string // file:size of the last binlog put back
+	done      bool
+}
+
+// Run restores the backup of date_str ("latest": the newest complete
+// one): refuse → download and check → copy back into a staging datadir →
+// identity → delta replay on a temporary mysqld → binlogs back → chown →
+// into place → start proof. A failed restore leaves no datadir behind but
+// an unfinished one, marked as such. The result is nil when the run did
+// not start: another run holds the port's lock.
+func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error) {
+	lk, err := in.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	r := &run{in: in, cfg: in.Cfg, opts: o, progress: progress.Reporter{Log: in.Log, Term: o.Term}}
+	defer r.cleanup()
+	if r.runDir, err = in.NewRunDir(); err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	start := time.Now()
+	if err := res.Phases.Sequence(ctx, in.Log, progress.Task{Name: "check", Fn: r.check}); err != nil {
+		return res, err
+	}
+	res.Size = r.src.size()
+	tasks := append(r.src.fetch(r),
+		progress.Task{Name: "copy-back", Fn: r.copyBack}, progress.Task{Name: "identity", Fn: r.identity},
+		progress.Task{Name: "replay", Fn: r.replay}, progress.Task{Name: "binlogs", Fn: r.binlogsBack},
+		progress.Task{Name: "finish", Fn: r.finish}, progress.Task{Name: "verify-start", Fn: r.verifyStart})
+	if err := res.Phases.Sequence(ctx, in.Log, tasks...); err != nil {
+		return res, err
+	}
+	pending := ""
+	if in.NeedsCatchup() {
+		pending = " catchup=pending"
+	}
+	res.Summary = fmt.Sprintf("datadir=%s from %s snapshot=%s:%d gtid=%q binlog_end=%s replayed=%d%s took=%s %s",
+		r.cfg.MySQLDataDir, r.src, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, r.binlogEnd, r.replayed, pending,
+		time.Since(start).Round(10*time.Millisecond), &res.Phases)
+	return res, nil
+}
+
+// check refuses, before anything is downloaded, what would lose data: a
+// running instance, a non-empty datadir, a missing backup.
+func (r *run) check(ctx context.Context) error {
+	cfg := r.cfg
+	alive, err := r.in.Admin().Alive(ctx)
+	if err != nil {
+		return err
+	}
+	if alive {
+		return fmt.Errorf("the instance answers on %s: stop it before restoring", cfg.MySQLSocket)
+	}
+	if r.stage, err = newStage(cfg.MySQLDataDir); err != nil {
+		return err
+	}
+	if err := r.stage.check(); err != nil {
+		return err
+	}
+	if r.src, err = find(ctx, r.in, r.progress); err != nil {
+		return err
+	}
+	// Once the backup to restore is known, what an earlier killed or
+	// failed restore left goes: its unfinished datadir (marked until it is
+	// gone) and its work.
+	if InProgress(cfg.MySQLDataDir) {
+		r.in.Log.Info("clearing the unfinished restore in the data dir", "dir", cfg.MySQLDataDir)
+	}
+	return errors.Join(r.stage.clearUnfinished(), r.removeWork())
+}
+
+func (r *run) toolSpec() proc.Spec { return proc.Spec{Log: r.in.Log, DieWithParent: true} }
+
+// copyBack puts the prepared backup into the staging datadir with the
+// engine, using the my.cnf taken with the backup, as the legacy tool did.
+func (r *run) copyBack(ctx context.Context) error {
+	cfg := r.cfg
+	srv, err := xtrabackup.ReadServer(cfg.BackupDataDir)
+	if err != nil {
+		return err
+	}
+	if r.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
+		return err
+	}
+	if r.snapshot, err = xtrabackup.ReadBinlogInfo(cfg.BackupDataDir); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.BackupMyCnf); err != nil {
+		return fmt.Errorf("the backup holds no my.cnf: %w", err)
+	}
+	if err := r.engine.CopyBack(ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
+		return err
+	}
+	return r.in.ChownToMySQL(r.stage.dir)
+}
+
+// moveBack says whether the unpacked backup may be moved rather than
+// copied: restore_move asks for it, and clean_after_restore would delete
+// the unpacked copy anyway (a rerun downloads again in both cases).
+func (r *run) moveBack() bool { return r.cfg.RestoreMove || r.cfg.CleanAfterRestore }
+
+// replay applies the binlog delta (transactions in the backup's binlogs
+// after the snapshot position) on a temporary mysqld, always stopped.
+func (r *run) replay(ctx context.Context) (err error) {
+	plan, err := binlogsync.PlanReplay(r.cfg.BackupBinlogDir, r.index, r.snapshot.File, r.snapshot.Pos)
+	if err != nil {
+		return err
+	}
+	// The legacy workaround for "Connection lost" on long replays.
+	srv, err := r.in.StartTemp(ctx, r.stage.dir, r.runDir, false,
+		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, srv.Stop()) }()
+	if r.opts.BeforeReplay != nil {
+		if err := r.opts.BeforeReplay(ctx); err != nil {
+			return err
+		}
+	}
+	rp, err := r.replayer(srv)
+	if err != nil {
+		return err
+	}
+	if err := rp.Replay(ctx, plan); err != nil {
+		return err
+	}
+	r.replayed = len(plan.Files)
+	return nil
+}
+
+func (r *run) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {
+	cfg := r.cfg
+	binlogBin, err := mysqld.FindBin(cfg.MySQLBase, "mariadb-binlog", "mysqlbinlog")
+	if err != nil {
+		return binlogsync.Replayer{}, err
+	}
+	clientBin, err := mysqld.FindBin(cfg.MySQLBase, "mariadb", "mysql")
+	if err != nil {
+		return binlogsync.Replayer{}, err
+	}
+	r.creds, _, err = mysqld.WriteClientDefaults(r.runDir, srv.Conn, "")
+	return binlogsync.Replayer{BinlogBin: binlogBin, ClientBin: clientBin, ClientDefaults: r.creds, Log: r.in.Log}, err
+}
+
+// identity makes the staged datadir this host's own before any server
+// runs on it: {conf_base}/my.cnf replaces the backup's (often a peer's,
+// as members of a group share a port), and the binlogs are placed where
+// that my.cnf's normal start reads them.
+func (r *run) identity(ctx context.Context) (err error) {
+	cfg := r.cfg
+	if _, err := r.in.InstallOwnMyCnf(r.stage.dir, instance.FromBackupSuffix); err != nil {
+		return err
+	}
+	switch {
+	case !instance.Inside(cfg.MySQLDataDir, cfg.MySQLMyCnf):
+		// The normal start reads the operator's file; the backup's copy
+		// must not be started from by mistake.
+		staged := filepath.Join(r.stage.dir, "my.cnf")
+		if err := os.Rename(staged, staged+instance.FromBackupSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	case r.in.OwnMyCnf() == "":
+		r.in.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it", "conf_base", cfg.ConfBase)
+	}
+	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
+		return err
+	}
+	if r.index, err = binlogsync.ReadIndex(r.indexPath); err != nil {
+		return err
+	}
+	if len(r.index) == 0 {
+		return fmt.Errorf("the backup's binlog index %s lists no binlog", filepath.Base(r.indexPath))
+	}
+	r.place, err = planBinlogs(ctx, r.in, r.stage.dir, strings.TrimSuffix(filepath.Base(r.indexPath), ".index"))
+	return err
+}
+
+// binlogsBack moves or copies the backup's binlogs where the normal start
+// reads them, with their index in that server's form, so that data and
+// binlog agree.
+func (r *run) binlogsBack(context.Context) error {
+	if err := r.place.putBinlogs(r.cfg.BackupBinlogDir, r.index, r.moveBack()); err != nil {
+		return err
+	}
+	last := r.index[len(r.index)-1]
+	fi, err := os.Stat(filepath.Join(r.place.dir, last))
+	if err != nil {
+		return err
+	}
+	r.binlogEnd = fmt.Sprintf("%s:%d", last, fi.Size())
+	return nil
+}
+
+// finish hands the new datadir over: the pending catch-up marker, chown,
+// the unverified marker, then into place.
+func (r *run) finish(context.Context) error {
+	if r.in.NeedsCatchup() {
+		p := instance.PendingCatchup{RestoredAt: time.Now().UTC(), From: r.src.String(), BinlogBasename: r.place.basename, SnapshotGTID: r.snapshot.GTID, BinlogEnd: r.binlogEnd}
+		if err := instance.WriteCatchupMarker(r.stage.dir, p); err != nil {
+			return err
+		}
+	}
+	if err := r.in.ChownToMySQL(r.stage.dir); err != nil {
+		return err
+	}
+	external := ""
+	if r.place.external {
+		external = r.place.dir
+	}
+	if err := r.stage.markUnverified(external); err != nil {
+		return err
+	}
+	if err := r.stage.publish(); err != nil {
+		return err // the datadir, if any, keeps its unverified marker
+	}
+	r.published = true   // from here on a failure moves it aside again
+	if r.stage.inPlace { // the datadir itself was not part of the stage
+		return r.in.ChownToMySQL(r.cfg.MySQLDataDir)
+	}
+	return nil
+}
+
+// verifyStart proves the datadir starts as its normal start would start
+// it, and reads the restored binlogs; only then does the datadir lose its
+// unverified marker (the binlog dir's marker goes first, so that a kill in
+// between leaves an unfinished restore, never a stale binlog marker).
+func (r *run) verifyStart(ctx context.Context) error {
+	cfg := r.cfg
+	want := instance.StartProof{BinlogBasename: r.place.basename, GTID: r.snapshot.GTID}
+	if err := r.in.ProveStart(ctx, r.runDir, want); err != nil {
+		return err
+	}
+	if err := r.place.finish(r.in); err != nil {
+		return err
+	}
+	if err := r.stage.verified(); err != nil {
+		return err
+	}
+	r.done = true
+	if cfg.CleanAfterRestore {
+		return errors.Join(os.RemoveAll(cfg.BackupDataDir), os.RemoveAll(cfg.BackupBinlogDir))
+	}
+	return nil
+}
+
+// unpublish turns a published datadir of a failed restore back into a
+// staging dir, which the cleanup removes. An in-place one keeps its
+// unverified marker: it counts as absent and the next restore clears it.
+func (r *run) unpublish() error {
+	if !r.published || r.stage.inPlace {
+		return nil
+	}
+	r.published = false
+	return os.Rename(r.cfg.MySQLDataDir, r.stage.dir)
+}
+
+// removeWork removes the work of a restore: the stage, the external
+// binlog dir while it holds our marker, the unpacked backup.
+func (r *run) removeWork() error {
+	var stageErr error
+	if r.stage != nil {
+		stageErr = r.stage.discard()
+	}
+	var binlogErr error
+	if r.place.external && fileExists(filepath.Join(r.place.dir, BinlogDirMarker)) {
+		binlogErr = clearBinlogDir(r.place.dir)
+	}
+	return errors.Join(stageErr, binlogErr, os.RemoveAll(r.cfg.BackupDataDir), os.RemoveAll(r.cfg.BackupBinlogDir))
+}
+
+// cleanup runs on every path. A failed restore leaves no datadir: the
+// staging one is removed with the extracted archive.
+func (r *run) cleanup() {
+	if r.creds != "" {
+		os.Remove(r.creds)
+	}
+	if r.runDir != "" {
+		os.RemoveAll(r.runDir)
+	}
+	if !r.done {
+		if err := r.unpublish(); err != nil {
+			r.in.Log.Warn("the failed restore's datadir could not be moved aside; it keeps its unverified marker", "err", err)
+		}
+		if err := r.removeWork(); err != nil {
+			r.in.Log.Warn("restore leftovers not removed", "err", err)
+		}
+	}
+}

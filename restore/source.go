@@ -1,0 +1,121 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// downloadAttempts bounds the resumptions of a broken download in a row.
+const downloadAttempts = 5
+
+// source is a backup to restore or verify, in its format.
+type source interface {
+	// String names the backup for messages: its key or path.
+	String() string
+	// size is the backup's stored size.
+	size() int64
+	// fetch are the steps that download the backup, checked, into the
+	// unpacked dirs under backup_base, ready for the copy-back.
+	fetch(r *run) []progress.Task
+	// verify reads the whole backup, writing nothing, checks that it holds
+	// what a restore needs, and describes it.
+	verify(ctx context.Context) (string, error)
+}
+
+// find is the backup of date_str ("latest": the newest complete one) and
+// the keys that read it. The format is chosen here: a v2 backup of the
+// date when there is one (when both formats exist for the date, the newer
+// wins), else the legacy archive.
+func find(ctx context.Context, in *instance.Instance, rep progress.Reporter) (source, error) {
+	cfg := in.Cfg
+	date, err := resolveDate(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	v2, err := findV2(ctx, in, date)
+	if err != nil {
+		return nil, err
+	}
+	if v2 != nil {
+		if v2.keys, err = openingKeys(cfg); err != nil {
+			return nil, err
+		}
+		v2.cfg, v2.progress = cfg, rep
+		m := &v2.manifest
+		in.Log.Info("restoring a v2 backup", "manifest", v2.String(), "run", m.Run, "host", m.Host, "snapshot", fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos))
+		return v2, nil
+	}
+	password, err := archive.ReadPasswordFile(cfg.Des3PasswordFile())
+	if err != nil {
+		return nil, err
+	}
+	src, err := findLegacy(ctx, in, date)
+	if err != nil {
+		return nil, err
+	}
+	src.password, src.cfg, src.progress = password, cfg, rep
+	return src, nil
+}
+
+// resolveDate is date_str, or for "latest" the date of the newest
+// complete backup of the port.
+func resolveDate(ctx context.Context, in *instance.Instance) (string, error) {
+	cfg := in.Cfg
+	if cfg.DateStr != conf.LatestDate || cfg.S3Bucket == "" {
+		return cfg.DateStr, nil
+	}
+	st, err := in.Store()
+	if err != nil {
+		return "", err
+	}
+	bs, err := catalog.List(ctx, st, string(cfg.Port))
+	if err != nil {
+		return "", err
+	}
+	b, ok := catalog.Latest(bs)
+	if !ok {
+		return "", fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.Port, cfg.S3Bucket)
+	}
+	in.Log.Info("latest complete backup", "date_str", b.Date, "modified", b.Modified)
+	return b.Date, nil
+}
+
+// missingBackupError says which dates do exist for this port.
+func missingBackupError(ctx context.Context, st s3.Store, cfg *conf.Config, date, key string) error {
+	dates, err := backupDates(ctx, st, cfg)
+	if err != nil {
+		return fmt.Errorf("no backup at s3 key %s (listing the others failed: %v)", key, err)
+	}
+	if len(dates) == 0 {
+		return fmt.Errorf("no backup at s3 key %s, and none for port %s in bucket %s", key, cfg.Port, cfg.S3Bucket)
+	}
+	return fmt.Errorf("no backup for date_str %s at s3 key %s; dates with a backup of port %s: %s", date, key, cfg.Port, strings.Join(dates, " "))
+}
+
+// backupDates lists the date_str of every complete backup of the port,
+// either format, oldest first.
+func backupDates(ctx context.Context, st s3.Store, cfg *conf.Config) ([]string, error) {
+	bs, err := catalog.List(ctx, st, string(cfg.Port))
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var dates []string
+	for _, b := range bs {
+		if b.Complete && !seen[b.Date] {
+			seen[b.Date] = true
+			dates = append(dates, b.Date)
+		}
+	}
+	sort.Strings(dates)
+	return dates, nil
+}

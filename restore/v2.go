@@ -1,0 +1,298 @@
+package restore
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
+)
+
+// v2Source is a complete v2 backup: its manifest, and the keys that open
+// its objects.
+type v2Source struct {
+	st       s3.Store
+	prefix   string
+	manifest catalog.Manifest
+	keys     archive.V2Keys
+	cfg      *conf.Config
+	progress progress.Reporter
+}
+
+func (v *v2Source) String() string { return "s3 " + v.prefix + catalog.ManifestName }
+func (v *v2Source) size() int64    { return v.manifest.StoredBytes }
+
+// findV2 returns the v2 backup of date, or nil when there is none (or no
+// object store). When both formats exist for the date, the newer wins.
+func findV2(ctx context.Context, in *instance.Instance, date string) (*v2Source, error) {
+	cfg := in.Cfg
+	if cfg.S3Bucket == "" {
+		return nil, nil
+	}
+	st, err := in.Store()
+	if err != nil {
+		return nil, err
+	}
+	v := &v2Source{st: st, prefix: catalog.V2Prefix(date, string(cfg.Port))}
+	err = catalog.ReadJSON(ctx, v.st, v.prefix+catalog.ManifestName, &v.manifest)
+	if errors.Is(err, s3.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := v.manifest.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", v, err)
+	}
+	if legacy, err := v.st.Head(ctx, cfg.S3KeyFor(date)); err == nil && legacy.Modified.After(v.manifest.Finished) {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// openingKeys are the keys that decrypt v2 objects.
+func openingKeys(cfg *conf.Config) (archive.V2Keys, error) {
+	switch {
+	case cfg.EncryptionIdentityFile != "":
+		return archive.IdentityFile(cfg.IdentityFile())
+	case cfg.EncryptionPassphraseFile != "":
+		return archive.PassphraseFile(cfg.PassphraseFile())
+	}
+	return archive.V2Keys{}, &conf.Error{File: cfg.Path, Key: "encryption_identity_file",
+		Msg: "a v2 backup is read with the age secret key (encryption_identity_file) or the passphrase (encryption_passphrase_file); neither is set"}
+}
+
+// fetch: the three objects downloaded side by side into the unpacked dirs
+// under backup_base (the data through the engine's stream extractor, the
+// binlogs through a checked untar, my.cnf beside the data), each checked
+// against the manifest; then the prepare, in the unpacked dir. The datadir
+// is not touched.
+func (v *v2Source) fetch(r *run) []progress.Task {
+	return []progress.Task{
+		{Name: "download", Fn: func(ctx context.Context) error { return v.download(ctx, r) }},
+		{Name: "prepare", Fn: func(ctx context.Context) error { return v.prepare(ctx, r) }},
+	}
+}
+
+func (v *v2Source) download(ctx context.Context, r *run) error {
+	cfg := v.cfg
+	srv, err := mysqld.ParseVersion(v.manifest.ServerVersion)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	if r.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.BackupDataDir, 0o750); err != nil {
+		return err
+	}
+	data := func(ctx context.Context, rep progress.Reporter) error {
+		return v.read(ctx, rep, catalog.RoleData, func(in io.Reader) error {
+			return r.engine.Extract(ctx, cfg.BackupDataDir, in, proc.Spec{Log: rep.Log, DieWithParent: true})
+		})
+	}
+	binlogs := func(ctx context.Context, rep progress.Reporter) error {
+		return v.read(ctx, rep, catalog.RoleBinlogs, func(in io.Reader) error {
+			_, err := archive.ExtractTar(in, cfg.BackupBase, []string{cfg.BackupBinlogTail})
+			return err
+		})
+	}
+	myCnf := func(ctx context.Context, rep progress.Reporter) error {
+		return v.read(ctx, rep, catalog.RoleMyCnf, func(in io.Reader) error {
+			f, err := os.OpenFile(cfg.BackupMyCnf, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, in)
+			return errors.Join(err, f.Close())
+		})
+	}
+	// The binlogs, often a third of a backup, do not wait for the data.
+	// Only the data draws a live progress line; the others log.
+	return runAll(ctx, v.progress, data, binlogs, myCnf)
+}
+
+// runAll runs fns concurrently with a context that ends at the first
+// failure, and returns that first failure. Only the first fn keeps the
+// terminal for its progress.
+func runAll(ctx context.Context, rep progress.Reporter, fns ...func(context.Context, progress.Reporter) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for i, fn := range fns {
+		sub := rep
+		if i > 0 {
+			sub = rep.Quiet()
+		}
+		wg.Go(func() {
+			if err := fn(ctx, sub); err != nil {
+				once.Do(func() { first = err })
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// prepare makes the streamed backup consistent, in the unpacked dir, and
+// checks it is the snapshot the manifest describes.
+func (v *v2Source) prepare(ctx context.Context, r *run) error {
+	cfg, m := v.cfg, &v.manifest
+	if err := r.engine.Prepare(ctx, cfg.BackupDataDir, cfg.PrepareMemory, r.toolSpec()); err != nil {
+		return err
+	}
+	info, err := xtrabackup.ReadBinlogInfo(cfg.BackupDataDir)
+	if err != nil {
+		return err
+	}
+	if info.File != m.BinlogFile || info.Pos != m.BinlogPos {
+		return fmt.Errorf("the backup's snapshot is %s:%d, its manifest says %s:%d", info.File, info.Pos, m.BinlogFile, m.BinlogPos)
+	}
+	return nil
+}
+
+// verify checks a v2 backup: every object's size and SHA-256 against the
+// manifest, age and zstd to the end, the xbstream chunk by chunk (CRC-32
+// of each), the binlog tar entry by entry, and the files a restore needs.
+func (v *v2Source) verify(ctx context.Context) (string, error) {
+	cfg := v.cfg
+	seen := map[string]bool{}
+	var xb archive.XbstreamStats
+	err := v.read(ctx, v.progress, catalog.RoleData, func(in io.Reader) error {
+		var err error
+		xb, err = archive.ReadXbstream(in, func(name string, _ int64, _ []byte) error {
+			seen[path.Join(cfg.BackupDataTail, name)] = true
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var tarStats archive.ExtractStats
+	err = v.read(ctx, v.progress, catalog.RoleBinlogs, func(in io.Reader) error {
+		var err error
+		tarStats, err = archive.ReadTar(in, []string{cfg.BackupBinlogTail}, func(name string, h *tar.Header, body io.Reader) error {
+			seen[name] = true
+			_, err := io.Copy(io.Discard, body)
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var cnf int64
+	err = v.read(ctx, v.progress, catalog.RoleMyCnf, func(in io.Reader) error {
+		var err error
+		cnf, err = io.Copy(io.Discard, in)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if cnf > 0 {
+		seen[path.Join(cfg.BackupDataTail, "my.cnf")] = true
+	}
+	if missing := missingEntries(cfg, seen); len(missing) > 0 {
+		return "", fmt.Errorf("%s: the backup lacks %s", v, strings.Join(missing, ", "))
+	}
+	m := &v.manifest
+	return fmt.Sprintf("%s format=v2 size=%d objects=%d xbstream_files=%d xbstream_bytes=%d binlog_files=%d snapshot=%s:%d gtid=%q",
+		v, m.StoredBytes, len(m.Objects), xb.Files, xb.Bytes, tarStats.Files, m.BinlogFile, m.BinlogPos, m.GTID), nil
+}
+
+// read streams the object of role through its SHA-256 and age and zstd,
+// and hands the plaintext to use, which must read it to its end. The
+// object's size and SHA-256 are then compared with the manifest; on a
+// failure the rest is hashed too, so corruption is named as such.
+func (v *v2Source) read(ctx context.Context, rep progress.Reporter, role string, use func(io.Reader) error) error {
+	o, ok := v.manifest.Object(role)
+	if !ok {
+		return fmt.Errorf("the manifest lists no %s object", role)
+	}
+	rc, err := catalog.OpenPieces(ctx, v.st, o, downloadAttempts)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var stored, plain progress.Counter
+	stop := rep.Start(ctx, role, &stored, o.Size)
+	defer stop()
+	in := io.TeeReader(rc, &stored)
+	// Each piece's SHA-256 is checked as it ends; the whole stream's is
+	// another pass only when there are several pieces.
+	var h hash.Hash
+	if len(o.Pieces) > 1 {
+		h = sha256.New()
+		in = io.TeeReader(in, h)
+	}
+	mismatch := func() error {
+		if h == nil {
+			return nil
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
+			return fmt.Errorf("%w: sha256 of %s is %s, the manifest says %s", catalog.ErrChecksumMismatch, o.Key, got, o.SHA256)
+		}
+		return nil
+	}
+	fail := func(cause error) error {
+		_, err := io.Copy(io.Discard, in)
+		if err == nil {
+			err = mismatch()
+		}
+		if errors.Is(err, catalog.ErrChecksumMismatch) {
+			return fmt.Errorf("%w: the stored object is corrupt (%v)", err, cause)
+		}
+		return fmt.Errorf("%s: %w", o.Key, cause)
+	}
+	pr, err := archive.OpenV2(in, v.keys)
+	if err != nil {
+		if errors.Is(err, archive.ErrWrongKey) {
+			return fmt.Errorf("%s: %w (encrypted with %s)", o.Key, err, v.manifest.Encryption)
+		}
+		return fail(err)
+	}
+	defer pr.Close()
+	counted := io.TeeReader(pr, &plain)
+	if err := use(counted); err != nil {
+		return fail(err)
+	}
+	if n, err := io.Copy(io.Discard, counted); err != nil {
+		return fail(err)
+	} else if n > 0 {
+		return fail(fmt.Errorf("%d bytes after the end of the %s", n, role))
+	}
+	if _, err := io.Copy(io.Discard, in); err != nil {
+		return err
+	}
+	if err := mismatch(); err != nil {
+		return err
+	}
+	if plain.N() != o.PlainSize {
+		return fmt.Errorf("%s: %d bytes decoded, the manifest says %d", o.Key, plain.N(), o.PlainSize)
+	}
+	return nil
+}
