@@ -1,0 +1,88 @@
+package backup
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestPipeToFailsWhenTheConsumerStopsReadingEarlyWithoutAnError(t *testing.T) {
+	err := pipeTo(func(w io.Writer) error {
+		_, err := w.Write(bytes.Repeat([]byte("x"), 100))
+		return err
+	}, func(r io.Reader) error {
+		_, err := io.ReadFull(r, make([]byte, 40))
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "upload ended 60 bytes before the archive did") {
+		t.Errorf("pipeTo with a consumer that read 40 of 100 bytes: %v", err)
+	}
+}
+
+func TestPipeToReturnsTheProducersErrorAndUnblocksTheConsumer(t *testing.T) {
+	boom := errors.New("mariabackup: exit status 1")
+	err := pipeTo(func(w io.Writer) error {
+		w.Write([]byte("partial"))
+		return boom
+	}, func(r io.Reader) error {
+		_, err := io.Copy(io.Discard, iotest.OneByteReader(r))
+		return err
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("pipeTo with a failing producer: %v, want its error", err)
+	}
+}
+
+func TestPipeToStopsTheProducerWhenTheConsumerFails(t *testing.T) {
+	err := pipeTo(func(w io.Writer) error {
+		for {
+			if _, err := w.Write(make([]byte, 4096)); err != nil {
+				return err
+			}
+		}
+	}, func(r io.Reader) error {
+		io.ReadFull(r, make([]byte, 10000))
+		return errors.New("s3: connection reset")
+	})
+	if err == nil || !strings.Contains(err.Error(), "upload stopped: s3: connection reset") {
+		t.Errorf("pipeTo with a failing consumer: %v, want the producer stopped by the upload's error", err)
+	}
+}
+
+func TestFileDestinationPublishesNothingUntilCommitAndNothingAfterAbort(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mysql-3306.tgz.des3")
+	d := &fileDestination{path: p}
+	if err := d.Upload(t.Context(), strings.NewReader("archive bytes"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the archive is visible before Commit: %v", err)
+	}
+	d.Abort()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("Abort left %d entries", len(entries))
+	}
+
+	d = &fileDestination{path: p}
+	if err := d.Upload(t.Context(), strings.NewReader("archive bytes"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Commit(t.Context(), map[string]string{"sha1": "0123456789abcdef0123456789abcdef01234567"}, 13); err != nil {
+		t.Fatal(err)
+	}
+	d.Abort() // harmless after Commit
+	data, err := os.ReadFile(p)
+	if err != nil || string(data) != "archive bytes" {
+		t.Fatalf("committed archive: %q, %v", data, err)
+	}
+	sum, err := os.ReadFile(p + ".sha1")
+	if err != nil || string(sum) != "0123456789abcdef0123456789abcdef01234567  mysql-3306.tgz.des3\n" {
+		t.Errorf("checksum file: %q, %v", sum, err)
+	}
+}
