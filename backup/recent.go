@@ -34,13 +34,9 @@ func Recent(ctx context.Context, in *instance.Instance, maxAge time.Duration) (s
 		if err != nil {
 			return "", err
 		}
-		bs, err := catalog.List(ctx, st, string(cfg.Port))
-		if err != nil {
-			return "", err
-		}
 		var ok bool
-		if latest, ok = catalog.Latest(bs); !ok {
-			return "", nil
+		if latest, ok, err = catalog.LatestOf(ctx, st, string(cfg.Port)); err != nil || !ok {
+			return "", err
 		}
 	}
 	age := time.Since(latest.Modified)

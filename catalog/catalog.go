@@ -93,6 +93,16 @@ func (b *Backup) readMetadata(ctx context.Context, st s3.Store) error {
 	return nil
 }
 
+// LatestOf is the newest complete backup of port in st, if any.
+func LatestOf(ctx context.Context, st s3.Store, port string) (Backup, bool, error) {
+	bs, err := List(ctx, st, port)
+	if err != nil {
+		return Backup{}, false, err
+	}
+	b, ok := Latest(bs)
+	return b, ok, nil
+}
+
 // Latest is the newest complete backup, if any.
 func Latest(bs []Backup) (Backup, bool) {
 	for i := len(bs) - 1; i >= 0; i-- {

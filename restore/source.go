@@ -77,11 +77,10 @@ func resolveDate(ctx context.Context, in *instance.Instance) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bs, err := catalog.List(ctx, st, string(cfg.Port))
+	b, ok, err := catalog.LatestOf(ctx, st, string(cfg.Port))
 	if err != nil {
 		return "", err
 	}
-	b, ok := catalog.Latest(bs)
 	if !ok {
 		return "", fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.Port, cfg.S3Bucket)
 	}
