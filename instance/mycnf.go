@@ -85,13 +85,19 @@ func ReplacedSuffix() string { return ".replaced-" + time.Now().UTC().Format("20
 // CheckMyCnf proves, with the server's own view of the option file at
 // path, that its normal start uses mysql_data_dir and, when series is set,
 // writes that binlog series: nothing is installed or started otherwise.
-func (in *Instance) CheckMyCnf(ctx context.Context, path, series string) error {
+func (in *Instance) CheckMyCnf(ctx context.Context, path, series, runDir string) error {
 	cfg := in.Cfg
 	bin, err := in.ServerBin()
 	if err != nil {
 		return err
 	}
-	opts, err := mysqld.ReadOptions(ctx, bin, path, in.Log)
+	read := path
+	if in.FromBackup(path) {
+		if read, err = in.SafeOptionFile(path, runDir); err != nil {
+			return err
+		}
+	}
+	opts, err := mysqld.ReadOptions(ctx, bin, read, in.Log)
 	if err != nil {
 		return err
 	}

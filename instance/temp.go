@@ -79,9 +79,17 @@ func (in *Instance) StartTemp(ctx context.Context, dataDir, runDir string, keepB
 	if err != nil {
 		return nil, err
 	}
-	myCnf := in.MyCnfFor(dataDir)
-	if _, err := os.Stat(myCnf); err != nil {
+	if _, err := os.Stat(in.MyCnfFor(dataDir)); err != nil {
 		return nil, fmt.Errorf("mysql_my_cnf: %w", err)
+	}
+	myCnf, reduced, err := in.ServerOptionFile(dataDir, runDir)
+	if err != nil {
+		return nil, err
+	}
+	if reduced {
+		// The reduced file names no plugin (belt and braces) and no user:
+		// the server runs as the owner this tool gives the datadir.
+		extra = append(extra, "--plugin-load=", "--user="+in.serverUser())
 	}
 	return mysqld.StartTemp(ctx, mysqld.TempOptions{
 		Bin: bin, DefaultsFile: myCnf, DataDir: dataDir, RunDir: runDir,

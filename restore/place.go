@@ -33,14 +33,18 @@ const BinlogDirMarker = ".mysqlbackup-restoring"
 // series, e.g. mysql-bin) there. It refuses a my.cnf whose datadir is not
 // mysql_data_dir, one without log-bin, one that names the series
 // otherwise, and an external binlog dir that holds files.
-func planBinlogs(ctx context.Context, in *instance.Instance, stageDir, series string) (binlogPlace, error) {
+func planBinlogs(ctx context.Context, in *instance.Instance, stageDir, runDir, series string) (binlogPlace, error) {
 	cfg := in.Cfg
 	bin, err := in.ServerBin()
 	if err != nil {
 		return binlogPlace{}, err
 	}
 	myCnf := in.MyCnfFor(stageDir)
-	opts, err := mysqld.ReadOptions(ctx, bin, myCnf, in.Log)
+	read, _, err := in.ServerOptionFile(stageDir, runDir)
+	if err != nil {
+		return binlogPlace{}, err
+	}
+	opts, err := mysqld.ReadOptions(ctx, bin, read, in.Log)
 	if err != nil {
 		return binlogPlace{}, err
 	}

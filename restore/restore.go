@@ -159,7 +159,11 @@ func (r *run) copyBack(ctx context.Context) error {
 	if _, err := os.Stat(cfg.BackupMyCnf); err != nil {
 		return fmt.Errorf("the backup holds no my.cnf: %w", err)
 	}
-	if err := r.engine.CopyBack(ctx, cfg.BackupMyCnf, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
+	defaults, err := r.in.CopyBackOptionFile(cfg.BackupMyCnf, r.runDir)
+	if err != nil {
+		return err
+	}
+	if err := r.engine.CopyBack(ctx, defaults, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
 		return err
 	}
 	return r.in.ChownToMySQL(r.stage.dir)
@@ -232,7 +236,13 @@ func (r *run) identity(ctx context.Context) (err error) {
 			return err
 		}
 	case r.in.OwnMyCnf() == "":
-		r.in.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it", "conf_base", cfg.ConfBase)
+		// The copy beside it marks the file as the backup's: no server of
+		// ours takes code-loading options from it (instance.FromBackup).
+		staged := r.in.MyCnfFor(r.stage.dir)
+		if err := copyFile(staged, staged+instance.FromBackupSuffix); err != nil {
+			return fmt.Errorf("mark the backup's my.cnf: %w", err)
+		}
+		r.in.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it; temporary servers use only its safe options", "conf_base", cfg.ConfBase)
 	}
 	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
 		return err
@@ -243,7 +253,7 @@ func (r *run) identity(ctx context.Context) (err error) {
 	if len(r.index) == 0 {
 		return fmt.Errorf("the backup's binlog index %s lists no binlog", filepath.Base(r.indexPath))
 	}
-	r.place, err = planBinlogs(ctx, r.in, r.stage.dir, strings.TrimSuffix(filepath.Base(r.indexPath), ".index"))
+	r.place, err = planBinlogs(ctx, r.in, r.stage.dir, r.runDir, strings.TrimSuffix(filepath.Base(r.indexPath), ".index"))
 	return err
 }
 

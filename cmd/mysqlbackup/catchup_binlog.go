@@ -124,7 +124,7 @@ func (c *catchupRun) check(ctx context.Context) error {
 	if _, err := os.Stat(myCnf); err != nil {
 		return fmt.Errorf("no restored datadir to catch up: %w", err)
 	}
-	if err := c.inst().CheckMyCnf(ctx, myCnf, series); err != nil {
+	if err := c.inst().CheckMyCnf(ctx, myCnf, series, c.runDir); err != nil {
 		return err
 	}
 	_, err = c.inst().InstallOwnMyCnf(cfg.MySQLDataDir, instance.ReplacedSuffix())
