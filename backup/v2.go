@@ -25,6 +25,7 @@ import (
 // object; the manifest, last, commits them.
 type v2Format struct {
 	keys     archive.V2Keys
+	signer   *catalog.Signer // nil: manifests go unsigned
 	sc       s3.Config
 	st       s3.Store
 	log      interface{ Warn(string, ...any) }
@@ -59,6 +60,11 @@ func (v *v2Format) begin(ctx context.Context, r *run) error {
 	}
 	if err != nil {
 		return err
+	}
+	if cfg.BackupSigningKey != "" {
+		if v.signer, err = catalog.ReadSigner(cfg.SigningKeyFile()); err != nil {
+			return err
+		}
 	}
 	if v.sc, err = r.in.StoreConfig(); err != nil {
 		return err
@@ -264,7 +270,7 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	if err := m.Check(); err != nil {
 		return err
 	}
-	if err := catalog.PutJSON(ctx, v.st, v.prefix+catalog.ManifestName, m); err != nil {
+	if err := catalog.PutManifest(ctx, v.st, v.prefix, m, v.signer); err != nil {
 		return err
 	}
 	v.done = true

@@ -39,6 +39,8 @@ type Config struct {
 	EncryptionRecipients     []string `yaml:"encryption_recipients"`      // v2: age public keys the backups are encrypted to
 	EncryptionIdentityFile   string   `yaml:"encryption_identity_file"`   // v2: age secret keys, for restore and verify
 	EncryptionPassphraseFile string   `yaml:"encryption_passphrase_file"` // v2: a passphrase instead of keys (both ways)
+	BackupSigningKey         string   `yaml:"backup_signing_key"`         // v2: ed25519 secret key file that signs manifests (backup hosts)
+	BackupVerifyKeys         []string `yaml:"backup_verify_keys"`         // v2: pinned ed25519 public keys; restore and verify require a signature by one
 
 	MetricsFile        string `yaml:"metrics_file"`        // Prometheus textfile for backup/restore outcomes
 	RetentionCount     int    `yaml:"retention_count"`     // prune keeps this many newest backups (0 = no limit)
@@ -101,6 +103,9 @@ var legacyForcedKeys = map[string]bool{
 
 // IdentityFile is encryption_identity_file, relative to conf_base unless absolute.
 func (c *Config) IdentityFile() string { return c.confPath(c.EncryptionIdentityFile) }
+
+// SigningKeyFile is backup_signing_key, relative to conf_base unless absolute.
+func (c *Config) SigningKeyFile() string { return c.confPath(c.BackupSigningKey) }
 
 // PassphraseFile is encryption_passphrase_file, relative to conf_base unless absolute.
 func (c *Config) PassphraseFile() string { return c.confPath(c.EncryptionPassphraseFile) }

@@ -167,6 +167,11 @@ func (c *Config) checkBackup() error {
 	case c.ArchiveFormat == FormatV2 && c.S3Bucket == "":
 		return c.errKey("archive_format", "v2 archives live in the object store: set s3_bucket")
 	}
+	for i, k := range c.BackupVerifyKeys {
+		if !strings.HasPrefix(k, "ed25519:") {
+			return c.errKey(fmt.Sprintf("backup_verify_keys[%d]", i), "want an ed25519 public key (ed25519:…, from keygen --signing), got %q", k)
+		}
+	}
 	for i, r := range c.EncryptionRecipients {
 		if !strings.HasPrefix(r, "age1") {
 			return c.errKey(fmt.Sprintf("encryption_recipients[%d]", i), "want an age public key (age1…), got %q", r)

@@ -50,21 +50,36 @@ func findV2(ctx context.Context, in *instance.Instance, date string) (*v2Source,
 	if err != nil {
 		return nil, err
 	}
+	keys, err := verifyKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
 	v := &v2Source{st: st, prefix: catalog.V2Prefix(date, string(cfg.Port))}
-	err = catalog.ReadJSON(ctx, v.st, v.prefix+catalog.ManifestName, &v.manifest)
+	v.manifest, err = catalog.ReadManifest(ctx, v.st, v.prefix, keys)
 	if errors.Is(err, s3.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := v.manifest.Check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", v, err)
-	}
 	if legacy, err := v.st.Head(ctx, cfg.S3KeyFor(date)); err == nil && legacy.Modified.After(v.manifest.Finished) {
 		return nil, nil
 	}
 	return v, nil
+}
+
+// verifyKeys are the pinned public keys a manifest must be signed with
+// (none: manifests are not checked for a signature).
+func verifyKeys(cfg *conf.Config) ([]catalog.VerifyKey, error) {
+	var keys []catalog.VerifyKey
+	for i, s := range cfg.BackupVerifyKeys {
+		k, err := catalog.ParseVerifyKey(s)
+		if err != nil {
+			return nil, &conf.Error{File: cfg.Path, Key: fmt.Sprintf("backup_verify_keys[%d]", i), Msg: err.Error()}
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // openingKeys are the keys that decrypt v2 objects.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -333,5 +334,40 @@ func TestV2WithAPassphraseBacksUpVerifiesAndRefusesAnotherPassphrase(t *testing.
 	}
 	if r := runCLI(t, "--conf-path", noKeys, "verify"); r.code != 2 || !strings.Contains(lastLine(r.stderr), "encryption_identity_file") {
 		t.Errorf("verify without keys: exit %d, %q; want the config error (exit 2)", r.code, lastLine(r.stderr))
+	}
+}
+
+func TestV2SignedManifestIsVerifiedAndAPlantedOneRefused(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	r := runCLI(t, "keygen", "--signing", "--output", filepath.Join(in.ConfBase, "sign.key"))
+	pub := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(pub, "ed25519:") {
+		t.Fatalf("keygen --signing: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	signing := "backup_signing_key: sign.key\nbackup_verify_keys:\n  - " + pub + "\n"
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in)+signing)
+	if r := runCLI(t, "--conf-path", confPath, "backup"); r.code != 0 {
+		t.Fatalf("signed backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "verify"); r.code != 0 {
+		t.Fatalf("verify of a signed backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	// Whoever can write the bucket rewrites the manifest (here: another
+	// snapshot position); the objects' sums would still match.
+	key := catalog.V2Prefix(testDate, fmt.Sprint(in.Port)) + catalog.ManifestName
+	planted := bytes.Replace(getObject(t, m, key), []byte(`"binlog_pos": `), []byte(`"binlog_pos": 1`), 1)
+	if err := m.Store().Put(t.Context(), key, bytes.NewReader(planted), nil); err != nil {
+		t.Fatal(err)
+	}
+	wipe(t, in)
+	for _, cmd := range []string{"verify", "restore"} {
+		r := runCLI(t, "--conf-path", confPath, cmd)
+		if r.code == 0 || !strings.Contains(lastLine(r.stderr), "is not signed by any key of backup_verify_keys") {
+			t.Errorf("%s of a planted manifest: exit %d, %q", cmd, r.code, lastLine(r.stderr))
+		}
+	}
+	if _, err := os.Stat(in.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused restore left a datadir: %v", err)
 	}
 }
