@@ -182,10 +182,14 @@ func (r *run) afterData(ctx context.Context) error {
 }
 
 // listBinlogs records every binary log and its end, after the data, so
-// the binlogs hold every transaction of the data and those since.
+// the binlogs hold every transaction of the data and those since; they
+// must hold the snapshot's position and run without a gap from it.
 func (r *run) listBinlogs(ctx context.Context) error {
 	s, err := binlogsync.Take(ctx, r.db)
 	if err != nil {
+		return err
+	}
+	if err := s.Covers(r.snapshot.File, r.snapshot.Pos); err != nil {
 		return err
 	}
 	r.binlogs = s

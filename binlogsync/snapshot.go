@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -115,3 +116,53 @@ func (e *exactReader) Read(p []byte) (int, error) {
 }
 
 func (e *exactReader) Close() error { return e.c.Close() }
+
+// Covers checks that the snapshot holds what a restore of a backup taken
+// at file:pos replays: file itself, at least pos bytes of it, and a series
+// without a gap from it to the last file (a purge or a lost file in
+// between makes every restore of the backup fail).
+func (s Snapshot) Covers(file string, pos uint64) error {
+	at := -1
+	for i, f := range s.Files {
+		if f.Name == file {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return fmt.Errorf("the binlogs copied (%s) do not hold the backup's snapshot file %s (purged meanwhile?)", s.span(), file)
+	}
+	if uint64(s.Files[at].Size) < pos {
+		return fmt.Errorf("binlog %s has %d bytes, less than the backup's snapshot position %d", file, s.Files[at].Size, pos)
+	}
+	prev := -1
+	for _, f := range s.Files[at:] {
+		n, err := binlogNumber(f.Name)
+		if err != nil {
+			return err
+		}
+		if prev >= 0 && n != prev+1 {
+			return fmt.Errorf("the binlogs copied skip from number %06d to %s: the series has a gap", prev, f.Name)
+		}
+		prev = n
+	}
+	return nil
+}
+
+// span names the first and last file.
+func (s Snapshot) span() string {
+	if len(s.Files) == 0 {
+		return "none"
+	}
+	return s.Files[0].Name + " … " + s.Files[len(s.Files)-1].Name
+}
+
+// binlogNumber is the sequence number of a binlog file name (base.000042).
+func binlogNumber(name string) (int, error) {
+	i := strings.LastIndexByte(name, '.')
+	n, err := strconv.Atoi(name[i+1:])
+	if i < 0 || err != nil || n < 0 {
+		return 0, fmt.Errorf("binlog %s: no sequence number after the last dot", name)
+	}
+	return n, nil
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mysqlbackup/mysqlbackup/backup"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
@@ -240,5 +242,30 @@ func TestBackupMetricsKeepTheLastSuccessAcrossAFailure(t *testing.T) {
 	}
 	if second["mysqlbackup_last_success_timestamp_seconds"+lbl] != first["mysqlbackup_last_success_timestamp_seconds"+lbl] {
 		t.Error("a failed run changed the last success time")
+	}
+}
+
+// A purge between the data and the binlog listing (another tool, or
+// expire_logs_days) removes the snapshot's binlog: such a backup could
+// never be restored, so it must not be published, in either format.
+func TestBackupWhoseSnapshotBinlogWasPurgedFailsAndPublishesNothing(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)")
+	for _, format := range []string{"", v2Conf(t, in)} {
+		confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+format)
+		app, _ := newApp(t, confPath)
+		purgeAll := func(context.Context) error {
+			in.Exec("FLUSH BINARY LOGS", "INSERT INTO app.t SELECT MAX(id)+1 FROM app.t", "FLUSH BINARY LOGS")
+			in.Exec("PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY")
+			return nil
+		}
+		err := runBackup(t.Context(), app, backup.Options{AfterData: purgeAll})
+		if err == nil || !strings.Contains(err.Error(), "do not hold the backup's snapshot file") {
+			t.Fatalf("backup %q with its snapshot binlog purged: %v, want a refusal naming it", format, err)
+		}
+		if bs := listBackups(t, confPath); len(bs) != 0 {
+			t.Errorf("the failed backup left:\n%s", describe(bs))
+		}
 	}
 }
