@@ -62,7 +62,52 @@ func (c *Config) checkPaths() error {
 	if c.MySQLBase != "" && !filepath.IsAbs(c.MySQLBase) {
 		return c.errKey("mysql_base", "want an absolute path, got %q", c.MySQLBase)
 	}
+	return c.checkStaging()
+}
+
+// checkStaging keeps the dirs a run empties (RemoveAll) away from the live
+// datadir: the tails are one plain name each, the staging dirs lie
+// strictly inside backup_base, apart from each other, and never are, hold
+// or lie inside the datadir or its restore stage.
+func (c *Config) checkStaging() error {
+	for _, t := range []struct{ key, v string }{
+		{"backup_data_tail", c.BackupDataTail}, {"backup_binlog_tail", c.BackupBinlogTail},
+		{"backup_tgz_des3_tail", c.BackupTgzDes3Tail},
+	} {
+		if t.v == "" || t.v == "." || t.v == ".." || strings.ContainsAny(t.v, "/\\") || filepath.Clean(t.v) != t.v {
+			return c.errKey(t.key, "want one plain file name, got %q", t.v)
+		}
+	}
+	live := []struct{ name, dir string }{
+		{"mysql_data_dir", filepath.Clean(c.MySQLDataDir)},
+		{"the restore's staging datadir", filepath.Clean(c.MySQLDataDir) + ".restoring"},
+	}
+	staging := []struct{ key, dir string }{{"backup_data_dir", c.BackupDataDir}, {"backup_binlog_dir", c.BackupBinlogDir}}
+	for _, st := range staging {
+		if !within(c.BackupBase, st.dir) {
+			return c.errKey(st.key, "%s is not inside backup_base %s: a run empties it", st.dir, c.BackupBase)
+		}
+		for _, l := range live {
+			if overlap(st.dir, l.dir) {
+				return c.errKey(st.key, "%s overlaps %s %s: a run empties it, which would destroy the datadir", st.dir, l.name, l.dir)
+			}
+		}
+	}
+	if overlap(c.BackupDataDir, c.BackupBinlogDir) {
+		return c.errKey("backup_binlog_dir", "%s overlaps backup_data_dir %s", c.BackupBinlogDir, c.BackupDataDir)
+	}
 	return nil
+}
+
+// within says whether p lies strictly inside dir (both absolute).
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// overlap says whether a and b are the same dir or one holds the other.
+func overlap(a, b string) bool {
+	return filepath.Clean(a) == filepath.Clean(b) || within(a, b) || within(b, a)
 }
 
 func (c *Config) checkNumbers() error {
