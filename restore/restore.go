@@ -135,6 +135,9 @@ func (r *run) check(ctx context.Context) error {
 	// failed restore left goes: its unfinished datadir (marked until it is
 	// gone) and its work.
 	if InProgress(cfg.MySQLDataDir) {
+		if err := untouchedSince(cfg); err != nil {
+			return err
+		}
 		r.in.Log.Info("clearing the unfinished restore in the data dir", "dir", cfg.MySQLDataDir)
 	}
 	return errors.Join(r.stage.clearUnfinished(), r.removeWork())
@@ -285,11 +288,18 @@ func (r *run) finish(context.Context) error {
 	if err := r.in.ChownToMySQL(r.stage.dir); err != nil {
 		return err
 	}
-	external := ""
+	rec := unverifiedRecord{Basename: r.place.basename, Binlogs: map[string]int64{}}
 	if r.place.external {
-		external = r.place.dir
+		rec.BinlogDir = r.place.dir
 	}
-	if err := r.stage.markUnverified(external); err != nil {
+	for _, name := range r.index {
+		fi, err := os.Stat(filepath.Join(r.place.dir, name))
+		if err != nil {
+			return err
+		}
+		rec.Binlogs[name] = fi.Size()
+	}
+	if err := r.stage.markUnverified(rec); err != nil {
 		return err
 	}
 	if err := r.stage.publish(); err != nil {

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -156,27 +157,51 @@ func clearEntries(dir, keep string) error {
 	return nil
 }
 
+// unverifiedRecord is what the unverified marker records: the external
+// binlog dir the restore filled (so that a restore redoing this one may
+// clear it even after its own marker went), and the restored binlogs and
+// their sizes (so that a server that wrote to the datadir since is seen).
+type unverifiedRecord struct {
+	BinlogDir string           `json:"binlog_dir,omitempty"` // external only
+	Basename  string           `json:"binlog_basename"`      // as the normal start has it
+	Binlogs   map[string]int64 `json:"binlogs"`
+}
+
 // markUnverified writes the unverified marker where the published
 // datadir will have it: inside the stage that is renamed into place, or in
-// the datadir an in-place stage moves up into. It records binlogDir, an
-// external binlog dir the restore filled, so that a restore redoing this
-// one may clear that dir even after its own marker went.
-func (s *stage) markUnverified(binlogDir string) error {
+// the datadir an in-place stage moves up into.
+func (s *stage) markUnverified(rec unverifiedRecord) error {
 	dir := s.dir
 	if s.inPlace {
 		dir = s.datadir
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, UnverifiedMarker), []byte(binlogDir), 0o600)
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, UnverifiedMarker), data, 0o600)
+}
+
+// readUnverified is what the unverified marker of datadir records (an
+// earlier version wrote the external binlog dir alone), and whether there
+// is one.
+func readUnverified(datadir string) (unverifiedRecord, bool) {
+	data, err := os.ReadFile(filepath.Join(datadir, UnverifiedMarker))
+	if err != nil {
+		return unverifiedRecord{}, false
+	}
+	var rec unverifiedRecord
+	if json.Unmarshal(data, &rec) != nil {
+		rec = unverifiedRecord{BinlogDir: strings.TrimSpace(string(data))}
+	}
+	return rec, true
 }
 
 // unverifiedBinlogDir is the external binlog dir an unfinished restore of
 // datadir recorded, or "".
 func unverifiedBinlogDir(datadir string) string {
-	data, err := os.ReadFile(filepath.Join(datadir, UnverifiedMarker))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(data))
+	rec, _ := readUnverified(datadir)
+	return rec.BinlogDir
 }
 
 // verified removes the unverified marker: the datadir is finished.

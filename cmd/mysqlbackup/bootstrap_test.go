@@ -153,3 +153,43 @@ func TestCatchupRefusesAnOwnMyCnfThatWouldStartAnotherDatadirOrBinlogSeries(t *t
 	}
 	startsAsItself(t, a, b)
 }
+
+// A restore killed after the rename leaves a marked datadir that counts as
+// absent. If an operator starts the server on it anyway and it takes
+// writes, the next restore (the bootstrap hook at the next boot) must
+// refuse to clear it: the marker proves the datadir was ours once, not
+// that nothing was written since.
+func TestRestoreRefusesToClearAMarkedDatadirAServerWroteToSince(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
+	backupWithDelta(t, in, confPath, 100)
+	wipe(t, in)
+
+	cmd := cliCommand(t, "--conf-path", confPath, "restore")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pid := waitTempOn(t, in, in.DataDir, exited) // published, proving its start
+	cmd.Process.Kill()
+	<-exited
+	waitGone(t, pid)
+	if !restore.InProgress(in.DataDir) {
+		t.Fatal("the killed restore left no marker")
+	}
+
+	in.Start() // the operator, by hand
+	in.Exec("INSERT INTO app.t VALUES (424242, 'written after the restore')")
+	in.Stop()
+
+	r := runCLI(t, "--conf-path", confPath, "--when", "no-data-dir", "restore")
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "a server has used it; refusing to clear it") {
+		t.Fatalf("restore over a used marked datadir: exit %d, %q; want a refusal", r.code, lastLine(r.stderr))
+	}
+	in.Start()
+	if got := in.Query("SELECT v FROM app.t WHERE id = 424242"); got != "written after the restore" {
+		t.Errorf("the row written after the restore: %q", got)
+	}
+}
