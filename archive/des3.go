@@ -17,7 +17,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/secretfile"
 )
 
 // Digest is the hash OpenSSL's EVP_BytesToKey derives the 3DES key with.
@@ -66,9 +67,9 @@ const (
 // -pass file:F` reads it: everything from the first newline on is dropped;
 // a carriage return before it is kept.
 func ReadPasswordFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := secretfile.Read(path, "des3 password file")
 	if err != nil {
-		return nil, fmt.Errorf("des3 password: %w", err)
+		return nil, err
 	}
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		data = data[:i]

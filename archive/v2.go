@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/secretfile"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
@@ -47,12 +48,11 @@ func RecipientKeys(keys []string) (V2Keys, error) {
 // IdentityFile reads age secret keys ("AGE-SECRET-KEY-1…" lines, as
 // age-keygen writes them) from path.
 func IdentityFile(path string) (V2Keys, error) {
-	f, err := os.Open(path)
+	data, err := secretfile.Read(path, "age identity file")
 	if err != nil {
-		return V2Keys{}, fmt.Errorf("age identity file: %w", err)
+		return V2Keys{}, err
 	}
-	defer f.Close()
-	ids, err := age.ParseIdentities(f)
+	ids, err := age.ParseIdentities(bytes.NewReader(data))
 	if err != nil {
 		return V2Keys{}, fmt.Errorf("age identity file %s: %w", path, err)
 	}
@@ -61,9 +61,9 @@ func IdentityFile(path string) (V2Keys, error) {
 
 // PassphraseFile reads a passphrase (first line of path) for both ways.
 func PassphraseFile(path string) (V2Keys, error) {
-	data, err := os.ReadFile(path)
+	data, err := secretfile.Read(path, "encryption passphrase file")
 	if err != nil {
-		return V2Keys{}, fmt.Errorf("encryption passphrase: %w", err)
+		return V2Keys{}, err
 	}
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		data = data[:i]

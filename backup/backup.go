@@ -123,6 +123,10 @@ func (r *run) check(ctx context.Context, f format) error {
 	if err := r.removeStaging(); err != nil {
 		return err
 	}
+	// The engine's dir holds the data unencrypted: root only.
+	if err := os.Mkdir(cfg.BackupDataDir, 0o700); err != nil {
+		return fmt.Errorf("staging dir: %w", err)
+	}
 	var err error
 	if r.db, err = r.in.Admin().Open(); err != nil {
 		return err

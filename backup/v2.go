@@ -148,9 +148,6 @@ func (v *v2Format) putObject(ctx context.Context, r *run, role string, expected 
 // CRC checked, the position and info files kept for the manifest), so a
 // broken engine stream fails the backup, not a later restore.
 func (v *v2Format) streamData(ctx context.Context, r *run) error {
-	if err := os.MkdirAll(r.cfg.BackupDataDir, 0o750); err != nil {
-		return err
-	}
 	v.small = archive.SmallFiles{Want: map[string]bool{}}
 	for _, names := range [][]string{xtrabackup.BinlogInfoFiles, xtrabackup.InfoFiles, {"xtrabackup_slave_info"}} {
 		for _, n := range names {

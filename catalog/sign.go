@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/secretfile"
 
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
@@ -54,9 +55,9 @@ func NewSigningKey() (secret, public string, err error) {
 // ReadSigner reads a secret key file as NewSigningKey writes it (one
 // "ed25519-secret:…" line; '#' lines are comments).
 func ReadSigner(path string) (*Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := secretfile.Read(path, "backup_signing_key")
 	if err != nil {
-		return nil, fmt.Errorf("backup_signing_key: %w", err)
+		return nil, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)

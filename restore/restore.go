@@ -140,7 +140,21 @@ func (r *run) check(ctx context.Context) error {
 		}
 		r.in.Log.Info("clearing the unfinished restore in the data dir", "dir", cfg.MySQLDataDir)
 	}
-	return errors.Join(r.stage.clearUnfinished(), r.removeWork())
+	if err := errors.Join(r.stage.clearUnfinished(), r.removeWork()); err != nil {
+		return err
+	}
+	return makeStaging(cfg)
+}
+
+// makeStaging creates the dirs the backup is unpacked into, for root
+// only: they hold the data unencrypted (the tools then add to them).
+func makeStaging(cfg *conf.Config) error {
+	for _, d := range []string{cfg.BackupDataDir, cfg.BackupBinlogDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return fmt.Errorf("staging dir: %w", err)
+		}
+	}
+	return nil
 }
 
 func (r *run) toolSpec() proc.Spec { return proc.Spec{Log: r.in.Log, DieWithParent: true} }

@@ -115,9 +115,6 @@ func (v *v2Source) download(ctx context.Context, r *run) error {
 	if r.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.BackupDataDir, 0o750); err != nil {
-		return err
-	}
 	data := func(ctx context.Context, rep progress.Reporter) error {
 		return v.read(ctx, rep, catalog.RoleData, func(in io.Reader) error {
 			return r.engine.Extract(ctx, cfg.BackupDataDir, in, proc.Spec{Log: rep.Log, DieWithParent: true})
@@ -131,7 +128,7 @@ func (v *v2Source) download(ctx context.Context, r *run) error {
 	}
 	myCnf := func(ctx context.Context, rep progress.Reporter) error {
 		return v.read(ctx, rep, catalog.RoleMyCnf, func(in io.Reader) error {
-			f, err := os.OpenFile(cfg.BackupMyCnf, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			f, err := os.OpenFile(cfg.BackupMyCnf, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ mb_sql "$inst" "FLUSH TABLES; SET GLOBAL innodb_max_dirty_pages_pct=0"
 sleep 5
 data_bytes=$(du -sb "$datadir" | cut -f1)
 
-printf 'des3 password\n' > "$inst/conf/des3_password"
+(umask 077; printf 'des3 password\n' > "$inst/conf/des3_password")
 cat > "$inst/conf/backup_conf.yaml" <<EOF
 host: 127.0.0.1
 data_base: $inst/data

@@ -38,7 +38,7 @@ mb_wait_caught_up "$i1" "$i2"
 echo "instance 1 on port $(cat "$i1/port"), instance 2 on port $(cat "$i2/port"): $(mb_sql "$i1" "SELECT COUNT(*) FROM shop.orders") orders"
 
 port1=$(cat "$i1/port")
-printf 'demo des3 password\n' > "$i1/conf/des3_password"
+(umask 077; printf 'demo des3 password\n' > "$i1/conf/des3_password")
 cat > "$i1/conf/backup_conf.yaml" <<EOF
 host: 127.0.0.1
 data_base: $i1/data
