@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
@@ -117,6 +119,11 @@ func SetupInstance(ctx context.Context, db Execer, s mysqld.Version, sources []S
 	if o.Group {
 		return groupReplicationSetup(ctx, db, s, o.Start)
 	}
+	// CHANGE MASTER carries the replication password: keep this session
+	// out of the general log where the user may (MariaDB logs it verbatim).
+	if _, err := db.ExecContext(ctx, "SET SESSION sql_log_off = 1"); err != nil && !isAccessDenied(err) {
+		return fmt.Errorf("sql_log_off: %w", err)
+	}
 	fromBinlog, err := BinlogHoldsReplicated(ctx, db, s)
 	if err != nil {
 		return err
@@ -162,4 +169,11 @@ func StopAndResetRelayLogs(ctx context.Context, db Execer, s mysqld.Version, cha
 		stmts = append(stmts, ResetRelayLogs(s, ch))
 	}
 	return execAll(ctx, db, stmts)
+}
+
+// isAccessDenied says whether err is the server refusing a privilege
+// (ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR).
+func isAccessDenied(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1227 || me.Number == 1045)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,4 +40,25 @@ func TestSetupReplicationOnAStoppedInstanceLeavesItStopped(t *testing.T) {
 	}
 	a.Exec("START ALL SLAVES") // my.cnf has skip-slave-start, as in production
 	testbed.WaitCaughtUp(t, a, b)
+}
+
+func TestSetupReplicationKeepsTheReplicationPasswordOutOfTheGeneralLog(t *testing.T) {
+	a, b := pair(t)
+	general := filepath.Join(t.TempDir(), "general.log")
+	a.Exec("SET GLOBAL general_log_file = '"+general+"'", "SET GLOBAL general_log = 1")
+	conf := instanceConf(t, a, nil, replicationConf("", "", sourceEntry(b.Port, 2)))
+	if r := runCLI(t, "--conf-path", conf, "setup_replication"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	a.Exec("SET GLOBAL general_log = 0")
+	log, err := os.ReadFile(general)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "general_log = 0") {
+		t.Fatalf("the general log recorded nothing:\n%s", log)
+	}
+	if strings.Contains(string(log), testbed.ReplPassword) {
+		t.Errorf("the replication password is in the general log:\n%s", log)
+	}
 }
