@@ -1,5 +1,6 @@
 // Package catalog knows which backups exist in the object store: it lists
-// them per port (complete or not), picks the latest, and plans what a
+// them per port (complete, incomplete or of unknown state), picks the
+// latest, and plans what a
 // retention policy removes.
 package catalog
 
