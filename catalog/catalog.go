@@ -1,7 +1,6 @@
 // Package catalog knows which backups exist in the object store: it lists
 // them per port (complete, incomplete or of unknown state), picks the
-// latest, and plans what a
-// retention policy removes.
+// latest, and plans what a retention policy removes.
 package catalog
 
 import (
