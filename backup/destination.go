@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
@@ -72,14 +74,18 @@ func (d *s3Destination) Cleanup(ctx context.Context) error {
 
 // Upload streams into the temporary key with parts large enough for the
 // expected size to fit S3's part limit; memory is about part size ×
-// (s3_concurrency + 1).
+// (s3_concurrency + 1). The temporary object names this host and
+// process: a prune here removes it at once when the process is gone,
+// never while it lives, however long the copy to the final key takes
+// (elsewhere, after catalog.PartialDeadAge).
 func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64) error {
 	sc := d.cfg
 	sc.PartSize = s3.PartSizeFor(expected, sc.PartSize)
 	if sc.PartSize != d.cfg.PartSize {
 		d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sc.PartSize), "expected", progress.Bytes(expected))
 	}
-	return s3.New(sc).Put(ctx, d.key+partialSuffix, r, nil)
+	meta := map[string]string{catalog.MetaHost: instance.Hostname(), catalog.MetaPID: strconv.Itoa(os.Getpid())}
+	return s3.New(sc).Put(ctx, d.key+partialSuffix, r, meta)
 }
 
 // Commit copies the temporary object to the final key with its sha1

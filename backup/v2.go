@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
@@ -38,6 +39,7 @@ type v2Format struct {
 	manifest catalog.Manifest
 	wrote    bool // started.json exists: remove the run on failure
 	done     bool
+	beat     *heartbeat
 }
 
 func (v *v2Format) runDir() string { return v.prefix + v.run + "/" }
@@ -80,6 +82,74 @@ func (v *v2Format) begin(ctx context.Context, r *run) error {
 		return fmt.Errorf("s3 bucket %s: %w", cfg.S3Bucket, err)
 	}
 	v.wrote = true
+	v.beat = startHeartbeat(ctx, v.st, v.runDir()+catalog.StartedName, s, v.log)
+	return nil
+}
+
+// HeartbeatInterval is how often a running v2 backup rewrites its
+// started.json: the heartbeat by which prune tells a long run from a
+// dead one (catalog.HeartbeatDeadAge, many intervals).
+var HeartbeatInterval = 5 * time.Minute
+
+// heartbeat rewrites a run's started.json every HeartbeatInterval until
+// stopped. A write that fails is logged and tried at the next beat.
+type heartbeat struct {
+	st   s3.Store
+	key  string
+	s    catalog.Started
+	log  interface{ Warn(string, ...any) }
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+	last time.Time // the last write that succeeded; read after stop
+}
+
+// startHeartbeat beats for the started.json s just written at key.
+func startHeartbeat(ctx context.Context, st s3.Store, key string, s catalog.Started, log interface{ Warn(string, ...any) }) *heartbeat {
+	h := &heartbeat{st: st, key: key, s: s, log: log, quit: make(chan struct{}), done: make(chan struct{}), last: time.Now()}
+	go h.loop(ctx)
+	return h
+}
+
+func (h *heartbeat) loop(ctx context.Context) {
+	defer close(h.done)
+	t := time.NewTicker(HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.quit:
+			return
+		case now := <-t.C:
+			h.s.Heartbeat = now.UTC()
+			if err := catalog.PutJSON(ctx, h.st, h.key, h.s); err != nil {
+				h.log.Warn("heartbeat not written", "key", h.key, "err", err)
+				continue
+			}
+			h.last = now
+		}
+	}
+}
+
+// stop ends the beats, once they are no longer written, and returns when
+// the last one that succeeded was.
+func (h *heartbeat) stop() time.Time {
+	if h == nil {
+		return time.Time{}
+	}
+	h.once.Do(func() { close(h.quit) })
+	<-h.done
+	return h.last
+}
+
+// beatFresh refuses to commit a run whose heartbeat is so old that a
+// prune may have judged it dead and removed objects its manifest would
+// name.
+func beatFresh(last, now time.Time) error {
+	if age := now.Sub(last); age > catalog.HeartbeatDeadAge/2 {
+		return fmt.Errorf("%s last rewritten %s ago: a prune may have removed this run's objects; not committing it", catalog.StartedName, age.Round(time.Second))
+	}
 	return nil
 }
 
@@ -267,6 +337,10 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	if err := m.Check(); err != nil {
 		return err
 	}
+	// No beat may rewrite started.json after it is deleted below.
+	if err := beatFresh(v.beat.stop(), time.Now()); err != nil {
+		return err
+	}
 	if err := catalog.PutManifest(ctx, v.st, v.prefix, m, v.signer); err != nil {
 		return err
 	}
@@ -286,6 +360,7 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 // abort removes what a failed run stored: without a manifest it is not a
 // backup, and its objects are only clutter.
 func (v *v2Format) abort() {
+	v.beat.stop()
 	if v.done || !v.wrote {
 		return
 	}

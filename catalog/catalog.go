@@ -1,13 +1,15 @@
 // Package catalog knows which backups exist in the object store: it lists
-// them per port (complete or not), picks the latest, and plans what a
-// retention policy removes.
+// them per port (complete, incomplete or of unknown state), picks the
+// latest, and plans what a retention policy removes.
 package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +26,11 @@ const (
 	MetaGTID      = "gtid"       // GTID position of the snapshot
 )
 
-// Backup is one backup in the store.
+// Backup is one backup in the store. It is in one of three states:
+// complete; incomplete (a run without a manifest or a temporary object,
+// whose run Liveness judges dead or maybe running); or, when Unknown is
+// set, unknown: something that had to be read could not be, so it may
+// be either, and nothing removes it or falls back past it.
 type Backup struct {
 	Date     string    `json:"date"`
 	Port     string    `json:"port"`
@@ -36,10 +42,18 @@ type Backup struct {
 	Position string    `json:"binlog_position,omitempty"`
 	GTID     string    `json:"gtid,omitempty"`
 	Complete bool      `json:"complete"`
-	Run      string    `json:"run,omitempty"`     // v2: the run directory
-	Host     string    `json:"host,omitempty"`    // v2: the host that wrote it
-	PID      int       `json:"pid,omitempty"`     // v2, incomplete: the process that wrote it
-	Problem  string    `json:"problem,omitempty"` // why a manifest is unusable
+	// Unknown is why it is not known whether the backup is complete (a
+	// manifest that could not be read, or that this version cannot use).
+	Unknown string `json:"unknown,omitempty"`
+	// Problem is a read error that left a detail out (a legacy object's
+	// metadata, a run's started.json), not the backup's state.
+	Problem string `json:"problem,omitempty"`
+	Run     string `json:"run,omitempty"`  // v2: the run directory
+	Host    string `json:"host,omitempty"` // the host that wrote it
+	PID     int    `json:"pid,omitempty"`  // incomplete: the process that wrote it
+	// Heartbeat (v2, incomplete) is when the run last wrote its
+	// started.json, by the store's clock; zero when it has none.
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
 
 	Keys     []string  `json:"-"` // every object, the manifest first
 	Manifest *Manifest `json:"-"` // v2, complete
@@ -50,10 +64,12 @@ var keyRe = regexp.MustCompile(`^([^/]+)/([0-9]+)/mysql-([0-9]+)\.tgz\.des3(\.pa
 
 // List returns the backups of port ("" = every port), oldest first, with
 // the metadata of each complete one. It follows pagination to the end.
+// A listing that fails is an error; a backup that cannot be read is
+// listed as unknown.
 func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 	objs, err := st.List(ctx, "")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	var out []Backup
 	for _, o := range objs {
@@ -62,35 +78,44 @@ func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 			continue
 		}
 		b := Backup{Date: m[1], Port: m[2], Format: FormatLegacy, Key: o.Key, Keys: []string{o.Key}, Size: o.Size, Modified: o.Modified, Complete: m[4] == ""}
-		if b.Complete {
-			if err := b.readMetadata(ctx, st); err != nil {
-				return nil, err
-			}
+		if b.readMetadata(ctx, st) {
+			out = append(out, b)
 		}
-		out = append(out, b)
 	}
-	v2, err := listV2(ctx, st, objs, port)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, v2...)
+	out = append(out, listV2(ctx, st, objs, port)...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Modified.Before(out[j].Modified) })
 	return out, nil
 }
 
-func (b *Backup) readMetadata(ctx context.Context, st s3.Store) error {
+// Metadata keys of a legacy temporary object: the run that writes it.
+const (
+	MetaHost = "host"
+	MetaPID  = "pid"
+)
+
+// readMetadata reads the checksum and position of a legacy archive, or
+// the host and pid of a temporary object. It is false when the object is
+// gone since the listing (published, or removed).
+func (b *Backup) readMetadata(ctx context.Context, st s3.Store) bool {
 	info, err := st.Head(ctx, b.Key)
+	if errors.Is(err, s3.ErrNotExist) {
+		return false
+	}
 	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
+		b.Problem = "metadata: " + err.Error()
+		return true
 	}
 	switch {
+	case !b.Complete:
+		b.Host = info.Metadata[MetaHost]
+		b.PID, _ = strconv.Atoi(info.Metadata[MetaPID])
 	case info.Metadata["sha1"] != "":
 		b.Checksum = "sha1:" + info.Metadata["sha1"]
 	case info.Metadata["md5"] != "":
 		b.Checksum = "md5:" + info.Metadata["md5"]
 	}
 	b.Position, b.GTID = info.Metadata[MetaBinlogPos], info.Metadata[MetaGTID]
-	return nil
+	return true
 }
 
 // LatestOf is the newest complete backup of port in st, if any.
@@ -99,71 +124,187 @@ func LatestOf(ctx context.Context, st s3.Store, port string) (Backup, bool, erro
 	if err != nil {
 		return Backup{}, false, err
 	}
-	b, ok := Latest(bs)
-	return b, ok, nil
+	return Latest(bs)
 }
 
-// Latest is the newest complete backup, if any.
-func Latest(bs []Backup) (Backup, bool) {
+// Latest is the newest complete backup, if any. A backup of unknown state
+// newer than it is an *UnknownError: it may be the newest complete one,
+// and an older one is not what was asked for.
+func Latest(bs []Backup) (Backup, bool, error) {
 	for i := len(bs) - 1; i >= 0; i-- {
-		if bs[i].Complete {
-			return bs[i], true
+		switch {
+		case bs[i].Unknown != "":
+			return Backup{}, false, &UnknownError{Backups: bs[i : i+1]}
+		case bs[i].Complete:
+			return bs[i], true, nil
 		}
 	}
-	return Backup{}, false
+	return Backup{}, false, nil
 }
 
-// Policy is a retention policy; a zero field is not a limit.
-type Policy struct {
-	Count int           // keep this many newest complete backups
-	Age   time.Duration // remove complete backups older than this
-	// PartialAge: temporary objects older than this belong to dead runs.
-	PartialAge time.Duration
-	// Dead, when set, says an incomplete backup's run is known to be
-	// dead (its process is gone): it goes whatever its age.
-	Dead func(Backup) bool
+// UnknownError names backups whose state is unknown, which a decision
+// (what to prune, which backup is the latest) could not be made about.
+type UnknownError struct{ Backups []Backup }
+
+func (e *UnknownError) Error() string {
+	var parts []string
+	for _, b := range e.Backups {
+		parts = append(parts, fmt.Sprintf("%s (%s)", b.Key, b.Unknown))
+	}
+	return "could not classify: " + strings.Join(parts, "; ")
 }
 
-// Prune lists what the policy removes from bs (oldest first). A complete
-// backup goes when every limit set says so: beyond the Count newest and
-// older than Age. The newest complete backup is never removed.
-func Prune(bs []Backup, p Policy, now time.Time) []Backup {
-	var complete []Backup
-	var out []Backup
-	for _, b := range bs {
+// Ages after which a run that left no other sign is dead.
+const (
+	// HeartbeatDeadAge: a v2 run rewrites its started.json every few
+	// minutes while it goes (backup.HeartbeatInterval); one not rewritten
+	// for this long is dead, whatever its start.
+	HeartbeatDeadAge = time.Hour
+	// PartialDeadAge: a legacy temporary object exists from the end of
+	// its upload until its server-side copy to the final key ends. The
+	// copy of a large archive takes hours, and the object has no
+	// heartbeat: it is dead after a day, or at once when it names this
+	// host and a process that is gone.
+	PartialDeadAge = 24 * time.Hour
+)
+
+// Liveness judges whether the run of an incomplete backup is dead. A run
+// is dead only when it is known to be: a v2 run without started.json
+// (which a run writes first and deletes only after its manifest); one
+// whose heartbeat is older than HeartbeatAge; a temporary object older
+// than PartialAge; or a run whose record names this host and a process
+// that is gone. A zero field is no rule.
+type Liveness struct {
+	Host         string             // this host's name
+	Alive        func(pid int) bool // whether a process of this host exists
+	HeartbeatAge time.Duration
+	PartialAge   time.Duration
+}
+
+// Dead says whether b's run is dead at now, and why it is or may not be.
+// A complete backup or one of unknown state is never dead.
+func (l Liveness) Dead(b Backup, now time.Time) (bool, string) {
+	if b.Complete || b.Unknown != "" {
+		return false, ""
+	}
+	here := l.Alive != nil && l.Host != "" && b.Host == l.Host && b.PID > 0
+	gone := here && !l.Alive(b.PID)
+	if b.Format == FormatV2 {
+		age := now.Sub(b.Heartbeat).Round(time.Second)
 		switch {
+		case b.Heartbeat.IsZero():
+			return true, "no " + StartedName + ": a replaced run, or a removal cut short"
+		case gone:
+			return true, fmt.Sprintf("pid %d on %s is gone", b.PID, b.Host)
+		case l.HeartbeatAge > 0 && age > l.HeartbeatAge:
+			return true, fmt.Sprintf("last heartbeat %s ago", age)
+		}
+		return false, fmt.Sprintf("may be running: last heartbeat %s ago", age)
+	}
+	age := now.Sub(b.Modified).Round(time.Second)
+	switch {
+	case gone:
+		return true, fmt.Sprintf("pid %d on %s is gone", b.PID, b.Host)
+	case here:
+		return false, fmt.Sprintf("pid %d runs on this host", b.PID)
+	case l.PartialAge > 0 && age > l.PartialAge:
+		return true, fmt.Sprintf("temporary object %s old", age)
+	}
+	return false, fmt.Sprintf("may be copying: temporary object %s old", age)
+}
+
+// Policy is a retention policy; a zero Count or Age is not a limit.
+type Policy struct {
+	Count int           // keep the complete backups of this many newest dates
+	Age   time.Duration // remove complete backups older than this
+	Runs  Liveness      // incomplete backups go when their run is dead
+}
+
+// Plan is what Prune decides.
+type Plan struct {
+	Remove []Removal // oldest first
+	// Unknown are the backups of unknown state: kept, and not counted
+	// as complete.
+	Unknown []Backup
+}
+
+// Removal is a backup to remove and why.
+type Removal struct {
+	Backup
+	Why string
+}
+
+// Prune plans what the policy removes from bs: the incomplete backups
+// whose run is dead, and the complete backups retention does not keep.
+// Retention counts dates, so a legacy and a v2 backup of one date count
+// once and go together: a date goes when every limit set says so, beyond
+// the Count newest dates of its port and its newest backup older than
+// Age. The newest date of each port is never removed, nor a backup of
+// unknown state.
+func Prune(bs []Backup, p Policy, now time.Time) Plan {
+	var plan Plan
+	var complete []Backup
+	for _, b := range bs {
+		switch dead, why := p.Runs.Dead(b, now); {
+		case b.Unknown != "":
+			plan.Unknown = append(plan.Unknown, b)
 		case b.Complete:
 			complete = append(complete, b)
-		case p.PartialAge > 0 && now.Sub(b.Modified) > p.PartialAge,
-			p.Dead != nil && p.Dead(b):
-			out = append(out, b)
+		case dead:
+			plan.Remove = append(plan.Remove, Removal{b, "dead run: " + why})
 		}
 	}
+	plan.Remove = append(plan.Remove, p.expired(complete, now)...)
+	sort.SliceStable(plan.Remove, func(i, j int) bool { return plan.Remove[i].Modified.Before(plan.Remove[j].Modified) })
+	return plan
+}
+
+// retained is one date of one port: the unit retention counts.
+type retained struct {
+	newest time.Time
+	bs     []Backup
+}
+
+// expired are the complete backups that retention does not keep.
+func (p Policy) expired(complete []Backup, now time.Time) []Removal {
 	if p.Count == 0 && p.Age == 0 {
-		return out
+		return nil
 	}
-	for i, b := range complete {
-		fromNewest := len(complete) - 1 - i // 0 = the newest
-		if fromNewest == 0 {
-			break
+	units := map[[2]string]*retained{}
+	ports := map[string][]*retained{}
+	for _, b := range complete {
+		k := [2]string{b.Port, b.Date}
+		u := units[k]
+		if u == nil {
+			u = &retained{}
+			units[k] = u
+			ports[b.Port] = append(ports[b.Port], u)
 		}
-		beyondCount := p.Count == 0 || fromNewest >= p.Count
-		tooOld := p.Age == 0 || now.Sub(b.Modified) > p.Age
-		if beyondCount && tooOld {
-			out = append(out, b)
+		u.bs = append(u.bs, b)
+		if b.Modified.After(u.newest) {
+			u.newest = b.Modified
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Modified.Before(out[j].Modified) })
+	var out []Removal
+	for _, us := range ports {
+		sort.SliceStable(us, func(i, j int) bool { return us[i].newest.After(us[j].newest) })
+		for i, u := range us[1:] { // the newest date stays
+			fromNewest := i + 1
+			beyondCount := p.Count == 0 || fromNewest >= p.Count
+			tooOld := p.Age == 0 || now.Sub(u.newest) > p.Age
+			if beyondCount && tooOld {
+				for _, b := range u.bs {
+					out = append(out, Removal{b, "retention"})
+				}
+			}
+		}
+	}
 	return out
 }
 
 // Describe is a one-line summary of a backup.
 func (b Backup) Describe() string {
-	state := "complete"
-	if !b.Complete {
-		state = "INCOMPLETE"
-	}
-	parts := []string{b.Date, "port=" + b.Port, b.Format, fmt.Sprintf("size=%d", b.Size), state}
+	parts := []string{b.Date, "port=" + b.Port, b.Format, fmt.Sprintf("size=%d", b.Size), b.State()}
 	if b.Checksum != "" {
 		parts = append(parts, b.Checksum)
 	}
@@ -174,4 +315,15 @@ func (b Backup) Describe() string {
 		parts = append(parts, "gtid="+b.GTID)
 	}
 	return strings.Join(parts, " ")
+}
+
+// State is "complete", "INCOMPLETE" or "UNKNOWN (why)".
+func (b Backup) State() string {
+	switch {
+	case b.Unknown != "":
+		return "UNKNOWN (" + b.Unknown + ")"
+	case b.Complete:
+		return "complete"
+	}
+	return "INCOMPLETE"
 }

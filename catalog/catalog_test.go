@@ -20,10 +20,10 @@ func history() []Backup {
 	return bs
 }
 
-func dates(bs []Backup) string {
+func dates(rs []Removal) string {
 	var out []string
-	for _, b := range bs {
-		out = append(out, b.Date)
+	for _, r := range rs {
+		out = append(out, r.Date)
 	}
 	return strings.Join(out, " ")
 }
@@ -38,10 +38,10 @@ func TestPruneKeepsWhatThePolicySays(t *testing.T) {
 		{"days 7", Policy{Age: 7 * 24 * time.Hour}, "2026_11_13 2026_11_14 2026_11_15"},
 		{"count 9 and days 7: both must agree", Policy{Count: 9, Age: 7 * 24 * time.Hour}, "2026_11_13"},
 		{"no limit removes no complete backup", Policy{}, ""},
-		{"dead runs older than an hour", Policy{PartialAge: time.Hour}, "dead-old"},
+		{"temporary objects older than PartialAge", Policy{Runs: Liveness{PartialAge: time.Hour}}, "dead-old"},
 	}
 	for _, tt := range tests {
-		if got := dates(Prune(history(), tt.p, now)); got != tt.want {
+		if got := dates(Prune(history(), tt.p, now).Remove); got != tt.want {
 			t.Errorf("%s: removes %q, want %q", tt.name, got, tt.want)
 		}
 	}
@@ -50,7 +50,7 @@ func TestPruneKeepsWhatThePolicySays(t *testing.T) {
 func TestPruneNeverRemovesTheNewestCompleteBackup(t *testing.T) {
 	bs := []Backup{{Date: "only", Modified: day(400), Complete: true}, {Date: "dead", Modified: day(1), Complete: false}}
 	for _, p := range []Policy{{Count: 1, Age: time.Hour}, {Age: time.Nanosecond}, {Count: 1}} {
-		for _, b := range Prune(bs, p, now) {
+		for _, b := range Prune(bs, p, now).Remove {
 			if b.Date == "only" {
 				t.Errorf("policy %+v removes the only complete backup", p)
 			}
@@ -59,23 +59,28 @@ func TestPruneNeverRemovesTheNewestCompleteBackup(t *testing.T) {
 }
 
 func TestLatestSkipsIncompleteBackups(t *testing.T) {
-	b, ok := Latest(history())
-	if !ok || b.Date != "2026_11_22" {
-		t.Errorf("latest %+v %v, want 2026_11_22", b, ok)
+	b, ok, err := Latest(history())
+	if !ok || err != nil || b.Date != "2026_11_22" {
+		t.Errorf("latest %+v %v %v, want 2026_11_22", b, ok, err)
 	}
-	if _, ok := Latest([]Backup{{Complete: false}}); ok {
+	if _, ok, _ := Latest([]Backup{{Complete: false}}); ok {
 		t.Error("an incomplete backup counted as latest")
 	}
 }
 
-func TestPruneRemovesRunsKnownDeadAtOnceAndOthersAfterAnHour(t *testing.T) {
+func TestPruneRemovesAV2RunWhosePidIsGoneHereOrWhoseHeartbeatIsStale(t *testing.T) {
+	run := func(date string, pid int, beat time.Duration) Backup {
+		return Backup{Date: date, Format: FormatV2, Host: "db1", PID: pid, Modified: now.Add(-3 * time.Hour), Heartbeat: now.Add(-beat)}
+	}
 	bs := append(history(),
-		Backup{Date: "dead-v2", Format: FormatV2, Host: "db1", PID: 10, Modified: now.Add(-time.Minute)},
-		Backup{Date: "live-v2", Format: FormatV2, Host: "db1", PID: 11, Modified: now.Add(-time.Minute)})
-	dead := func(b Backup) bool { return b.PID == 10 }
-	got := dates(Prune(bs, Policy{PartialAge: time.Hour, Dead: dead}, now))
-	if got != "dead-old dead-v2" {
-		t.Errorf("removes %q, want the old dead run and the v2 run known dead only", got)
+		run("gone-pid", 10, time.Minute),
+		run("live-pid", 11, time.Minute),
+		run("stale-heartbeat", 11, 2*time.Hour),
+		Backup{Date: "no-started-json", Format: FormatV2, Run: "r", Modified: now.Add(-time.Minute)})
+	alive := func(pid int) bool { return pid != 10 }
+	got := dates(Prune(bs, Policy{Runs: Liveness{Host: "db1", Alive: alive, HeartbeatAge: time.Hour, PartialAge: time.Hour}}, now).Remove)
+	if got != "dead-old gone-pid stale-heartbeat no-started-json" {
+		t.Errorf("removes %q, want the runs whose pid is gone, whose heartbeat is stale or that have no started.json, and the old temporary object", got)
 	}
 }
 

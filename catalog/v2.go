@@ -123,6 +123,9 @@ func (m *Manifest) Object(role string) (Object, bool) {
 
 // Check refuses a manifest that a restore could not use.
 func (m *Manifest) Check() error {
+	if m.FormatVersion > ManifestVersion {
+		return fmt.Errorf("manifest written by a newer mysqlbackup (format_version %d; this one reads %d)", m.FormatVersion, ManifestVersion)
+	}
 	if m.FormatVersion != ManifestVersion {
 		return fmt.Errorf("manifest format_version %d, this mysqlbackup reads %d", m.FormatVersion, ManifestVersion)
 	}
@@ -149,24 +152,35 @@ func (m *Manifest) Check() error {
 }
 
 // Started is the first object of a run: it makes a run that dies before
-// its manifest visible (list shows it incomplete, prune removes it).
+// its manifest visible (list shows it incomplete, prune removes it once
+// it is dead). The running backup rewrites it every few minutes as its
+// heartbeat, and deletes it once its manifest is written.
 type Started struct {
 	Run     string    `json:"run"`
 	Host    string    `json:"host"`
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
+	// Heartbeat is when the running backup last rewrote this object (by
+	// its clock; prune goes by the store's time of the object).
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
 }
 
-// ReadJSON gets a small JSON object.
+// MaxJSON bounds what ReadJSON reads.
+const MaxJSON = 4 << 20
+
+// ReadJSON gets a small JSON object; one over MaxJSON bytes is an error.
 func ReadJSON(ctx context.Context, st s3.Store, key string, v any) error {
 	rc, err := st.Get(ctx, key, 0)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+	data, err := io.ReadAll(io.LimitReader(rc, MaxJSON+1))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if len(data) > MaxJSON {
+		return fmt.Errorf("%s is over the %d MiB this mysqlbackup reads", key, MaxJSON>>20)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%s: %w", key, err)
@@ -193,8 +207,8 @@ type v2Group struct {
 }
 
 // listV2 turns the v2 objects of objs into backups: the one a manifest
-// commits, and an incomplete one per run directory no manifest names.
-func listV2(ctx context.Context, st s3.Store, objs []s3.Info, port string) ([]Backup, error) {
+// commits, and an incomplete one per run directory it does not name.
+func listV2(ctx context.Context, st s3.Store, objs []s3.Info, port string) []Backup {
 	groups := map[string]*v2Group{}
 	var order []string
 	for _, o := range objs {
@@ -221,68 +235,92 @@ func listV2(ctx context.Context, st s3.Store, objs []s3.Info, port string) ([]Ba
 	}
 	var out []Backup
 	for _, prefix := range order {
-		bs, err := groups[prefix].backups(ctx, st)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, bs...)
+		out = append(out, groups[prefix].backups(ctx, st)...)
 	}
-	return out, nil
+	return out
 }
 
-func (g *v2Group) backups(ctx context.Context, st s3.Store) ([]Backup, error) {
+// backups classifies a date's v2 objects. When its manifest cannot be
+// read, no run of the date is known not to be the one it commits: they
+// are all unknown.
+func (g *v2Group) backups(ctx context.Context, st s3.Store) []Backup {
 	var out []Backup
-	committed := ""
+	committed, unknown := "", ""
 	if g.manifest != nil {
-		b := Backup{Date: g.date, Port: g.port, Format: FormatV2, Key: g.prefix, Modified: g.manifest.Modified, Keys: []string{g.manifest.Key}}
-		var m Manifest
-		err := ReadJSON(ctx, st, g.manifest.Key, &m)
-		if err == nil {
-			err = m.Check()
-		}
-		if errors.Is(err, s3.ErrNotExist) {
-			err = nil // removed since the listing: skip it
-			b = Backup{}
-		}
-		if err != nil {
-			b.Problem = err.Error()
-		} else if b.Key != "" {
-			committed = m.Run
-			data, _ := m.Object(RoleData)
-			b.Complete, b.Run, b.Host, b.Manifest = true, m.Run, m.Host, &m
-			b.Size, b.Checksum = m.StoredBytes, "sha256:"+data.SHA256
-			b.Position, b.GTID = fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos), m.GTID
-		}
-		if b.Key != "" {
-			for _, o := range g.runs[committed] {
-				b.Keys = append(b.Keys, o.Key)
-			}
+		b, ok := g.committed(ctx, st)
+		if ok {
+			committed, unknown = b.Run, b.Unknown
 			out = append(out, b)
 		}
 	}
 	runs := make([]string, 0, len(g.runs))
 	for run := range g.runs {
-		if run != committed {
+		if run != committed || unknown != "" {
 			runs = append(runs, run)
 		}
 	}
 	sort.Strings(runs)
 	for _, run := range runs {
-		b := Backup{Date: g.date, Port: g.port, Format: FormatV2, Key: g.prefix + run + "/", Run: run}
-		for _, o := range g.runs[run] {
-			b.Keys = append(b.Keys, o.Key)
-			b.Size += o.Size
-			if o.Modified.After(b.Modified) {
-				b.Modified = o.Modified
-			}
-		}
-		var s Started
-		if err := ReadJSON(ctx, st, b.Key+StartedName, &s); err == nil {
-			b.Host, b.PID = s.Host, s.PID
+		b := g.run(ctx, st, run)
+		if unknown != "" {
+			b.Unknown = "may be the run of its date's manifest, which is unknown: " + unknown
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	return out
+}
+
+// committed is the backup the manifest commits, unknown when the
+// manifest cannot be read or used; false when it was removed since the
+// listing.
+func (g *v2Group) committed(ctx context.Context, st s3.Store) (Backup, bool) {
+	b := Backup{Date: g.date, Port: g.port, Format: FormatV2, Key: g.prefix, Modified: g.manifest.Modified, Keys: []string{g.manifest.Key}}
+	var m Manifest
+	err := ReadJSON(ctx, st, g.manifest.Key, &m)
+	if errors.Is(err, s3.ErrNotExist) {
+		return Backup{}, false
+	}
+	if err == nil {
+		err = m.Check()
+	}
+	if err != nil {
+		b.Unknown = err.Error()
+		return b, true
+	}
+	data, _ := m.Object(RoleData)
+	b.Complete, b.Run, b.Host, b.Manifest = true, m.Run, m.Host, &m
+	b.Size, b.Checksum = m.StoredBytes, "sha256:"+data.SHA256
+	b.Position, b.GTID = fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos), m.GTID
+	for _, o := range g.runs[m.Run] {
+		b.Keys = append(b.Keys, o.Key)
+	}
+	return b, true
+}
+
+// run is an incomplete backup: a run directory no manifest names, with
+// its heartbeat (the listed time of its started.json) and who wrote it.
+func (g *v2Group) run(ctx context.Context, st s3.Store, run string) Backup {
+	b := Backup{Date: g.date, Port: g.port, Format: FormatV2, Key: g.prefix + run + "/", Run: run}
+	for _, o := range g.runs[run] {
+		b.Keys = append(b.Keys, o.Key)
+		b.Size += o.Size
+		if o.Modified.After(b.Modified) {
+			b.Modified = o.Modified
+		}
+		if o.Key == b.Key+StartedName {
+			b.Heartbeat = o.Modified
+		}
+	}
+	if b.Heartbeat.IsZero() {
+		return b
+	}
+	var s Started
+	if err := ReadJSON(ctx, st, b.Key+StartedName, &s); err != nil {
+		b.Problem = err.Error() // the heartbeat alone judges the run
+	} else {
+		b.Host, b.PID = s.Host, s.PID
+	}
+	return b
 }
 
 // PieceKey names piece i of the object key: the first piece is the key
@@ -317,10 +355,20 @@ func uploadCandidates(runDir string, keys []string) []string {
 // manifest committed since it was listed: it is a backup now, and stays.
 var ErrNowComplete = errors.New("completed since it was listed; kept")
 
+// ErrReplaced is returned by Remove for a complete v2 backup whose date's
+// manifest commits another run since it was listed: that manifest, a
+// newer backup's, stays.
+var ErrReplaced = errors.New("replaced by another backup of its date since it was listed; kept")
+
 // Remove deletes a backup of either format. A v2 backup loses its manifest
 // first, so a removal cut short never leaves a complete-looking backup
 // with objects missing; unfinished uploads of its objects are aborted.
+// The manifest is read again first, and the removal refused if it no
+// longer says what the listing did. A backup of unknown state is refused.
 func Remove(ctx context.Context, st s3.Store, b Backup) error {
+	if b.Unknown != "" {
+		return &UnknownError{Backups: []Backup{b}}
+	}
 	if b.Format != FormatV2 {
 		if !b.Complete {
 			if err := st.AbortUploads(ctx, b.Key); err != nil {
@@ -329,15 +377,8 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 		}
 		return st.Delete(ctx, b.Key)
 	}
-	if !b.Complete && b.Run != "" {
-		var m Manifest
-		err := ReadJSON(ctx, st, strings.TrimSuffix(b.Key, b.Run+"/")+ManifestName, &m)
-		if err == nil && m.Run == b.Run {
-			return ErrNowComplete
-		}
-		if err != nil && !errors.Is(err, s3.ErrNotExist) {
-			return err
-		}
+	if err := b.recheck(ctx, st); err != nil {
+		return err
 	}
 	if b.Run != "" {
 		runDir := b.Key
@@ -354,6 +395,28 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 		if err := st.Delete(ctx, k); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// recheck reads the manifest of a v2 backup's date again: it must still
+// commit the complete backup's run, or not commit the incomplete one's.
+func (b Backup) recheck(ctx context.Context, st s3.Store) error {
+	key := strings.TrimSuffix(b.Key, b.Run+"/") + ManifestName
+	if b.Complete {
+		key = b.Key + ManifestName
+	}
+	var m Manifest
+	err := ReadJSON(ctx, st, key, &m)
+	switch {
+	case errors.Is(err, s3.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read %s again: %w", key, err)
+	case b.Complete && m.Run != b.Run:
+		return ErrReplaced
+	case !b.Complete && b.Run != "" && m.Run == b.Run:
+		return ErrNowComplete
 	}
 	return nil
 }

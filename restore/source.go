@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,15 +78,28 @@ func resolveDate(ctx context.Context, in *instance.Instance) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, ok, err := catalog.LatestOf(ctx, st, string(cfg.Port))
+	b, err := latest(ctx, st, cfg)
 	if err != nil {
 		return "", err
 	}
-	if !ok {
-		return "", fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.Port, cfg.S3Bucket)
-	}
 	in.Log.Info("latest complete backup", "date_str", b.Date, "modified", b.Modified)
 	return b.Date, nil
+}
+
+// latest is the newest complete backup of the port. One newer that cannot
+// be read is an error, not a reason to take an older one.
+func latest(ctx context.Context, st s3.Store, cfg *conf.Config) (catalog.Backup, error) {
+	b, ok, err := catalog.LatestOf(ctx, st, string(cfg.Port))
+	if _, unknown := errors.AsType[*catalog.UnknownError](err); unknown {
+		return b, fmt.Errorf("--date-str latest: the newest backup of port %s is unreadable, not falling back to an older one: %w", cfg.Port, err)
+	}
+	if err != nil {
+		return b, err
+	}
+	if !ok {
+		return b, fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.Port, cfg.S3Bucket)
+	}
+	return b, nil
 }
 
 // missingBackupError says which dates do exist for this port.

@@ -246,3 +246,26 @@ func TestRunAllCancelsTheOthersAtTheFirstFailureAndKeepsTheTerminalForTheFirst(t
 		t.Errorf("terminal given to %v, want the first only", terms)
 	}
 }
+
+func TestLatestRefusesToFallBackPastAnUnreadableNewestBackup(t *testing.T) {
+	mem := &s3test.Mem{}
+	cfg := &conf.Config{Port: "3306", S3Bucket: "b"}
+	put := func(key string, body string) {
+		if err := mem.Put(t.Context(), key, strings.NewReader(body), map[string]string{"sha1": "00"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("2026_11_20/3306/mysql-3306.tgz.des3", "older")
+	manifest := catalog.V2Prefix("2026_11_21", "3306") + catalog.ManifestName
+	put(manifest, `{"format_version": 2}`)
+	mem.Fail = func(op, key string) error {
+		if op == "get" && key == manifest {
+			return s3test.Fault
+		}
+		return nil
+	}
+	b, err := latest(t.Context(), mem, cfg)
+	if err == nil || !strings.Contains(err.Error(), "not falling back") || !strings.Contains(err.Error(), manifest+": 503") {
+		t.Errorf("latest: %q, %v; want an error naming the unreadable manifest of 2026_11_21", b.Key, err)
+	}
+}

@@ -145,4 +145,23 @@ func TestCatalogueListVerifyRemovePruneAndLatest(t *testing.T) {
 			t.Errorf("after prune: %+v, want only 2026_11_21", doc.Backups)
 		}
 	})
+	t.Run("PruneAndLatestStopAtABackupTheyCannotClassify", func(t *testing.T) {
+		prefix := catalog.V2Prefix("2026_11_24", fmt.Sprint(in.Port))
+		put(prefix+catalog.ManifestName, []byte(`{"format_version": 99}`), nil)
+		defer st.Delete(t.Context(), prefix+catalog.ManifestName)
+		r := runCLI(t, "--conf-path", confPath, "prune")
+		if line := lastLine(r.stderr); r.code != 1 || !strings.Contains(line, "prune kept 1 backup(s) it could not classify: "+prefix+" (manifest written by a newer mysqlbackup") {
+			t.Errorf("prune: exit %d, %q; want exit 1 naming the backup written by a newer mysqlbackup", r.code, line)
+		}
+		if _, err := st.Head(t.Context(), prefix+catalog.ManifestName); err != nil {
+			t.Errorf("prune removed the manifest it could not read: %v", err)
+		}
+		if r := runCLI(t, "--conf-path", confPath, "list"); r.code != 0 || !strings.Contains(r.stdout, "UNKNOWN") {
+			t.Errorf("list: exit %d:\n%s", r.code, r.stdout)
+		}
+		r = runCLI(t, "--conf-path", confPath, "--date-str", "latest", "verify")
+		if line := lastLine(r.stderr); r.code != 1 || !strings.Contains(line, "not falling back to an older one") || !strings.Contains(line, prefix) {
+			t.Errorf("verify latest: exit %d, %q; want exit 1 naming the newest backup, unreadable", r.code, line)
+		}
+	})
 }

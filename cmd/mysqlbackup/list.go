@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 
@@ -60,7 +61,7 @@ func (c *ListCmd) Run(ctx context.Context, app *App) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"backups": nonNil(bs)})
 	}
-	renderBackups(app.Stdout, bs)
+	renderBackups(app.Stdout, bs, liveness(), time.Now())
 	return nil
 }
 
@@ -71,7 +72,7 @@ func nonNil(bs []catalog.Backup) []catalog.Backup {
 	return bs
 }
 
-func renderBackups(w io.Writer, bs []catalog.Backup) {
+func renderBackups(w io.Writer, bs []catalog.Backup, l catalog.Liveness, now time.Time) {
 	if len(bs) == 0 {
 		fmt.Fprintln(w, "no backups")
 		return
@@ -79,12 +80,25 @@ func renderBackups(w io.Writer, bs []catalog.Backup) {
 	t := newTable(w)
 	t.AppendHeader(table.Row{"Date", "Port", "Format", "Size", "Modified", "State", "Checksum", "Binlog position", "GTID"})
 	for _, b := range bs {
-		state := "complete"
-		if !b.Complete {
-			state = "INCOMPLETE"
-		}
-		t.AppendRow(table.Row{b.Date, b.Port, b.Format, progress.Bytes(b.Size), b.Modified.Local().Format("2006-01-02 15:04:05"), state, b.Checksum, b.Position, b.GTID})
+		t.AppendRow(table.Row{b.Date, b.Port, b.Format, progress.Bytes(b.Size), b.Modified.Local().Format("2006-01-02 15:04:05"), state(b, l, now), b.Checksum, b.Position, b.GTID})
 	}
-	t.SetColumnConfigs([]table.ColumnConfig{wrap(7, 46), wrap(9, 40)})
+	t.SetColumnConfigs([]table.ColumnConfig{wrap(6, 40), wrap(7, 46), wrap(9, 40)})
 	t.Render()
+}
+
+// state is complete, UNKNOWN (why), or INCOMPLETE (dead: why) or
+// (whether it may still be running), with what could not be read.
+func state(b catalog.Backup, l catalog.Liveness, now time.Time) string {
+	s := b.State()
+	if !b.Complete && b.Unknown == "" {
+		dead, why := l.Dead(b, now)
+		if dead {
+			why = "dead: " + why
+		}
+		s += " (" + why + ")"
+	}
+	if b.Problem != "" {
+		s += "; " + b.Problem
+	}
+	return s
 }

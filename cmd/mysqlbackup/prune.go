@@ -17,12 +17,10 @@ type PruneCmd struct {
 	DryRun bool `name:"dry-run" help:"Print what would be removed, remove nothing."`
 }
 
-// deadRunAge: a temporary object older than this belongs to a dead run
-// (a live one exists for the seconds of its server-side copy).
-const deadRunAge = time.Hour
-
 // Run implements prune: remove what retention_count / retention_days do
 // not keep, never the newest complete backup, and dead runs' leftovers.
+// A backup it cannot classify (its manifest unreadable) is kept and not
+// counted; prune removes what it safely can, then fails naming it.
 func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
 	if cfg.RetentionCount == 0 && cfg.RetentionDays == 0 {
@@ -36,20 +34,24 @@ func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 	if err != nil {
 		return err
 	}
-	policy := catalog.Policy{Count: cfg.RetentionCount, Age: time.Duration(cfg.RetentionDays) * 24 * time.Hour, PartialAge: deadRunAge}
-	// An unfinished v2 run started on this host by a process that is gone
-	// is dead now, not only after deadRunAge. (A run that completes in
-	// between is kept: Remove checks the manifest again.)
-	host := instance.Hostname()
-	policy.Dead = func(b catalog.Backup) bool {
-		return b.Format == catalog.FormatV2 && host != "" && b.Host == host && b.PID > 0 && !processAlive(b.PID)
-	}
-	gone := catalog.Prune(bs, policy, time.Now())
-	if len(gone) == 0 {
+	policy := catalog.Policy{Count: cfg.RetentionCount, Age: time.Duration(cfg.RetentionDays) * 24 * time.Hour, Runs: liveness()}
+	plan := catalog.Prune(bs, policy, time.Now())
+	if len(plan.Remove) == 0 && len(plan.Unknown) == 0 {
 		fmt.Fprintln(app.Stdout, "nothing to prune")
 		return nil
 	}
-	return removeBackups(ctx, app, st, gone, c.DryRun)
+	err = removeBackups(ctx, app, st, plan.Remove, c.DryRun)
+	if len(plan.Unknown) > 0 {
+		err = errors.Join(err, fmt.Errorf("prune kept %d backup(s) it %w", len(plan.Unknown), &catalog.UnknownError{Backups: plan.Unknown}))
+	}
+	return err
+}
+
+// liveness judges runs from this host: a run recorded with this host's
+// name and a pid that no process has is dead at once.
+func liveness() catalog.Liveness {
+	return catalog.Liveness{Host: instance.Hostname(), Alive: processAlive,
+		HeartbeatAge: catalog.HeartbeatDeadAge, PartialAge: catalog.PartialDeadAge}
 }
 
 // processAlive says whether a process with this pid exists here (one

@@ -27,10 +27,10 @@ func (RemoveCmd) Run(ctx context.Context, app *App) error {
 	if err != nil {
 		return err
 	}
-	var found []catalog.Backup
+	var found []catalog.Removal
 	for _, b := range bs {
 		if b.Date == cfg.DateStr {
-			found = append(found, b)
+			found = append(found, catalog.Removal{Backup: b})
 		}
 	}
 	if len(found) == 0 {
@@ -39,21 +39,30 @@ func (RemoveCmd) Run(ctx context.Context, app *App) error {
 	return removeBackups(ctx, app, st, found, false)
 }
 
-func removeBackups(ctx context.Context, app *App, st *s3.Bucket, bs []catalog.Backup, dryRun bool) error {
-	for _, b := range bs {
+// removeBackups removes each backup, going on past one that changed
+// since it was listed (kept) or could not be removed; the errors are
+// joined.
+func removeBackups(ctx context.Context, app *App, st *s3.Bucket, rs []catalog.Removal, dryRun bool) error {
+	var errs []error
+	for _, r := range rs {
+		why := ""
+		if r.Why != "" {
+			why = " (" + r.Why + ")"
+		}
 		if dryRun {
-			fmt.Fprintf(app.Stdout, "would remove %s\n", b.Describe())
+			fmt.Fprintf(app.Stdout, "would remove %s%s\n", r.Describe(), why)
 			continue
 		}
-		err := catalog.Remove(ctx, st, b)
-		if errors.Is(err, catalog.ErrNowComplete) {
-			fmt.Fprintf(app.Stdout, "kept %s: %v\n", b.Key, err)
+		err := catalog.Remove(ctx, st, r.Backup)
+		if errors.Is(err, catalog.ErrNowComplete) || errors.Is(err, catalog.ErrReplaced) {
+			fmt.Fprintf(app.Stdout, "kept %s: %v\n", r.Key, err)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("remove %s: %w", b.Key, err)
+			errs = append(errs, fmt.Errorf("remove %s: %w", r.Key, err))
+			continue
 		}
-		fmt.Fprintf(app.Stdout, "removed %s\n", b.Describe())
+		fmt.Fprintf(app.Stdout, "removed %s%s\n", r.Describe(), why)
 	}
-	return nil
+	return errors.Join(errs...)
 }

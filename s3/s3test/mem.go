@@ -6,6 +6,7 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,6 +25,33 @@ type Mem struct {
 	// FailPut, when set, makes Put of a key it returns an error for fail
 	// with that error after reading the whole body.
 	FailPut func(key string) error
+	// Fail, when set, makes Get, Head and List fail with the error it
+	// returns for op ("get", "head" or "list") and key (List: the
+	// prefix), as a store answering 503 SlowDown would.
+	Fail func(op, key string) error
+	// Now, when set, is the clock that stamps what Put and Copy store.
+	Now func() time.Time
+}
+
+// Fault is an error of a store that answered but did not serve the
+// request (a 503 SlowDown, a timeout), for Fail.
+var Fault = errors.New("503 SlowDown: please reduce your request rate")
+
+func (m *Mem) fail(op, key string) error {
+	if m.Fail == nil {
+		return nil
+	}
+	if err := m.Fail(op, key); err != nil {
+		return fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	return nil
+}
+
+func (m *Mem) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 type object struct {
@@ -53,7 +81,7 @@ func (m *Mem) Put(ctx context.Context, key string, r io.Reader, meta map[string]
 	if m.objects == nil {
 		m.objects = map[string]object{}
 	}
-	m.objects[key] = object{data: data, meta: lower(meta), modified: time.Now()}
+	m.objects[key] = object{data: data, meta: lower(meta), modified: m.now()}
 	return nil
 }
 
@@ -77,6 +105,9 @@ func (m *Mem) get(key string) (object, error) {
 
 // Get implements s3.Store.
 func (m *Mem) Get(_ context.Context, key string, offset int64) (io.ReadCloser, error) {
+	if err := m.fail("get", key); err != nil {
+		return nil, err
+	}
 	o, err := m.get(key)
 	if err != nil {
 		return nil, err
@@ -89,6 +120,9 @@ func (m *Mem) Get(_ context.Context, key string, offset int64) (io.ReadCloser, e
 
 // Head implements s3.Store.
 func (m *Mem) Head(_ context.Context, key string) (s3.Info, error) {
+	if err := m.fail("head", key); err != nil {
+		return s3.Info{}, err
+	}
 	o, err := m.get(key)
 	if err != nil {
 		return s3.Info{}, err
@@ -98,6 +132,9 @@ func (m *Mem) Head(_ context.Context, key string) (s3.Info, error) {
 
 // List implements s3.Store.
 func (m *Mem) List(_ context.Context, prefix string) ([]s3.Info, error) {
+	if err := m.fail("list", prefix); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []s3.Info
