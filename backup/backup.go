@@ -39,6 +39,9 @@ type Options struct {
 	// AfterData, when set (tests), runs once the data is backed up and
 	// before the binary logs are listed.
 	AfterData func(context.Context) error
+	// OnEnd, when set, is told the outcome of a run that started, before
+	// its cleanup and while it still holds the port's lock (metrics).
+	OnEnd func(*Result, error)
 }
 
 // Result is the outcome of a run, failed or not.
@@ -51,8 +54,10 @@ type Result struct {
 
 // format is an archive format's part of a backup.
 type format interface {
-	// begin readies the destination, last in the check step: keys,
-	// leftovers of a killed run, the run's visibility in the store.
+	// prepare readies the destination, early in the check step, before
+	// the server is asked anything: keys, leftovers of a killed run.
+	prepare(ctx context.Context, r *run) error
+	// begin makes the run visible in the store, last in the check step.
 	begin(ctx context.Context, r *run) error
 	// where names the destination for the log.
 	where() string
@@ -90,16 +95,19 @@ type run struct {
 // Run backs up the instance: lock → check → purge → the format's steps.
 // A failed run leaves nothing visible as a backup. The result is nil when
 // the run did not start: another run holds the port's lock.
-func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error) {
+func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, err error) {
 	lk, err := in.Lock()
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Release()
-	res := &Result{}
+	res = &Result{}
 	r := &run{in: in, cfg: in.Cfg, opts: o, progress: progress.Reporter{Log: in.Log, Term: o.Term}}
 	f := newFormat(in.Cfg)
 	defer r.cleanup(f)
+	if o.OnEnd != nil {
+		defer func() { o.OnEnd(res, err) }()
+	}
 	start := time.Now()
 	tasks := append([]progress.Task{
 		{Name: "check", Fn: func(ctx context.Context) error { return r.check(ctx, f) }},
@@ -113,8 +121,8 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error)
 	return res, nil
 }
 
-// check fails fast on what would fail late: the server connection, the
-// engine, leftovers of an earlier run, the destination.
+// check fails fast on what would fail late: the destination and its keys,
+// leftovers of an earlier run, the server connection, the engine.
 func (r *run) check(ctx context.Context, f format) error {
 	cfg := r.cfg
 	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
@@ -126,6 +134,9 @@ func (r *run) check(ctx context.Context, f format) error {
 	// The engine's dir holds the data unencrypted: root only.
 	if err := os.Mkdir(cfg.BackupDataDir, 0o700); err != nil {
 		return fmt.Errorf("staging dir: %w", err)
+	}
+	if err := f.prepare(ctx, r); err != nil {
+		return err
 	}
 	var err error
 	if r.db, err = r.in.Admin().Open(); err != nil {

@@ -24,9 +24,12 @@ type legacyFormat struct {
 	sha1     string
 }
 
-// begin reads the des3 password and clears what an earlier, killed run
+// begin: nothing is visible of a legacy run before its publish.
+func (l *legacyFormat) begin(context.Context, *run) error { return nil }
+
+// prepare reads the des3 password and clears what an earlier, killed run
 // left at the destination.
-func (l *legacyFormat) begin(ctx context.Context, r *run) error {
+func (l *legacyFormat) prepare(ctx context.Context, r *run) error {
 	pw, err := archive.ReadPasswordFile(r.cfg.Des3PasswordFile())
 	if err != nil {
 		return err

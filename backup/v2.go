@@ -46,11 +46,10 @@ func (v *v2Format) runDir() string { return v.prefix + v.run + "/" }
 
 func (v *v2Format) where() string { return "s3 " + v.runDir() }
 
-// begin readies a v2 backup: keys, store, and started.json, which makes
-// the run visible (as incomplete) from now on.
-func (v *v2Format) begin(ctx context.Context, r *run) error {
+// prepare reads the keys (encryption, signing) and readies the store.
+func (v *v2Format) prepare(_ context.Context, r *run) error {
 	cfg := r.cfg
-	v.started, v.log = time.Now().UTC(), r.in.Log
+	v.log = r.in.Log
 	var err error
 	switch {
 	case len(cfg.EncryptionRecipients) > 0:
@@ -71,9 +70,15 @@ func (v *v2Format) begin(ctx context.Context, r *run) error {
 	if v.sc, err = r.in.StoreConfig(); err != nil {
 		return err
 	}
-	if v.st, err = r.in.Store(); err != nil {
-		return err
-	}
+	v.st, err = r.in.Store()
+	return err
+}
+
+// begin writes started.json, which makes the run visible (as
+// incomplete) from now on, and starts its heartbeat.
+func (v *v2Format) begin(ctx context.Context, r *run) error {
+	cfg := r.cfg
+	v.started = time.Now().UTC()
 	v.prefix = catalog.V2Prefix(cfg.DateStr, string(cfg.Port))
 	v.run = v.started.Format("20060102T150405.000Z")
 	v.expected, _ = dirSize(cfg.MySQLDataDir) // for progress only

@@ -40,6 +40,9 @@ type Options struct {
 	// BeforeReplay, when set (tests), runs once the temporary server
 	// answers and before the delta replay.
 	BeforeReplay func(context.Context) error
+	// OnEnd, when set, is told the outcome of a restore that started,
+	// before its cleanup and while it still holds the port's lock.
+	OnEnd func(*Result, error)
 }
 
 // Result is the outcome of a restore, failed or not.
@@ -77,7 +80,7 @@ type run struct {
 // into place → start proof. A failed restore leaves no datadir behind but
 // an unfinished one, marked as such. The result is nil when the run did
 // not start: another run holds the port's lock.
-func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error) {
+func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, err error) {
 	lk, err := in.Lock()
 	if err != nil {
 		return nil, err
@@ -88,7 +91,10 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error)
 	if r.runDir, err = in.NewRunDir(); err != nil {
 		return nil, err
 	}
-	res := &Result{}
+	res = &Result{}
+	if o.OnEnd != nil {
+		defer func() { o.OnEnd(res, err) }()
+	}
 	start := time.Now()
 	if err := res.Phases.Sequence(ctx, in.Log, progress.Task{Name: "check", Fn: r.check}); err != nil {
 		return res, err

@@ -52,7 +52,7 @@ func find(ctx context.Context, in *instance.Instance, rep progress.Reporter) (so
 		}
 		v2.cfg, v2.progress = cfg, rep
 		m := &v2.manifest
-		in.Log.Info("restoring a v2 backup", "manifest", v2.String(), "run", m.Run, "host", m.Host, "snapshot", fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos))
+		in.Log.Info("found a v2 backup", "manifest", v2.String(), "run", m.Run, "host", m.Host, "snapshot", fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos))
 		return v2, nil
 	}
 	password, err := archive.ReadPasswordFile(cfg.Des3PasswordFile())

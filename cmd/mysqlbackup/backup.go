@@ -32,10 +32,8 @@ func (c *BackupCmd) Run(ctx context.Context, app *App) error {
 func runBackup(ctx context.Context, app *App, o backup.Options) error {
 	o.Tool, o.Term = "mysqlbackup "+version, app.Term
 	start := time.Now()
+	o.OnEnd = func(res *backup.Result, err error) { recordRun(app, "backup", &res.Phases, start, res.Size, err) }
 	res, err := backup.Run(ctx, app.inst(), o)
-	if res != nil {
-		recordRun(app, "backup", &res.Phases, start, res.Size, err)
-	}
 	if err != nil {
 		return err
 	}

@@ -195,6 +195,10 @@ func TestBackupWithMissingPasswordFileFailsBeforeTouchingAnything(t *testing.T) 
 	if _, err := os.Stat(app.Cfg.BackupTgzDes3); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("archive exists after a failed backup: %v", err)
 	}
+	in.Stop() // the password is named before the server is asked anything
+	if err := (&BackupCmd{}).Run(t.Context(), app); err == nil || !strings.HasPrefix(err.Error(), "check: des3 password") {
+		t.Errorf("with the server down too: %v, want the des3 password named first", err)
+	}
 }
 
 func lastLines(b []byte) string {

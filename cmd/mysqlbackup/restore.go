@@ -21,10 +21,8 @@ func (RestoreCmd) Run(ctx context.Context, app *App) error {
 func runRestore(ctx context.Context, app *App, o restore.Options) error {
 	o.Term = app.Term
 	start := time.Now()
+	o.OnEnd = func(res *restore.Result, err error) { recordRun(app, "restore", &res.Phases, start, res.Size, err) }
 	res, err := restore.Run(ctx, app.inst(), o)
-	if res != nil {
-		recordRun(app, "restore", &res.Phases, start, res.Size, err)
-	}
 	if err != nil {
 		return err
 	}
