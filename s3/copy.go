@@ -14,7 +14,7 @@ import (
 const maxSingleCopy = 5 << 30
 
 // copyPartSize is the part size of a multipart copy.
-const copyPartSize = 512 << 20
+var copyPartSize int64 = 512 << 20
 
 // Copy implements Store. Objects over 5 GiB are copied part by part with
 // UploadPartCopy; the destination appears only when the copy completes.

@@ -2,13 +2,18 @@ package backup
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/mysqlbackup/mysqlbackup/s3"
+	"github.com/mysqlbackup/mysqlbackup/s3/s3test"
 )
 
 func TestPipeToFailsWhenTheConsumerStopsReadingEarlyWithoutAnError(t *testing.T) {
@@ -84,5 +89,41 @@ func TestFileDestinationPublishesNothingUntilCommitAndNothingAfterAbort(t *testi
 	sum, err := os.ReadFile(p + ".sha1")
 	if err != nil || string(sum) != "0123456789abcdef0123456789abcdef01234567  mysql-3306.tgz.des3\n" {
 		t.Errorf("checksum file: %q, %v", sum, err)
+	}
+}
+
+// crcMem is a memory store that reports a CRC-32 for every object.
+type crcMem struct {
+	s3test.Mem
+	stored string
+}
+
+func (m *crcMem) StoredCRC32(context.Context, string) (string, error) { return m.stored, nil }
+
+func TestS3DestinationRefusesAnObjectWhoseStoredCRCIsNotThatOfTheBytesSent(t *testing.T) {
+	sent := s3.NewCRC32()
+	sent.Write([]byte("archive bytes"))
+	sha := "0123456789abcdef0123456789abcdef01234567"
+	info := s3.Info{Size: 13, Metadata: map[string]string{"sha1": sha}}
+	log := slog.New(slog.DiscardHandler)
+	good := &s3Destination{st: &crcMem{stored: "LACTwA=="}, key: "k", log: log, crc: sent}
+	other := s3.NewCRC32()
+	other.Write([]byte("archive byteS"))
+	if ok, _ := other.Matches("LACTwA=="); ok {
+		t.Fatal("the test's CRC matches another content")
+	}
+	if err := good.verify(t.Context(), info, 13, sha); err != nil {
+		t.Errorf("matching CRC: %v", err)
+	}
+	bad := &s3Destination{st: &crcMem{stored: "AAAAAA=="}, key: "k", log: log, crc: sent}
+	if err := bad.verify(t.Context(), info, 13, sha); err == nil || !strings.Contains(err.Error(), "s3 computed CRC-32 AAAAAA== over k") {
+		t.Errorf("another CRC: %v, want a refusal naming it", err)
+	}
+	unknown := &s3Destination{st: &crcMem{}, key: "k", log: log, crc: sent}
+	if err := unknown.verify(t.Context(), info, 13, sha); err != nil {
+		t.Errorf("a store without checksums: %v", err)
+	}
+	if err := good.verify(t.Context(), s3.Info{Size: 12, Metadata: info.Metadata}, 13, sha); err == nil {
+		t.Error("a short object passed")
 	}
 }
