@@ -13,7 +13,8 @@ import (
 
 // Recent describes a complete backup of the instance younger than maxAge,
 // or returns "" when a backup is due (vtbackup's "policy already
-// satisfied"). A maxAge of 0 always makes a backup due.
+// satisfied"). A maxAge of 0 always makes a backup due, and so does a
+// newest backup whose state cannot be read.
 func Recent(ctx context.Context, in *instance.Instance, maxAge time.Duration) (string, error) {
 	if maxAge <= 0 {
 		return "", nil
@@ -35,7 +36,13 @@ func Recent(ctx context.Context, in *instance.Instance, maxAge time.Duration) (s
 			return "", err
 		}
 		var ok bool
-		if latest, ok, err = catalog.LatestOf(ctx, st, string(cfg.Port)); err != nil || !ok {
+		latest, ok, err = catalog.LatestOf(ctx, st, string(cfg.Port))
+		if ue, unknown := errors.AsType[*catalog.UnknownError](err); unknown {
+			// In doubt, back up: one backup too many costs little.
+			in.Log.Warn("--if-older-than: the newest backup cannot be read; backing up", "err", ue)
+			return "", nil
+		}
+		if err != nil || !ok {
 			return "", err
 		}
 	}
