@@ -90,7 +90,7 @@ func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64)
 	if sc.PartSize != d.cfg.PartSize {
 		d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sc.PartSize), "expected", progress.Bytes(expected))
 	}
-	meta := map[string]string{catalog.MetaHost: instance.Hostname(), catalog.MetaPID: strconv.Itoa(os.Getpid())}
+	meta := map[string]string{catalog.MetaHost: instance.Hostname(), catalog.MetaMachine: instance.MachineID(), catalog.MetaPID: strconv.Itoa(os.Getpid())}
 	d.crc = s3.NewCRC32()
 	return s3.New(sc).Put(ctx, d.key+partialSuffix, io.TeeReader(r, d.crc), meta)
 }

@@ -82,7 +82,7 @@ func (v *v2Format) begin(ctx context.Context, r *run) error {
 	v.prefix = catalog.V2Prefix(cfg.DateStr, string(cfg.Port))
 	v.run = v.started.Format("20060102T150405.000Z")
 	v.expected, _ = dirSize(cfg.MySQLDataDir) // for progress only
-	s := catalog.Started{Run: v.run, Host: instance.Hostname(), PID: os.Getpid(), Started: v.started}
+	s := catalog.Started{Run: v.run, Host: instance.Hostname(), Machine: instance.MachineID(), PID: os.Getpid(), Started: v.started}
 	if err := catalog.PutJSON(ctx, v.st, v.runDir()+catalog.StartedName, s); err != nil {
 		return fmt.Errorf("s3 bucket %s: %w", cfg.S3Bucket, err)
 	}
@@ -345,6 +345,19 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	// No beat may rewrite started.json after it is deleted below.
 	if err := beatFresh(v.beat.stop(), time.Now()); err != nil {
 		return err
+	}
+	// Every piece is still there as stored: a manifest never commits
+	// objects that went meanwhile (a prune that judged the run dead).
+	for _, o := range v.objects {
+		for _, pc := range o.StoredPieces() {
+			info, err := v.st.Head(ctx, pc.Key)
+			if err != nil {
+				return fmt.Errorf("before the manifest: %w", err)
+			}
+			if info.Size != pc.Size {
+				return fmt.Errorf("before the manifest: s3 has %d bytes at %s, stored %d", info.Size, pc.Key, pc.Size)
+			}
+		}
 	}
 	if err := catalog.PutManifest(ctx, v.st, v.prefix, m, v.signer); err != nil {
 		return err

@@ -21,12 +21,23 @@ var changeEvents = map[byte]bool{
 	2: true, 16: true, 19: true, // query, xid, table map
 	23: true, 24: true, 25: true, 30: true, 31: true, 32: true, // row events v1, v2
 	33: true, 34: true, // MySQL GTID, anonymous GTID
-	162: true, 164: true, // MariaDB GTID, start encryption
+	162: true, // MariaDB GTID
 }
+
+// startEncryption is MariaDB's event after which a binlog is encrypted.
+const startEncryption = 164
+
+// ErrEncrypted means a binlog is encrypted from some point on: what it
+// holds there cannot be told without the key.
+var ErrEncrypted = errors.New("the binlog is encrypted")
+
+// mysqlEncryptedMagic starts a MySQL binlog encrypted as a whole.
+var mysqlEncryptedMagic = []byte{0xfd, 'b', 'i', 'n'}
 
 // HoldsChanges says whether the binlog at path holds, from byte offset
 // from on (0 or 4: the whole file), an event that a transaction or a
-// statement wrote. It reads only the events' headers.
+// statement wrote. It reads only the events' headers; an encrypted binlog
+// is ErrEncrypted.
 func HoldsChanges(path string, from int64) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -36,6 +47,9 @@ func HoldsChanges(path string, from int64) (bool, error) {
 	r := bufio.NewReader(f)
 	magic := make([]byte, 4)
 	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, binlogMagic) {
+		if bytes.Equal(magic, mysqlEncryptedMagic) {
+			return false, ErrEncrypted
+		}
 		return false, fmt.Errorf("%s: not a binary log", path)
 	}
 	pos := int64(4)
@@ -56,6 +70,9 @@ func HoldsChanges(path string, from int64) (bool, error) {
 		}
 		if changeEvents[header[4]] {
 			return true, nil
+		}
+		if header[4] == startEncryption {
+			return false, ErrEncrypted
 		}
 		size := int64(binary.LittleEndian.Uint32(header[9:13]))
 		if size < 19 {

@@ -2,6 +2,7 @@ package binlogsync
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,6 +43,9 @@ func TestHoldsChangesTellsAServerStartFromATransaction(t *testing.T) {
 	grown := fakeBinlog(t, fde, gtid, xid, stop)
 	if got, err := HoldsChanges(grown, 4+3*27); err != nil || got {
 		t.Errorf("only a stop event after the recorded end: %v, %v; want no changes", got, err)
+	}
+	if _, err := HoldsChanges(fakeBinlog(t, fde, 164, gtidList), 0); !errors.Is(err, ErrEncrypted) {
+		t.Errorf("an encrypted binlog: %v, want ErrEncrypted", err)
 	}
 	if _, err := HoldsChanges(filepath.Join(t.TempDir(), "x"), 0); err == nil {
 		t.Error("a missing file read as a binlog")

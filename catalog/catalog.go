@@ -51,6 +51,9 @@ type Backup struct {
 	Run     string `json:"run,omitempty"`  // v2: the run directory
 	Host    string `json:"host,omitempty"` // the host that wrote it
 	PID     int    `json:"pid,omitempty"`  // incomplete: the process that wrote it
+	// Machine (incomplete) is the writing host's /etc/machine-id: two hosts
+	// of one name (clones) are not taken for each other.
+	Machine string `json:"machine,omitempty"`
 	// Heartbeat (v2, incomplete) is when the run last wrote its
 	// started.json, by the store's clock; zero when it has none.
 	Heartbeat time.Time `json:"heartbeat,omitzero"`
@@ -89,8 +92,9 @@ func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 
 // Metadata keys of a legacy temporary object: the run that writes it.
 const (
-	MetaHost = "host"
-	MetaPID  = "pid"
+	MetaHost    = "host"
+	MetaPID     = "pid"
+	MetaMachine = "machine"
 )
 
 // readMetadata reads the checksum and position of a legacy archive, or
@@ -107,7 +111,7 @@ func (b *Backup) readMetadata(ctx context.Context, st s3.Store) bool {
 	}
 	switch {
 	case !b.Complete:
-		b.Host = info.Metadata[MetaHost]
+		b.Host, b.Machine = info.Metadata[MetaHost], info.Metadata[MetaMachine]
 		b.PID, _ = strconv.Atoi(info.Metadata[MetaPID])
 	case info.Metadata["sha1"] != "":
 		b.Checksum = "sha1:" + info.Metadata["sha1"]
@@ -176,6 +180,7 @@ const (
 // that is gone. A zero field is no rule.
 type Liveness struct {
 	Host         string             // this host's name
+	Machine      string             // this host's machine id ("" if unknown)
 	Alive        func(pid int) bool // whether a process of this host exists
 	HeartbeatAge time.Duration
 	PartialAge   time.Duration
@@ -187,7 +192,8 @@ func (l Liveness) Dead(b Backup, now time.Time) (bool, string) {
 	if b.Complete || b.Unknown != "" {
 		return false, ""
 	}
-	here := l.Alive != nil && l.Host != "" && b.Host == l.Host && b.PID > 0
+	sameMachine := b.Machine == "" || l.Machine == "" || b.Machine == l.Machine
+	here := l.Alive != nil && l.Host != "" && b.Host == l.Host && sameMachine && b.PID > 0
 	gone := here && !l.Alive(b.PID)
 	if b.Format == FormatV2 {
 		age := now.Sub(b.Heartbeat).Round(time.Second)

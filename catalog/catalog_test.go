@@ -124,3 +124,16 @@ func TestManifestCheckRefusesAManifestARestoreCouldNotUse(t *testing.T) {
 		}
 	}
 }
+
+func TestARunOfAnotherMachineWithThisHostsNameIsNotJudgedByThisHostsPids(t *testing.T) {
+	clone := Backup{Date: "clone", Format: FormatV2, Host: "db1", Machine: "m-other", PID: 10, Modified: now, Heartbeat: now.Add(-time.Minute)}
+	l := Liveness{Host: "db1", Machine: "m-this", Alive: func(int) bool { return false }, HeartbeatAge: time.Hour}
+	if dead, why := l.Dead(clone, now); dead {
+		t.Errorf("a fresh run of a clone named db1 judged dead here: %s", why)
+	}
+	same := clone
+	same.Machine = "m-this"
+	if dead, _ := l.Dead(same, now); !dead {
+		t.Error("a run of this machine whose pid is gone is not dead")
+	}
+}

@@ -158,6 +158,7 @@ func (m *Manifest) Check() error {
 type Started struct {
 	Run     string    `json:"run"`
 	Host    string    `json:"host"`
+	Machine string    `json:"machine,omitempty"` // /etc/machine-id
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
 	// Heartbeat is when the running backup last rewrote this object (by
@@ -318,7 +319,7 @@ func (g *v2Group) run(ctx context.Context, st s3.Store, run string) Backup {
 	if err := ReadJSON(ctx, st, b.Key+StartedName, &s); err != nil {
 		b.Problem = err.Error() // the heartbeat alone judges the run
 	} else {
-		b.Host, b.PID = s.Host, s.PID
+		b.Host, b.Machine, b.PID = s.Host, s.Machine, s.PID
 	}
 	return b
 }

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
@@ -111,6 +112,16 @@ func Chown(log *slog.Logger, root, userName, groupName string) error {
 		}
 		return nil
 	})
+}
+
+// MachineID is this host's /etc/machine-id ("" if unknown): unlike the
+// host name, it tells apart clones of one image.
+func MachineID() string {
+	data, err := os.ReadFile("/etc/machine-id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // Hostname is this host's name ("" if unknown): the host a run records

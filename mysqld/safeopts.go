@@ -107,7 +107,8 @@ func SafeOptions(data []byte, dataDir string) (safe []byte, dropped []string, er
 			dropped = append(dropped, name)
 			continue
 		}
-		if hasValue && strings.Contains(value, "/") && !overridden[name] && !pathsInside(dataDir, value) {
+		pathLike := strings.Contains(value, "/") || strings.Contains(value, "..")
+		if hasValue && pathLike && !overridden[name] && !pathsInside(dataDir, value) {
 			if name == "tmpdir" {
 				dropped = append(dropped, name)
 				continue
@@ -155,4 +156,11 @@ func pathsInside(dataDir, value string) bool {
 		}
 	}
 	return true
+}
+
+// LoadsCode says whether an option SafeOptions left out (a name it
+// returned) makes a server load or run code: plugins, init files and
+// statements, included files.
+func LoadsCode(name string) bool {
+	return strings.HasPrefix(name, "plugin") || strings.HasPrefix(name, "init-") || strings.HasPrefix(name, "!include")
 }

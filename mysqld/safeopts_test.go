@@ -61,6 +61,7 @@ func TestSafeOptionsRefuseDataOrBinlogsOutsideTheDatadir(t *testing.T) {
 		"innodb_log_group_home_dir = /redo",
 		"innodb_data_file_path = ibdata1:12M;/dev/sdb:10Gnewraw",
 		"relay_log = ../elsewhere/relay",
+		"innodb_data_home_dir = ..",
 	} {
 		_, _, err := SafeOptions([]byte("[mysqld]\n"+line+"\n"), "/data1/mysql-3309")
 		if err == nil || !strings.Contains(err.Error(), "outside the datadir") {

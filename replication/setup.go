@@ -121,8 +121,11 @@ func SetupInstance(ctx context.Context, db Execer, s mysqld.Version, sources []S
 	}
 	// CHANGE MASTER carries the replication password: keep this session
 	// out of the general log where the user may (MariaDB logs it verbatim).
-	if _, err := db.ExecContext(ctx, "SET SESSION sql_log_off = 1"); err != nil && !isAccessDenied(err) {
-		return fmt.Errorf("sql_log_off: %w", err)
+	// (and out of the slow log, which long_query_time=0 would fill).
+	for _, q := range []string{"SET SESSION sql_log_off = 1", "SET SESSION long_query_time = 31536000"} {
+		if _, err := db.ExecContext(ctx, q); err != nil && !isAccessDenied(err) {
+			return fmt.Errorf("%s: %w", q, err)
+		}
 	}
 	fromBinlog, err := BinlogHoldsReplicated(ctx, db, s)
 	if err != nil {

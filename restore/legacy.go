@@ -37,6 +37,7 @@ type legacySource struct {
 
 func (s *legacySource) String() string { return s.name }
 func (s *legacySource) size() int64    { return s.bytes }
+func (s *legacySource) signed() bool   { return false }
 
 // hasher returns a hash for the recorded checksum, or nil without one.
 func (s *legacySource) hasher() hash.Hash {

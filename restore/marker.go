@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,7 +48,10 @@ func untouchedSince(cfg *conf.Config) error {
 		changed, err := binlogsync.HoldsChanges(filepath.Join(dir, e.Name()), from)
 		if err != nil || changed {
 			why := "holds transactions written after the restore"
-			if err != nil {
+			switch {
+			case errors.Is(err, binlogsync.ErrEncrypted):
+				why = "is encrypted, so whether a server wrote to it cannot be told"
+			case err != nil:
 				why = "cannot be read (" + err.Error() + ")"
 			}
 			return fmt.Errorf("data dir %s holds an unfinished restore, but its binlog %s %s: a server has used it; refusing to clear it (move it aside, or remove it yourself, to restore again)", datadir, e.Name(), why)

@@ -186,6 +186,12 @@ func (r *run) copyBack(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := reduceEngineOptions(r.in, cfg.BackupDataDir); err != nil {
+		return err
+	}
+	if err := refuseRemoteTablespaces(cfg.BackupDataDir, cfg.MySQLDataDir); err != nil {
+		return err
+	}
 	if err := r.engine.CopyBack(ctx, defaults, cfg.BackupDataDir, r.stage.dir, r.moveBack(), r.toolSpec()); err != nil {
 		return err
 	}
@@ -259,9 +265,12 @@ func (r *run) identity(ctx context.Context) (err error) {
 			return err
 		}
 	case r.in.OwnMyCnf() == "":
+		staged := r.in.MyCnfFor(r.stage.dir)
+		if err := r.refuseCodeLoading(staged); err != nil {
+			return err
+		}
 		// The copy beside it marks the file as the backup's: no server of
 		// ours takes code-loading options from it (instance.FromBackup).
-		staged := r.in.MyCnfFor(r.stage.dir)
 		if err := copyFile(staged, staged+instance.FromBackupSuffix); err != nil {
 			return fmt.Errorf("mark the backup's my.cnf: %w", err)
 		}
@@ -278,6 +287,31 @@ func (r *run) identity(ctx context.Context) (err error) {
 	}
 	r.place, err = planBinlogs(ctx, r.in, r.stage.dir, r.runDir, strings.TrimSuffix(filepath.Base(r.indexPath), ".index"))
 	return err
+}
+
+// refuseCodeLoading refuses to leave a backup's my.cnf that loads code
+// (plugins, init files) as the datadir's, which the normal start reads, on
+// a host without an own my.cnf: only a backup whose manifest a pinned key
+// signed is trusted with that.
+func (r *run) refuseCodeLoading(myCnf string) error {
+	if r.src.signed() {
+		return nil
+	}
+	data, err := os.ReadFile(myCnf)
+	if err != nil {
+		return fmt.Errorf("the backup's my.cnf: %w", err)
+	}
+	_, dropped, _ := mysqld.SafeOptions(data, r.cfg.MySQLDataDir)
+	var code []string
+	for _, name := range dropped {
+		if mysqld.LoadsCode(name) {
+			code = append(code, name)
+		}
+	}
+	if len(code) > 0 {
+		return fmt.Errorf("the backup's my.cnf sets %s, which the normal start would load, and the backup is not signed: put this host's own my.cnf at %s", strings.Join(code, ", "), filepath.Join(r.cfg.ConfBase, "my.cnf"))
+	}
+	return nil
 }
 
 // binlogsBack moves or copies the backup's binlogs where the normal start

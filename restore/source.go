@@ -30,6 +30,8 @@ type source interface {
 	// verify reads the whole backup, writing nothing, checks that it holds
 	// what a restore needs, and describes it.
 	verify(ctx context.Context) (string, error)
+	// signed says whether a pinned key's signature vouches for it.
+	signed() bool
 }
 
 // find is the backup of date_str ("latest": the newest complete one) and
@@ -54,6 +56,9 @@ func find(ctx context.Context, in *instance.Instance, rep progress.Reporter) (so
 		m := &v2.manifest
 		in.Log.Info("found a v2 backup", "manifest", v2.String(), "run", m.Run, "host", m.Host, "snapshot", fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos))
 		return v2, nil
+	}
+	if len(cfg.BackupVerifyKeys) > 0 {
+		return nil, fmt.Errorf("no signed v2 backup for date_str %s, and backup_verify_keys refuses an unsigned legacy archive (remove backup_verify_keys to restore one)", date)
 	}
 	password, err := archive.ReadPasswordFile(cfg.Des3PasswordFile())
 	if err != nil {

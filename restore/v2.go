@@ -39,6 +39,9 @@ type v2Source struct {
 func (v *v2Source) String() string { return "s3 " + v.prefix + catalog.ManifestName }
 func (v *v2Source) size() int64    { return v.manifest.StoredBytes }
 
+// signed: find refuses a manifest no pinned key signed when keys are set.
+func (v *v2Source) signed() bool { return len(v.cfg.BackupVerifyKeys) > 0 }
+
 // findV2 returns the v2 backup of date, or nil when there is none (or no
 // object store). When both formats exist for the date, the newer wins.
 func findV2(ctx context.Context, in *instance.Instance, date string) (*v2Source, error) {
@@ -61,6 +64,11 @@ func findV2(ctx context.Context, in *instance.Instance, date string) (*v2Source,
 	}
 	if err != nil {
 		return nil, err
+	}
+	// A newer legacy archive of the date wins, unless manifests must be
+	// signed: an unsigned archive never displaces a signed backup.
+	if len(keys) > 0 {
+		return v, nil
 	}
 	if legacy, err := v.st.Head(ctx, cfg.S3KeyFor(date)); err == nil && legacy.Modified.After(v.manifest.Finished) {
 		return nil, nil
@@ -172,6 +180,9 @@ func runAll(ctx context.Context, rep progress.Reporter, fns ...func(context.Cont
 // checks it is the snapshot the manifest describes.
 func (v *v2Source) prepare(ctx context.Context, r *run) error {
 	cfg, m := v.cfg, &v.manifest
+	if err := reduceEngineOptions(r.in, cfg.BackupDataDir); err != nil {
+		return err
+	}
 	if err := r.engine.Prepare(ctx, cfg.BackupDataDir, cfg.PrepareMemory, r.toolSpec()); err != nil {
 		return err
 	}

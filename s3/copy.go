@@ -28,6 +28,9 @@ func (b *Bucket) Copy(ctx context.Context, src, dst string, meta map[string]stri
 		_, err = b.client.CopyObject(ctx, &awss3.CopyObjectInput{
 			Bucket: &b.cfg.Bucket, Key: &dst, CopySource: &source,
 			Metadata: meta, MetadataDirective: types.MetadataDirectiveReplace,
+			// The copy's CRC-32, computed by the server over what it holds,
+			// is what a commit compares with the bytes it sent.
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
 			return b.wrap("copy to", dst, err)

@@ -147,6 +147,7 @@ func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger
 		return err
 	}
 	log = log.With("port", string(cfg.Port))
+	warnReadableSecrets(cfg, log)
 	for _, k := range cfg.Ignored {
 		log.Warn("config key ignored (the legacy tool ignored it too)", "key", k)
 	}
@@ -158,4 +159,16 @@ func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger
 	}
 	app.Cfg, app.Log = cfg, log
 	return kctx.Run(app)
+}
+
+// warnReadableSecrets warns when the config file holds a secret and every
+// user of the host may read it (the legacy tool's files often are).
+func warnReadableSecrets(cfg *conf.Config, log *slog.Logger) {
+	fi, err := os.Stat(cfg.Path)
+	if err != nil || fi.Mode().Perm()&0o004 == 0 {
+		return
+	}
+	if cfg.RootPassword.Reveal() != "" || cfg.S3SecretKey.Reveal() != "" || (cfg.Replication != nil && cfg.Replication.Password.Reveal() != "") {
+		log.Warn("the config file holds passwords and every user may read it: chmod o-r it", "file", cfg.Path, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
 }

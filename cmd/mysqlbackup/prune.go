@@ -50,7 +50,7 @@ func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 // liveness judges runs from this host: a run recorded with this host's
 // name and a pid that no process has is dead at once.
 func liveness() catalog.Liveness {
-	return catalog.Liveness{Host: instance.Hostname(), Alive: processAlive,
+	return catalog.Liveness{Host: instance.Hostname(), Machine: instance.MachineID(), Alive: processAlive,
 		HeartbeatAge: catalog.HeartbeatDeadAge, PartialAge: catalog.PartialDeadAge}
 }
 

@@ -11,27 +11,60 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
-// A backup's my.cnf is whatever the bucket holds. Here it loads the audit
-// plugin with its log on: any server started with it writes that log. The
-// restore's temporary servers must not load it, on a host without an own
-// my.cnf in conf_base too; the normal start (the operator's) then reads
-// the datadir's my.cnf as it is.
-func TestRestoreWithoutAnOwnMyCnfStartsNoServerWithPluginsFromTheBackupsMyCnf(t *testing.T) {
-	in := testbed.StartMariaDB(t, 1)
-	noOwnMyCnf(t, in)
-	m := testbed.StartMinIO(t)
-	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
+// plantPlugin appends to the instance's my.cnf (the one the next backup
+// takes) the audit plugin with its log on: any server started with it
+// writes that log, which it returns.
+func plantPlugin(t *testing.T, in *testbed.Instance) string {
+	t.Helper()
 	audit := filepath.Join(t.TempDir(), "planted-audit.log")
-	planted := "plugin-load-add=server_audit\nserver_audit_logging=ON\nserver_audit_output_type=file\nserver_audit_file_path=" + audit + "\n"
 	f, err := os.OpenFile(in.MyCnf, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString(planted); err != nil {
+	defer f.Close()
+	if _, err := f.WriteString("plugin-load-add=server_audit\nserver_audit_logging=ON\nserver_audit_output_type=file\nserver_audit_file_path=" + audit + "\n"); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	backupWithDelta(t, in, confPath, 3000) // the running server read its my.cnf before the change
+	return audit
+}
+
+// A backup's my.cnf is whatever the bucket holds. On a host without an own
+// my.cnf, an unsigned backup whose my.cnf loads code is refused: the
+// normal start would read it.
+func TestRestoreWithoutAnOwnMyCnfRefusesAnUnsignedBackupsCodeLoadingMyCnf(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	noOwnMyCnf(t, in)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
+	audit := plantPlugin(t, in)
+	backupWithDelta(t, in, confPath, 10) // the running server read its my.cnf before the change
+	wipe(t, in)
+	_, err := runRestoreCmd(t, confPath)
+	if err == nil || !strings.Contains(err.Error(), "sets plugin-load-add, which the normal start would load, and the backup is not signed") {
+		t.Fatalf("restore: %v, want a refusal naming plugin-load-add", err)
+	}
+	if _, err := os.Stat(audit); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a server loaded the backup's plugin (its log exists: %v)", err)
+	}
+	if _, err := os.Stat(in.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused restore left a datadir: %v", err)
+	}
+}
+
+// A signed backup is trusted with its my.cnf for the normal start, but the
+// restore's temporary servers still take only its safe options.
+func TestRestoreOfASignedBackupStartsNoTemporaryServerWithItsPlugins(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	noOwnMyCnf(t, in)
+	m := testbed.StartMinIO(t)
+	r := runCLI(t, "keygen", "--signing", "--output", filepath.Join(in.ConfBase, "sign.key"))
+	if r.code != 0 {
+		t.Fatalf("keygen --signing: exit %d %s", r.code, r.stderr)
+	}
+	signing := "backup_signing_key: sign.key\nbackup_verify_keys:\n  - " + strings.TrimSpace(r.stdout) + "\n"
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in)+signing)
+	audit := plantPlugin(t, in)
+	backupWithDelta(t, in, confPath, 3000)
 	wantSum := in.Checksum("app.t")
 	wipe(t, in)
 

@@ -371,3 +371,28 @@ func TestV2SignedManifestIsVerifiedAndAPlantedOneRefused(t *testing.T) {
 		t.Errorf("the refused restore left a datadir: %v", err)
 	}
 }
+
+// With pinned keys, whoever can write the bucket must not get around the
+// signature by deleting the manifest or planting a legacy archive.
+func TestRestoreWithPinnedKeysRefusesAnUnsignedLegacyArchive(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	_, pub, err := catalog.NewSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbackup_verify_keys: ["+pub+"]\n")
+	if r := runCLI(t, "--conf-path", confPath, "backup"); r.code != 0 { // a legacy archive
+		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	wipe(t, in)
+	for _, cmd := range []string{"verify", "restore"} {
+		r := runCLI(t, "--conf-path", confPath, cmd)
+		if r.code != 1 || !strings.Contains(lastLine(r.stderr), "backup_verify_keys refuses an unsigned legacy archive") {
+			t.Errorf("%s: exit %d, %q; want a refusal", cmd, r.code, lastLine(r.stderr))
+		}
+	}
+	if _, err := os.Stat(in.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused restore left a datadir: %v", err)
+	}
+}
