@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
 // plantPlugin appends to the instance's my.cnf (the one the next backup
@@ -109,5 +111,35 @@ func noOwnMyCnf(t *testing.T, in *testbed.Instance) {
 	t.Helper()
 	if err := os.Remove(filepath.Join(in.ConfBase, "my.cnf")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The unpacked backup holds the data unencrypted: its dirs are for root
+// only while a restore works on them, in both formats (and the v2
+// restore's my.cnf too; the legacy one keeps its tar mode inside them).
+func TestTheUnpackedBackupIsForRootOnly(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	for _, format := range []string{"", v2Conf(t, in)} {
+		confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+format)
+		backupWithDelta(t, in, confPath, 10)
+		wipe(t, in)
+		app, _ := newApp(t, confPath)
+		check := func(context.Context) error {
+			for _, p := range []string{app.Cfg.BackupDataDir, app.Cfg.BackupBinlogDir} {
+				if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+					t.Errorf("%q: %s during the restore: %v %v", format, p, fi.Mode(), err)
+				}
+			}
+			if fi, err := os.Stat(app.Cfg.BackupMyCnf); format != "" && (err != nil || fi.Mode().Perm()&0o077 != 0) {
+				t.Errorf("%q: the unpacked my.cnf: %v %v", format, fi.Mode(), err)
+			}
+			return nil
+		}
+		if err := runRestore(t.Context(), app, restore.Options{BeforeReplay: check}); err != nil {
+			t.Fatalf("%q: restore: %v", format, err)
+		}
+		in.Start()
+		in.Exec("DROP DATABASE app")
 	}
 }
