@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 )
@@ -58,50 +59,176 @@ func PlanReplay(dir string, index []string, file string, pos uint64) (ReplayPlan
 	return ReplayPlan{}, fmt.Errorf("the backup's binlogs do not hold the snapshot file %s (they run %s)", file, strings.Join(index, ", "))
 }
 
-// Replayer runs one `mysqlbinlog | mysql` pipeline per file.
+// Replayer applies binlogs to a server with the stock tools: one binlog
+// tool run (mariadb-binlog / mysqlbinlog) writing into one client
+// (mariadb / mysql).
 type Replayer struct {
 	BinlogBin string // mysqlbinlog / mariadb-binlog
 	ClientBin string // mysql / mariadb
-	// ClientDefaults is a 0600 option file with the credentials and the
-	// socket of the server to apply to.
+	// ClientDefaults is a 0600 option file with the credentials, the
+	// socket and protocol=socket of the server to apply to. It is the
+	// client's only option file: no global one is read.
 	ClientDefaults string
 	Log            *slog.Logger
 }
 
-// Replay applies the plan file by file, with binary logging off for the
-// applying session. Both ends of each pipe are checked.
+// Replay applies the plan in one client session, with binary logging off
+// for it: one binlog tool run reads every file (--start-position applies
+// to the first) and writes straight into the client's stdin through an OS
+// pipe, so that a statement-based binlog's temporary tables live across
+// file boundaries and nothing of ours stands between the two tools. The
+// first tool to fail fails the replay at once, naming the tool and its
+// stderr; the other is stopped. Ending ctx stops both.
 func (r Replayer) Replay(ctx context.Context, p ReplayPlan) error {
-	for i, name := range p.Files {
-		args := []string{"--disable-log-bin"}
-		if i == 0 {
-			args = append(args, "--start-position="+strconv.FormatUint(p.Pos, 10))
-		}
-		args = append(args, filepath.Join(p.Dir, name))
-		if err := r.pipe(ctx, args); err != nil {
-			return fmt.Errorf("replay %s: %w", name, err)
-		}
-		r.Log.Info("binlog replayed", "file", name)
+	if len(p.Files) == 0 {
+		return nil
 	}
-	return nil
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	tools, err := r.start(run, p)
+	if err != nil {
+		stop()
+	}
+	if werr := watch(tools, stop); err == nil {
+		err = werr
+	}
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if err == nil {
+		r.Log.Info("binlogs replayed", "files", len(p.Files), "from", p.Files[0], "pos", p.Pos)
+	}
+	return err
 }
 
-func (r Replayer) pipe(ctx context.Context, binlogArgs []string) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	client, err := proc.Start(ctx, proc.Spec{
-		Name: r.ClientBin, Args: []string{"--defaults-extra-file=" + r.ClientDefaults, "--batch"},
-		Stdin: pr, Log: r.Log, DieWithParent: true,
-	})
+// clientArgs are the client's arguments: the option file first (the only
+// place the client accepts --defaults-file), binary mode (binlog output
+// holds NUL bytes and \r\n inside statements), no reconnect (a new session
+// would lose the replay's temporary tables and session settings), and
+// only the ERROR line on a failure, not the statement (a BINLOG statement
+// is lines of base64; MariaDB's client only, hence loose).
+func (r Replayer) clientArgs() []string {
+	return []string{"--defaults-file=" + r.ClientDefaults, "--binary-mode", "--batch", "--skip-reconnect",
+		"--loose-skip-print-query-on-error"}
+}
+
+// binlogArgs are the binlog tool's arguments for p: no option file at all,
+// SET sql_log_bin=0 in its output, every file in order.
+func binlogArgs(p ReplayPlan) []string {
+	args := []string{"--no-defaults", "--disable-log-bin", "--start-position=" + strconv.FormatUint(p.Pos, 10)}
+	for _, name := range p.Files {
+		args = append(args, filepath.Join(p.Dir, name))
+	}
+	return args
+}
+
+// tool is a started replay tool and its role in the replay.
+type tool struct {
+	role string
+	p    *proc.Process
+}
+
+// start starts the client reading an OS pipe, then the binlog tool
+// writing it, and keeps no end of the pipe: the binlog tool's exit is the
+// client's EOF, and the client's exit the binlog tool's broken pipe. It
+// returns the tools that started.
+func (r Replayer) start(ctx context.Context, p ReplayPlan) ([]tool, error) {
+	pr, pw, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("replay pipe: %w", err)
 	}
-	binlogErr := proc.Run(ctx, proc.Spec{Name: r.BinlogBin, Args: binlogArgs, Stdout: pw, Log: r.Log, DieWithParent: true})
-	pw.CloseWithError(binlogErr)
-	if binlogErr != nil {
-		cancel() // the client must not apply a partial stream as if whole
-	}
-	clientErr := client.Wait()
+	defer pw.Close()
+	spec := proc.Spec{Name: r.ClientBin, Args: r.clientArgs(), Stdin: pr, Log: r.Log, DieWithParent: true}
+	client, err := proc.Start(ctx, spec)
 	pr.Close()
-	return errors.Join(binlogErr, clientErr)
+	if err != nil {
+		return nil, toolError{"client", err}
+	}
+	tools := []tool{{"client", client}}
+	spec = proc.Spec{Name: r.BinlogBin, Args: binlogArgs(p), Stdout: pw, Log: r.Log, DieWithParent: true}
+	binlog, err := proc.Start(ctx, spec)
+	if err != nil {
+		return tools, toolError{"binlog tool", err}
+	}
+	return append(tools, tool{"binlog tool", binlog}), nil
+}
+
+// watch waits for every tool and returns the replay's failure: the first
+// tool to fail, whereupon the others are stopped (a client must not apply
+// a partial stream as if whole, a binlog tool nobody reads must not wait)
+// and their forced exits are not the cause. A binlog tool killed by a
+// broken pipe only says that the client stopped reading: the client's
+// own exit says why.
+func watch(tools []tool, stop context.CancelFunc) error {
+	exits := make(chan toolError, len(tools))
+	for _, t := range tools {
+		go func() { exits <- toolError{t.role, t.p.Wait()} }()
+	}
+	var first, brokenPipe error
+	for range tools {
+		switch e := <-exits; {
+		case e.err == nil || first != nil:
+		case e.brokenPipe():
+			brokenPipe = e
+		default:
+			first = e
+			stop()
+		}
+	}
+	if first == nil {
+		return brokenPipe
+	}
+	return first
+}
+
+// toolError is a replay tool that failed, described on one line: which
+// tool in which role, how it ended, the tail of its stderr.
+type toolError struct {
+	role string
+	err  error
+}
+
+func (e toolError) Error() string {
+	var pe *proc.ExitError
+	if !errors.As(e.err, &pe) {
+		return fmt.Sprintf("%s: %v", e.role, e.err)
+	}
+	s := fmt.Sprintf("%s (%s) %s", pe.Name, e.role, ended(pe.Err))
+	if pe.Tail != "" {
+		s += ": " + pe.Tail
+	}
+	return s
+}
+
+func (e toolError) Unwrap() error { return e.err }
+
+// brokenPipe says the tool was killed by SIGPIPE: it wrote to a pipe
+// nobody reads any more.
+func (e toolError) brokenPipe() bool {
+	sig, ok := signalOf(e.err)
+	return ok && sig == syscall.SIGPIPE
+}
+
+// ended says how a process ended: its exit status or its signal.
+func ended(err error) string {
+	if sig, ok := signalOf(err); ok {
+		return "ended by signal: " + sig.String()
+	}
+	var xe *exec.ExitError
+	if errors.As(err, &xe) {
+		return "exited with status " + strconv.Itoa(xe.ExitCode())
+	}
+	return "failed: " + err.Error()
+}
+
+func signalOf(err error) (syscall.Signal, bool) {
+	var xe *exec.ExitError
+	if !errors.As(err, &xe) {
+		return 0, false
+	}
+	ws, ok := xe.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return 0, false
+	}
+	return ws.Signal(), true
 }

@@ -14,6 +14,35 @@ import (
 // first on its command line, so the two travel as one file. The caller
 // removes the file with the returned function.
 func WriteClientDefaults(dir string, c Conn, include string) (path string, remove func(), err error) {
+	body := ""
+	if include != "" {
+		body = "!include " + include + "\n"
+	}
+	return writeOptionFile(dir, body+clientGroup(c))
+}
+
+// WriteSocketDefaults writes a 0600 option file for a client that is given
+// it as its only option file (--defaults-file, so that no global option
+// file is read): the connection of c in the [client] group, through its
+// unix socket only (protocol=socket, host=localhost). Neither a global
+// `[client] host=…` nor MYSQL_HOST can then send the client's statements,
+// and the credentials, to another server. The caller removes the file with
+// the returned function.
+func WriteSocketDefaults(dir string, c Conn) (path string, remove func(), err error) {
+	return writeOptionFile(dir, clientGroup(c)+"protocol=socket\nhost=localhost\n")
+}
+
+// clientGroup is the [client] group with the connection of c.
+func clientGroup(c Conn) string {
+	body := fmt.Sprintf("[client]\nuser=%s\nsocket=%s\n", optionValue(c.User), optionValue(c.Socket))
+	if c.Password != "" {
+		body += "password=" + optionValue(c.Password) + "\n"
+	}
+	return body
+}
+
+// writeOptionFile writes body into a new 0600 file in dir.
+func writeOptionFile(dir, body string) (path string, remove func(), err error) {
 	f, err := os.CreateTemp(dir, ".mysqlbackup-client-*.cnf")
 	if err != nil {
 		return "", nil, fmt.Errorf("client defaults file: %w", err)
@@ -24,14 +53,6 @@ func WriteClientDefaults(dir string, c Conn, include string) (path string, remov
 		f.Close()
 		remove()
 		return "", nil, err
-	}
-	body := ""
-	if include != "" {
-		body = "!include " + include + "\n"
-	}
-	body += fmt.Sprintf("[client]\nuser=%s\nsocket=%s\n", optionValue(c.User), optionValue(c.Socket))
-	if c.Password != "" {
-		body += "password=" + optionValue(c.Password) + "\n"
 	}
 	_, werr := f.WriteString(body)
 	if cerr := f.Close(); werr == nil {

@@ -216,7 +216,16 @@ func (r *run) replay(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, srv.Stop()) }()
+	defer func() {
+		// When the replay failed, its error is the restore's one line (a
+		// server that dies mid-replay makes the client fail); how the
+		// server ended goes to the log.
+		if stopErr := srv.Stop(); err == nil {
+			err = stopErr
+		} else if stopErr != nil {
+			r.in.Log.Warn("temporary mysqld", "err", stopErr)
+		}
+	}()
 	if r.opts.BeforeReplay != nil {
 		if err := r.opts.BeforeReplay(ctx); err != nil {
 			return err
@@ -243,7 +252,7 @@ func (r *run) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {
 	if err != nil {
 		return binlogsync.Replayer{}, err
 	}
-	r.creds, _, err = mysqld.WriteClientDefaults(r.runDir, srv.Conn, "")
+	r.creds, _, err = mysqld.WriteSocketDefaults(r.runDir, srv.Conn)
 	return binlogsync.Replayer{BinlogBin: binlogBin, ClientBin: clientBin, ClientDefaults: r.creds, Log: r.in.Log}, err
 }
 
