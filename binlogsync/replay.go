@@ -138,7 +138,8 @@ func (r Replayer) start(ctx context.Context, p ReplayPlan) ([]tool, error) {
 		return nil, fmt.Errorf("replay pipe: %w", err)
 	}
 	defer pw.Close()
-	spec := proc.Spec{Name: r.ClientBin, Args: r.clientArgs(), Stdin: pr, Log: r.Log, DieWithParent: true}
+	// MySQL clients read ~/.mylogin.cnf even after --defaults-file: not here.
+	spec := proc.Spec{Name: r.ClientBin, Args: r.clientArgs(), Stdin: pr, Log: r.Log, DieWithParent: true, Env: []string{"MYSQL_TEST_LOGIN_FILE=/dev/null"}}
 	client, err := proc.Start(ctx, spec)
 	pr.Close()
 	if err != nil {
@@ -162,7 +163,7 @@ func (r Replayer) start(ctx context.Context, p ReplayPlan) ([]tool, error) {
 func watch(tools []tool, stop context.CancelFunc) error {
 	exits := make(chan toolError, len(tools))
 	for _, t := range tools {
-		go func() { exits <- toolError{t.role, t.p.Wait()} }()
+		go func() { exits <- toolError{t.role, reportedError(t)} }()
 	}
 	var first, brokenPipe error
 	for range tools {
@@ -179,6 +180,18 @@ func watch(tools []tool, stop context.CancelFunc) error {
 		return brokenPipe
 	}
 	return first
+}
+
+// reportedError waits for t. mariadb-binlog exits 0 after a file that
+// ends inside an event (a cut or damaged binlog), saying only "ERROR: …"
+// on stderr: that is a failure too, or a partial transaction would pass
+// for the delta.
+func reportedError(t tool) error {
+	err := t.p.Wait()
+	if err == nil && t.role == "binlog tool" && strings.Contains(t.p.Tail(), "ERROR:") {
+		return fmt.Errorf("%s exited 0 but reported: %s", t.role, t.p.Tail())
+	}
+	return err
 }
 
 // toolError is a replay tool that failed, described on one line: which

@@ -29,7 +29,13 @@ func WriteClientDefaults(dir string, c Conn, include string) (path string, remov
 // and the credentials, to another server. The caller removes the file with
 // the returned function.
 func WriteSocketDefaults(dir string, c Conn) (path string, remove func(), err error) {
-	return writeOptionFile(dir, clientGroup(c)+"protocol=socket\nhost=localhost\n")
+	// The password line even when empty: MYSQL_PWD must not fill it in. A
+	// statement of the delta may be as large as the server allows.
+	body := clientGroup(c)
+	if c.Password == "" {
+		body += "password=\n"
+	}
+	return writeOptionFile(dir, body+"protocol=socket\nhost=localhost\nmax-allowed-packet=1G\n")
 }
 
 // clientGroup is the [client] group with the connection of c.

@@ -212,7 +212,8 @@ func (r *run) replay(ctx context.Context) (err error) {
 	}
 	// The legacy workaround for "Connection lost" on long replays.
 	srv, err := r.in.StartTemp(ctx, r.stage.dir, r.runDir, false,
-		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000")
+		"--net_read_timeout=36000", "--wait_timeout=36000", "--interactive_timeout=36000",
+		"--max-allowed-packet=1G") // one statement of the delta may be large (a BINLOG of many rows)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,5 +183,63 @@ func TestRestoreReplaysOnItsTemporaryServerDespiteHostileGlobalOptions(t *testin
 	in.Start()
 	if n := in.Query("SELECT COUNT(*) FROM app.t WHERE v='delta'"); n != "50" {
 		t.Errorf("delta rows after restore: %s, want 50", n)
+	}
+}
+
+// A binlog cut inside an event (damaged in storage, or on its way) makes
+// mariadb-binlog stop with "ERROR:" on stderr and exit 0: the restore must
+// fail, not report ok with part of the delta.
+func TestRestoreFailsWhenABinlogOfTheDeltaIsCut(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
+	backupWithDeltaTransactions(t, in, confPath, 3)
+	wipe(t, in)
+	app, _ := newApp(t, confPath)
+	cut := func(context.Context) error {
+		names, err := filepath.Glob(filepath.Join(app.Cfg.BackupBinlogDir, "mysql-bin.[0-9]*"))
+		if err != nil || len(names) == 0 {
+			return fmt.Errorf("no binlog to cut: %v", err)
+		}
+		last := names[len(names)-1]
+		fi, err := os.Stat(last)
+		if err != nil {
+			return err
+		}
+		return os.Truncate(last, fi.Size()-5)
+	}
+	err := restoreOrHang(t, confPath, restore.Options{BeforeReplay: cut})
+	if err == nil || !strings.Contains(err.Error(), "binlog tool exited 0 but reported") {
+		t.Fatalf("restore with a cut binlog: %v, want the binlog tool's report", err)
+	}
+	if _, err := os.Stat(in.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the failed restore left a datadir: %v", err)
+	}
+}
+
+// One statement of the delta may be as large as the source took: a
+// BINLOG statement of 30,000 rows of 1 KiB is over the 16 MiB default.
+func TestRestoreReplaysADeltaStatementLargerThanTheDefaultPacket(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
+	in.Exec("SET GLOBAL max_allowed_packet = 1073741824")
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.big (id INT PRIMARY KEY, v VARCHAR(1024))")
+	app, _ := newApp(t, confPath)
+	big := func(context.Context) error {
+		in.Exec("INSERT INTO app.big SELECT seq, REPEAT('x', 1024) FROM app.seq_1_to_30000")
+		return nil
+	}
+	if err := runBackup(t.Context(), app, backup.Options{AfterData: big}); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	want := in.Checksum("app.big")
+	wipe(t, in)
+	if err := restoreOrHang(t, confPath, restore.Options{}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	in.Start()
+	if got := in.Checksum("app.big"); got != want {
+		t.Errorf("CHECKSUM TABLE app.big = %s, want %s", got, want)
 	}
 }

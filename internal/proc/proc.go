@@ -125,6 +125,10 @@ func (p *Process) Wait() error {
 	return &ExitError{Name: p.name, Err: err, Tail: p.stderr.tail()}
 }
 
+// Tail is the last lines the program wrote to stderr; complete once Wait
+// returned.
+func (p *Process) Tail() string { return p.stderr.tail() }
+
 func baseName(name string) string {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		return name[i+1:]
