@@ -165,3 +165,27 @@ func (a ageErrors) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// smallZstd compresses small objects whole (EncodeAll is safe for
+// concurrent use): one encoder for the process, not one per object.
+var smallZstd, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+
+// SealBytes compresses and encrypts a small object (a binlog segment) in
+// memory, as SealV2 would: OpenV2 reads it.
+func SealBytes(data []byte, keys V2Keys) ([]byte, error) {
+	if len(keys.Recipients) == 0 {
+		return nil, errors.New("seal: no age recipients")
+	}
+	var out bytes.Buffer
+	enc, err := age.Encrypt(&out, keys.Recipients...)
+	if err != nil {
+		return nil, fmt.Errorf("age: %w", err)
+	}
+	if _, err := enc.Write(smallZstd.EncodeAll(data, nil)); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}

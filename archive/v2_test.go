@@ -278,3 +278,23 @@ func TestReadXbstreamRefusesNamesOutsideTheTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestSealBytesIsReadByOpenV2(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("binlog event "), 1000)
+	sealed, err := SealBytes(data, V2Keys{Recipients: []age.Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenV2(bytes.NewReader(sealed), V2Keys{Identities: []age.Identity{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("opened %d bytes, %v; want the %d sealed", len(got), err, len(data))
+	}
+}

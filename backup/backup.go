@@ -168,15 +168,6 @@ func (r *run) check(ctx context.Context, f format) error {
 	return nil
 }
 
-func (r *run) purge(ctx context.Context) error {
-	days := *r.cfg.PurgeBinlogDays
-	if days == 0 {
-		r.in.Log.Info("binlog purge off (purge_binlog_days: 0)")
-		return nil
-	}
-	return mysqld.PurgeBinlogsOlderThan(ctx, r.db, days)
-}
-
 // toolSpec is how the backup tools run: logged, and killed with us if
 // mysqlbackup itself is killed, so no copy goes on unattended.
 func (r *run) toolSpec() proc.Spec {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
-	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
@@ -51,15 +50,7 @@ func (v *v2Format) prepare(_ context.Context, r *run) error {
 	cfg := r.cfg
 	v.log = r.in.Log
 	var err error
-	switch {
-	case len(cfg.EncryptionRecipients) > 0:
-		v.keys, err = archive.RecipientKeys(cfg.EncryptionRecipients)
-	case cfg.EncryptionPassphraseFile != "":
-		v.keys, err = archive.PassphraseFile(cfg.PassphraseFile())
-	default:
-		err = &conf.Error{File: cfg.Path, Key: "encryption_recipients", Msg: "archive_format v2 needs age public keys here (or encryption_passphrase_file)"}
-	}
-	if err != nil {
+	if v.keys, err = r.in.SealingKeys(); err != nil {
 		return err
 	}
 	if cfg.BackupSigningKey != "" {

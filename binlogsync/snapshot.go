@@ -39,14 +39,16 @@ func Take(ctx context.Context, db *sql.DB) (Snapshot, error) {
 	if !base.Valid || base.String == "" {
 		return Snapshot{}, fmt.Errorf("binary logging is off on the server: a backup needs log_bin")
 	}
-	files, err := showBinaryLogs(ctx, db)
+	files, err := ListBinaryLogs(ctx, db)
 	if err != nil {
 		return Snapshot{}, err
 	}
 	return Snapshot{Dir: filepath.Dir(base.String), Basename: filepath.Base(base.String), Files: files}, nil
 }
 
-func showBinaryLogs(ctx context.Context, db *sql.DB) ([]File, error) {
+// ListBinaryLogs is SHOW BINARY LOGS: every binlog of the server, oldest
+// first, with its size.
+func ListBinaryLogs(ctx context.Context, db *sql.DB) ([]File, error) {
 	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
 		return nil, fmt.Errorf("show binary logs: %w", err)

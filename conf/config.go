@@ -42,6 +42,8 @@ type Config struct {
 	BackupSigningKey         string   `yaml:"backup_signing_key"`         // v2: ed25519 secret key file that signs manifests (backup hosts)
 	BackupVerifyKeys         []string `yaml:"backup_verify_keys"`         // v2: pinned ed25519 public keys; restore and verify require a signature by one
 
+	BinlogArchiveInterval string `yaml:"binlog_archive_interval"` // binlog-archive: the longest an archived event waits to be durable, e.g. 1s
+
 	MetricsFile        string `yaml:"metrics_file"`        // Prometheus textfile for backup/restore outcomes
 	RetentionCount     int    `yaml:"retention_count"`     // prune keeps this many newest backups (0 = no limit)
 	RetentionDays      int    `yaml:"retention_days"`      // prune removes backups older than this (0 = no limit)
@@ -49,22 +51,24 @@ type Config struct {
 	CatchupUnreachable string `yaml:"catchup_unreachable"` // fail or skip an unreachable source
 
 	// derived (legacy-tool.md §2), each overridable in the file
-	MySQLUser         string `yaml:"mysql_user"`
-	MySQLUserGroup    string `yaml:"mysql_user_group"`
-	MySQLSocket       string `yaml:"mysql_socket"`
-	MySQLPidPath      string `yaml:"mysql_pid_path"`
-	MySQLDataDir      string `yaml:"mysql_data_dir"`
-	MySQLMyCnf        string `yaml:"mysql_my_cnf"`
-	TmpServerID       Number `yaml:"tmp_server_id"`
-	BackupTgzDes3Tail string `yaml:"backup_tgz_des3_tail"`
-	BackupDataTail    string `yaml:"backup_data_tail"`
-	BackupDataDir     string `yaml:"backup_data_dir"`
-	BackupMyCnf       string `yaml:"backup_my_cnf"`
-	BackupTgzDes3     string `yaml:"backup_tgz_des3"`
-	BackupBinlogTail  string `yaml:"backup_binlog_tail"`
-	BackupBinlogDir   string `yaml:"backup_binlog_dir"`
-	S3Key             string `yaml:"s3_key"`
-	Mes               string `yaml:"mes"`
+	MySQLUser      string `yaml:"mysql_user"`
+	MySQLUserGroup string `yaml:"mysql_user_group"`
+	MySQLSocket    string `yaml:"mysql_socket"`
+	MySQLPidPath   string `yaml:"mysql_pid_path"`
+	MySQLDataDir   string `yaml:"mysql_data_dir"`
+	MySQLMyCnf     string `yaml:"mysql_my_cnf"`
+	TmpServerID    Number `yaml:"tmp_server_id"`
+	// BinlogArchiveServerID is binlog-archive's server id as a replica.
+	BinlogArchiveServerID Number `yaml:"binlog_archive_server_id"`
+	BackupTgzDes3Tail     string `yaml:"backup_tgz_des3_tail"`
+	BackupDataTail        string `yaml:"backup_data_tail"`
+	BackupDataDir         string `yaml:"backup_data_dir"`
+	BackupMyCnf           string `yaml:"backup_my_cnf"`
+	BackupTgzDes3         string `yaml:"backup_tgz_des3"`
+	BackupBinlogTail      string `yaml:"backup_binlog_tail"`
+	BackupBinlogDir       string `yaml:"backup_binlog_dir"`
+	S3Key                 string `yaml:"s3_key"`
+	Mes                   string `yaml:"mes"`
 
 	// Path is the file the configuration was read from ("" without --conf-path).
 	Path string `yaml:"-"`

@@ -8,15 +8,16 @@ import (
 
 // Defaults of keys left unset.
 const (
-	DefaultS3Region        = "us-east-1"
-	DefaultDes3Digest      = "md5"
-	FormatLegacy           = "legacy"
-	FormatV2               = "v2"
-	DefaultPurgeBinlogDays = 5
-	DefaultS3PartSizeMB    = 16
-	DefaultS3Concurrency   = 2
-	DefaultCatchupTimeout  = "1h"
-	DefaultCatchupUnreach  = "fail"
+	DefaultS3Region              = "us-east-1"
+	DefaultDes3Digest            = "md5"
+	FormatLegacy                 = "legacy"
+	FormatV2                     = "v2"
+	DefaultPurgeBinlogDays       = 5
+	DefaultS3PartSizeMB          = 16
+	DefaultS3Concurrency         = 2
+	DefaultCatchupTimeout        = "1h"
+	DefaultBinlogArchiveInterval = "1s"
+	DefaultCatchupUnreach        = "fail"
 )
 
 // derivation fills one derived key from keys before it in the list, so
@@ -39,6 +40,7 @@ var derivations = []derivation{
 	{"mysql_data_dir", func(c *Config) *string { return &c.MySQLDataDir }, func(c *Config) string { return joinPath(c.DataBase, "mysql-"+string(c.Port)) }},
 	{"mysql_my_cnf", func(c *Config) *string { return &c.MySQLMyCnf }, func(c *Config) string { return joinPath(c.MySQLDataDir, "my.cnf") }},
 	{"tmp_server_id", func(c *Config) *string { return (*string)(&c.TmpServerID) }, func(c *Config) string { return string(c.InstanceID) + "00" + string(c.Port) }},
+	{"binlog_archive_server_id", func(c *Config) *string { return (*string)(&c.BinlogArchiveServerID) }, func(c *Config) string { return string(c.InstanceID) + "01" + string(c.Port) }},
 	{"backup_tgz_des3_tail", func(c *Config) *string { return &c.BackupTgzDes3Tail }, func(c *Config) string { return "mysql-" + string(c.Port) + ".tgz.des3" }},
 	{"backup_data_tail", func(c *Config) *string { return &c.BackupDataTail }, func(c *Config) string { return "mysql-" + string(c.Port) + "-backup" }},
 	{"backup_data_dir", func(c *Config) *string { return &c.BackupDataDir }, func(c *Config) string { return joinPath(c.BackupBase, c.BackupDataTail) }},
@@ -64,6 +66,9 @@ func (c *Config) derive(now time.Time) error {
 	}
 	if c.Des3Digest == "" {
 		c.Des3Digest = DefaultDes3Digest
+	}
+	if c.BinlogArchiveInterval == "" {
+		c.BinlogArchiveInterval = DefaultBinlogArchiveInterval
 	}
 	if c.ArchiveFormat == "" {
 		c.ArchiveFormat = FormatLegacy

@@ -117,7 +117,34 @@ func (c *Config) checkNumbers() error {
 	if id, err := c.TmpServerID.Uint(); err != nil || id < 1 || id > MaxServerID {
 		return c.errKey("tmp_server_id", "%q (from {instance_id}00{port}) is not a server id 1-%d; set tmp_server_id", string(c.TmpServerID), uint64(MaxServerID))
 	}
+	return c.checkBinlogArchive()
+}
+
+// checkBinlogArchive checks binlog-archive's replica id (it must be no
+// other server's: not tmp_server_id, no source's) and its interval.
+func (c *Config) checkBinlogArchive() error {
+	id, err := c.BinlogArchiveServerID.Uint()
+	switch {
+	case err != nil || id < 1 || id > MaxServerID:
+		return c.errKey("binlog_archive_server_id", "%q (from {instance_id}01{port}) is not a server id 1-%d; set binlog_archive_server_id", string(c.BinlogArchiveServerID), uint64(MaxServerID))
+	case string(c.BinlogArchiveServerID) == string(c.TmpServerID):
+		return c.errKey("binlog_archive_server_id", "%s is also tmp_server_id", c.BinlogArchiveServerID)
+	}
+	for _, s := range c.SourcesResolved() {
+		if string(s.ID) == string(c.BinlogArchiveServerID) {
+			return c.errKey("binlog_archive_server_id", "%s is also the id of a replication source", c.BinlogArchiveServerID)
+		}
+	}
+	if d, err := time.ParseDuration(c.BinlogArchiveInterval); err != nil || d < 100*time.Millisecond || d > time.Minute {
+		return c.errKey("binlog_archive_interval", "want a duration from 100ms to 1m, got %q", c.BinlogArchiveInterval)
+	}
 	return nil
+}
+
+// BinlogArchiveEvery is binlog_archive_interval as a duration.
+func (c *Config) BinlogArchiveEvery() time.Duration {
+	d, _ := time.ParseDuration(c.BinlogArchiveInterval)
+	return d
 }
 
 func (c *Config) checkDateStr() error {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -129,4 +130,17 @@ func MachineID() string {
 func Hostname() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// SealingKeys are the keys v2 objects and archived binlogs are encrypted
+// to: encryption_recipients, or the passphrase.
+func (in *Instance) SealingKeys() (archive.V2Keys, error) {
+	cfg := in.Cfg
+	switch {
+	case len(cfg.EncryptionRecipients) > 0:
+		return archive.RecipientKeys(cfg.EncryptionRecipients)
+	case cfg.EncryptionPassphraseFile != "":
+		return archive.PassphraseFile(cfg.PassphraseFile())
+	}
+	return archive.V2Keys{}, &conf.Error{File: cfg.Path, Key: "encryption_recipients", Msg: "archive_format v2 and binlog-archive need age public keys here (or encryption_passphrase_file)"}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // ServerVersion returns SELECT VERSION().
@@ -42,4 +43,15 @@ func InstanceID(ctx context.Context, db *sql.DB) string {
 		return "server_id:" + id
 	}
 	return ""
+}
+
+// PurgeBinlogsTo removes the binlogs before file.
+func PurgeBinlogsTo(ctx context.Context, db *sql.DB, file string) error {
+	if strings.ContainsAny(file, `'"\`) {
+		return fmt.Errorf("purge binary logs: unexpected name %q", file)
+	}
+	if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS TO '"+file+"'"); err != nil {
+		return fmt.Errorf("purge binary logs to %s: %w", file, err)
+	}
+	return nil
 }

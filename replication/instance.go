@@ -68,7 +68,7 @@ func Collect(ctx context.Context, db *sql.DB, name string) (InstanceStatus, erro
 			return st, err
 		}
 	}
-	if st.Binlog, err = binlogPosition(ctx, db, v); err != nil {
+	if st.Binlog, err = ReadBinlogPosition(ctx, db, v); err != nil {
 		return st, err
 	}
 	if st.Channels, err = ReadStatus(ctx, db, v); err != nil {
@@ -78,7 +78,9 @@ func Collect(ctx context.Context, db *sql.DB, name string) (InstanceStatus, erro
 	return st, err
 }
 
-func binlogPosition(ctx context.Context, db *sql.DB, v mysqld.Version) (BinlogPosition, error) {
+// ReadBinlogPosition is the server's binlog end and GTID position (an empty
+// file when binary logging is off).
+func ReadBinlogPosition(ctx context.Context, db *sql.DB, v mysqld.Version) (BinlogPosition, error) {
 	q := "SHOW MASTER STATUS"
 	if v.Flavor == MySQL && v.AtLeast(8, 2, 0) {
 		q = "SHOW BINARY LOG STATUS"

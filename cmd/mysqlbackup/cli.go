@@ -37,6 +37,8 @@ type CLI struct {
 	CatchupBinlog    CatchupBinlogCmd    `cmd:"" name:"catchup_binlog" aliases:"catchup-binlog" help:"Fetch from every replication source what was written after the backup, under a temporary server-id."`
 	SetupReplication SetupReplicationCmd `cmd:"" name:"setup_replication" aliases:"setup-replication" help:"Recreate one replication channel master-<id> per configured source."`
 
+	BinlogArchive BinlogArchiveCmd `cmd:"" name:"binlog-archive" help:"Archive the instance's binary logs to S3 as they are written (every binlog_archive_interval), encrypted, resuming where the archive ends."`
+
 	List   ListCmd   `cmd:"" help:"List the backups of the port (or --all-ports): date, size, checksum, position, complete or not."`
 	Verify VerifyCmd `cmd:"" help:"Download the backup of --date-str (or latest) and check everything, writing nothing."`
 	Remove RemoveCmd `cmd:"" help:"Remove the backup of --date-str."`

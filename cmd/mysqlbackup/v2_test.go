@@ -329,7 +329,7 @@ func TestV2WithAPassphraseBacksUpVerifiesAndRefusesAnotherPassphrase(t *testing.
 		t.Errorf("another passphrase: exit %d, %q", r.code, lastLine(r.stderr))
 	}
 	noKeys := instanceConf(t, in, m, "purge_binlog_days: 0\narchive_format: v2\n")
-	if r := runCLI(t, "--conf-path", noKeys, "--date-str", "2026_11_24", "backup"); r.code != 2 || !strings.Contains(lastLine(r.stderr), "encryption_recipients: archive_format v2 needs age public keys") {
+	if r := runCLI(t, "--conf-path", noKeys, "--date-str", "2026_11_24", "backup"); r.code != 2 || !strings.Contains(lastLine(r.stderr), "encryption_recipients: archive_format v2 and binlog-archive need age public keys") {
 		t.Errorf("v2 without keys: exit %d, %q; want the config error (exit 2)", r.code, lastLine(r.stderr))
 	}
 	if r := runCLI(t, "--conf-path", noKeys, "verify"); r.code != 2 || !strings.Contains(lastLine(r.stderr), "encryption_identity_file") {

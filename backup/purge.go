@@ -1,0 +1,89 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+)
+
+// purge removes the binlogs older than purge_binlog_days, as the legacy
+// tool did, but never one the binlog archive of the port has not stored
+// whole while there is one: that would be a hole in the archive.
+func (r *run) purge(ctx context.Context) error {
+	days := *r.cfg.PurgeBinlogDays
+	if days == 0 {
+		r.in.Log.Info("binlog purge off (purge_binlog_days: 0)")
+		return nil
+	}
+	archived, err := r.archivedBinlogs(ctx)
+	if err != nil {
+		return err
+	}
+	if archived == nil {
+		return mysqld.PurgeBinlogsOlderThan(ctx, r.db, days)
+	}
+	var before int64
+	if err := r.db.QueryRowContext(ctx, "SELECT UNIX_TIMESTAMP(CURDATE() - INTERVAL ? DAY)", days).Scan(&before); err != nil {
+		return fmt.Errorf("purge binary logs: %w", err)
+	}
+	s, err := binlogsync.Take(ctx, r.db)
+	if err != nil {
+		return err
+	}
+	// The first file that stays: the first one young enough, or the first
+	// the archive does not hold whole (the active one never is).
+	keep, held := len(s.Files)-1, ""
+	for i, f := range s.Files[:len(s.Files)-1] {
+		fi, err := os.Stat(filepath.Join(s.Dir, f.Name))
+		if err != nil {
+			return fmt.Errorf("purge binary logs: %w", err)
+		}
+		if fi.ModTime().Unix() >= before {
+			keep = i
+			break
+		}
+		if !archived[f.Name] {
+			keep, held = i, f.Name
+			break
+		}
+	}
+	if held != "" {
+		r.in.Log.Warn("binlogs kept past purge_binlog_days: the binlog archive has not stored them yet", "from", held, "before", time.Unix(before, 0).Format(time.DateOnly))
+	}
+	if keep == 0 {
+		return nil
+	}
+	return mysqld.PurgeBinlogsTo(ctx, r.db, s.Files[keep].Name)
+}
+
+// archivedBinlogs are the binlog files the port's binlog archive holds
+// whole, or nil when the port has no binlog archive.
+func (r *run) archivedBinlogs(ctx context.Context) (map[string]bool, error) {
+	if r.cfg.S3Bucket == "" {
+		return nil, nil
+	}
+	st, err := r.in.Store()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := binlogarchive.ReadIndex(ctx, st, string(r.cfg.Port))
+	if err != nil {
+		return nil, fmt.Errorf("purge binary logs: %w", err)
+	}
+	if len(ix.Files) == 0 {
+		return nil, nil
+	}
+	closed := map[string]bool{}
+	for _, f := range ix.Files {
+		if f.Closed {
+			closed[f.Name] = true
+		}
+	}
+	return closed, nil
+}

@@ -1,0 +1,438 @@
+package binlogarchive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	gomysql "github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/replication"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// Options are what an archiver runs with.
+type Options struct {
+	Store    s3.Store
+	Keys     archive.V2Keys // sealing keys (encryption_recipients or the passphrase)
+	Port     string
+	Conn     mysqld.Conn // the instance, over its socket
+	ServerID uint32      // the archiver's own id as a replica
+	// Interval bounds how long an archived event waits before it is
+	// durable in the store (binlog_archive_interval).
+	Interval time.Duration
+	// Once archives up to the server's end at the start, then returns.
+	Once bool
+	Log  *slog.Logger
+}
+
+// Result says what a run archived.
+type Result struct {
+	Segments int
+	Bytes    int64  // binlog bytes made durable
+	Position string // file:pos the archive ends at
+}
+
+// maxPending bounds the binlog bytes held in memory while the store does
+// not take them; beyond it the archiver fails, loudly.
+const maxPending = 64 << 20
+
+// binlogMagic starts every binlog file.
+var binlogMagic = []byte{0xfe, 'b', 'i', 'n'}
+
+// Event types the archiver treats specially.
+const (
+	rotateEvent    = 4
+	formatDescr    = 15
+	heartbeatEvent = 27
+	mysqlGTID      = 33
+	mariadbGTID    = 162
+	artificialFlag = 0x20
+)
+
+// archiver is the state of one run.
+type archiver struct {
+	o       Options
+	ix      *Index
+	file    string // the binlog file being archived
+	offset  uint64 // where its archived bytes end, pending ones included
+	pending bytes.Buffer
+	start   uint64 // file offset of pending's first byte
+	first   time.Time
+	last    time.Time
+	gtids   map[string][2]string
+	res     Result
+}
+
+// Run archives the instance's binlogs from where the archive ends (or,
+// the first time, from the oldest binlog the server has) until ctx ends
+// (then what is pending is made durable and Run returns without error),
+// or with Once up to the server's end at the start.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	db, err := o.Conn.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	srv, err := serverInfo(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if srv.id == o.ServerID {
+		return nil, fmt.Errorf("binlog_archive_server_id %d is the instance's own server_id: set another", o.ServerID)
+	}
+	ix, err := ReadIndex(ctx, o.Store, o.Port)
+	if err != nil {
+		return nil, err
+	}
+	a := &archiver{o: o, ix: ix}
+	file, pos, err := a.startAt(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	ix.ServerID = srv.id
+	return a.stream(ctx, srv, file, pos)
+}
+
+// server is what the archiver reads from the instance before streaming.
+type server struct {
+	id      uint32
+	flavor  string
+	logs    []string // SHOW BINARY LOGS, oldest first
+	endFile string   // SHOW MASTER STATUS at the start
+	endPos  uint64
+}
+
+func serverInfo(ctx context.Context, db *sql.DB) (server, error) {
+	var s server
+	if err := db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&s.id); err != nil {
+		return s, fmt.Errorf("server_id: %w", err)
+	}
+	version, err := mysqld.ServerVersion(ctx, db)
+	if err != nil {
+		return s, err
+	}
+	v, err := mysqld.ParseVersion(version)
+	if err != nil {
+		return s, err
+	}
+	s.flavor = mysql.MySQLFlavor
+	if v.Flavor == mysqld.MariaDB {
+		s.flavor = mysql.MariaDBFlavor
+	}
+	logs, err := binlogsync.ListBinaryLogs(ctx, db)
+	if err != nil {
+		return s, fmt.Errorf("binary logging off? %w", err)
+	}
+	for _, f := range logs {
+		s.logs = append(s.logs, f.Name)
+	}
+	end, err := replication.ReadBinlogPosition(ctx, db, v)
+	if err != nil {
+		return s, err
+	}
+	s.endFile, s.endPos = end.File, end.Position
+	return s, nil
+}
+
+// startAt is where this run starts: where the archive ends, or the
+// oldest binlog the first time. A file the archive needs that the server
+// purged is a gap: it is recorded in the index and fails this run; the
+// next one goes on from the oldest binlog the server has.
+func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, error) {
+	if len(srv.logs) == 0 {
+		return "", 0, errors.New("the server lists no binary log")
+	}
+	file, pos, ok := a.ix.Position()
+	if !ok {
+		a.o.Log.Info("binlog archive empty: starting at the oldest binlog", "file", srv.logs[0])
+		return srv.logs[0], 0, nil
+	}
+	if last := a.ix.Files[len(a.ix.Files)-1]; last.Closed {
+		next, err := nextName(file)
+		if err != nil {
+			return "", 0, err
+		}
+		file, pos = next, 0
+	}
+	for _, l := range srv.logs {
+		if l == file {
+			return file, pos, nil
+		}
+	}
+	if num(file) > num(srv.logs[len(srv.logs)-1]) {
+		return "", 0, fmt.Errorf("the archive ends at %s:%d, past the server's last binlog %s: another server's archive?", file, pos, srv.logs[len(srv.logs)-1])
+	}
+	gap := Gap{After: fmt.Sprintf("%s:%d", file, pos), Resume: srv.logs[0], Found: time.Now().UTC()}
+	a.ix.Gaps = append(a.ix.Gaps, gap)
+	if f := a.ix.file(file); len(f.Segments) > 0 {
+		f.Closed = true
+	}
+	a.ix.file(srv.logs[0])
+	if err := a.ix.write(ctx, a.o.Store); err != nil {
+		return "", 0, err
+	}
+	return "", 0, fmt.Errorf("the server purged binlogs the archive did not have: a gap after %s up to %s, recorded in the index; the next run goes on from %s", gap.After, gap.Resume, gap.Resume)
+}
+
+// nextName is the binlog file after name (base.000042 → base.000043).
+func nextName(name string) (string, error) {
+	i := strings.LastIndexByte(name, '.')
+	n, err := strconv.Atoi(name[i+1:])
+	if i < 0 || err != nil {
+		return "", fmt.Errorf("binlog %s: no sequence number", name)
+	}
+	return fmt.Sprintf("%s.%0*d", name[:i], len(name)-i-1, n+1), nil
+}
+
+// num is a binlog file's sequence number (-1 if none).
+func num(name string) int {
+	n, err := strconv.Atoi(name[strings.LastIndexByte(name, '.')+1:])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// stream reads the binlog from file:pos as a replica and archives it.
+func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint64) (*Result, error) {
+	o := a.o
+	socket := o.Conn.Socket
+	var flags uint16
+	if srv.flavor == mysql.MariaDBFlavor {
+		// MariaDB leaves a replica's Annotate_rows events out unless asked:
+		// the archive holds the file as it is, every event.
+		flags = gomysql.BINLOG_SEND_ANNOTATE_ROWS_EVENT
+	}
+	syncer := gomysql.NewBinlogSyncer(gomysql.BinlogSyncerConfig{
+		DumpCommandFlag: flags,
+		ServerID:        o.ServerID, Flavor: srv.flavor, Host: "localhost", User: o.Conn.User, Password: o.Conn.Password,
+		RawModeEnabled: true, Logger: o.Log.With("component", "binlog-syncer"),
+		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	})
+	defer syncer.Close()
+	a.file, a.offset, a.start = file, pos, pos
+	from := max(pos, 4)
+	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(from)})
+	if err != nil {
+		return nil, fmt.Errorf("binlog stream from %s:%d: %w", file, from, err)
+	}
+	o.Log.Info("archiving binlogs", "from", fmt.Sprintf("%s:%d", file, from), "once", o.Once)
+	if pos < 4 {
+		a.pending.Write(binlogMagic)
+		a.offset, a.start = 4, 0
+	}
+	flushAt := time.Now().Add(o.Interval)
+	for {
+		if o.Once && a.reached(srv) {
+			return a.finish(ctx)
+		}
+		wait, cancel := context.WithDeadline(ctx, flushAt)
+		ev, err := streamer.GetEvent(wait)
+		cancel()
+		switch {
+		case ctx.Err() != nil: // stopped: what is pending becomes durable first
+			return a.finish(context.WithoutCancel(ctx))
+		case errors.Is(err, context.DeadlineExceeded):
+			if err := a.flush(ctx); err != nil {
+				return &a.res, err
+			}
+			flushAt = time.Now().Add(o.Interval)
+			continue
+		case err != nil:
+			return &a.res, fmt.Errorf("binlog stream: %w", err)
+		}
+		if err := a.handle(ctx, ev); err != nil {
+			return &a.res, err
+		}
+		if a.pending.Len() > maxPending/4 {
+			if err := a.flush(ctx); err != nil {
+				return &a.res, err
+			}
+		}
+	}
+}
+
+// reached says whether the archive holds the server's end at the start.
+func (a *archiver) reached(srv server) bool {
+	return num(a.file) > num(srv.endFile) || (a.file == srv.endFile && a.offset >= srv.endPos)
+}
+
+// finish makes what is pending durable.
+func (a *archiver) finish(ctx context.Context) (*Result, error) {
+	err := a.flush(ctx)
+	a.res.Position = fmt.Sprintf("%s:%d", a.file, a.offset)
+	return &a.res, err
+}
+
+// handle takes one event: the file's bytes go to pending in order; what
+// the server made up for this connection (fake rotates, the format
+// description of a start inside a file, heartbeats) is not the file's.
+func (a *archiver) handle(ctx context.Context, ev *gomysql.BinlogEvent) error {
+	h := ev.Header
+	artificial := h.LogPos == 0 || h.Flags&artificialFlag != 0 || h.EventType == heartbeatEvent
+	if h.EventType == rotateEvent {
+		rot, ok := ev.Event.(*gomysql.RotateEvent)
+		if !ok {
+			return errors.New("binlog stream: a rotate event that does not parse")
+		}
+		if !artificial && h.Timestamp != 0 {
+			if err := a.append(ev); err != nil {
+				return err
+			}
+		}
+		return a.rotate(ctx, string(rot.NextLogName), rot.Position, !artificial && h.Timestamp != 0)
+	}
+	if artificial {
+		return nil
+	}
+	end := uint64(h.LogPos)
+	size := uint64(len(ev.RawData))
+	switch {
+	case end <= a.offset: // already archived (the format description of a start inside the file)
+		return nil
+	case end != a.offset+size:
+		return fmt.Errorf("binlog stream: an event of %s ends at %d, %d bytes after the archive's end %d: the stream has a gap", a.file, end, size, a.offset)
+	}
+	return a.append(ev)
+}
+
+// append adds the event's bytes to pending.
+func (a *archiver) append(ev *gomysql.BinlogEvent) error {
+	if a.pending.Len() > maxPending {
+		return fmt.Errorf("%d bytes of binlog wait for the store: giving up", a.pending.Len())
+	}
+	a.pending.Write(ev.RawData)
+	a.offset += uint64(len(ev.RawData))
+	t := time.Unix(int64(ev.Header.Timestamp), 0).UTC()
+	if a.first.IsZero() {
+		a.first = t
+	}
+	a.last = t
+	a.noteGTID(ev)
+	return nil
+}
+
+// noteGTID records the GTID of a transaction's first event.
+func (a *archiver) noteGTID(ev *gomysql.BinlogEvent) {
+	body := ev.RawData[19:]
+	var key, seq string
+	switch ev.Header.EventType {
+	case mariadbGTID:
+		if len(body) < 12 {
+			return
+		}
+		key = strconv.FormatUint(uint64(binary.LittleEndian.Uint32(body[8:12])), 10)
+		seq = fmt.Sprintf("%s-%d-%d", key, ev.Header.ServerID, binary.LittleEndian.Uint64(body[0:8]))
+	case mysqlGTID:
+		if len(body) < 25 {
+			return
+		}
+		key = uuidString(body[1:17])
+		seq = strconv.FormatUint(binary.LittleEndian.Uint64(body[17:25]), 10)
+	default:
+		return
+	}
+	if a.gtids == nil {
+		a.gtids = map[string][2]string{}
+	}
+	r, ok := a.gtids[key]
+	if !ok {
+		r[0] = seq
+	}
+	r[1] = seq
+	a.gtids[key] = r
+}
+
+func uuidString(b []byte) string {
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// rotate moves to the next file: what is pending of this one is made
+// durable and, when the server ended it (a real rotate) or moved past it,
+// the file is closed in the index.
+func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real bool) error {
+	if next == a.file {
+		return nil // the fake rotate that starts a stream
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	a.ix.file(a.file).Closed = true
+	if !real {
+		a.o.Log.Info("binlog file ended without a rotate event (server restart)", "file", a.file, "end", a.offset)
+	}
+	if err := a.ix.write(ctx, a.o.Store); err != nil {
+		return fmt.Errorf("binlog archive index: %w", err)
+	}
+	a.file, a.offset, a.start = next, 4, 0
+	a.pending.Write(binlogMagic)
+	if pos > 4 {
+		return fmt.Errorf("binlog stream: the server continues %s at %d, not at its start", next, pos)
+	}
+	return nil
+}
+
+// flush makes pending durable: sealed, stored, its size checked, then
+// named in the index. On a store error pending stays for the next flush.
+func (a *archiver) flush(ctx context.Context) error {
+	if a.pending.Len() == 0 || (a.pending.Len() == 4 && a.start == 0 && a.offset == 4) {
+		return nil
+	}
+	sealed, err := archive.SealBytes(a.pending.Bytes(), a.o.Keys)
+	if err != nil {
+		return err
+	}
+	key := SegmentKey(a.o.Port, a.file, a.start)
+	if err := a.o.Store.Put(ctx, key, bytes.NewReader(sealed), nil); err != nil {
+		return fmt.Errorf("binlog segment %s: %w", key, err)
+	}
+	info, err := a.o.Store.Head(ctx, key)
+	if err != nil {
+		return fmt.Errorf("binlog segment %s: %w", key, err)
+	}
+	if info.Size != int64(len(sealed)) {
+		return fmt.Errorf("binlog segment %s: s3 has %d bytes, sent %d", key, info.Size, len(sealed))
+	}
+	sum := sha256.Sum256(sealed)
+	seg := Segment{Key: key, Start: a.start, End: a.offset, Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:]),
+		FirstEvent: a.first, LastEvent: a.last}
+	for k, r := range a.gtids {
+		if seg.GTIDs == nil {
+			seg.GTIDs = map[string]string{}
+		}
+		seg.GTIDs[k] = r[0] + ".." + r[1]
+	}
+	f := a.ix.file(a.file)
+	f.Segments = append(f.Segments, seg)
+	if err := a.ix.write(ctx, a.o.Store); err != nil {
+		f.Segments = f.Segments[:len(f.Segments)-1]
+		return fmt.Errorf("binlog archive index: %w", err)
+	}
+	a.res.Segments++
+	a.res.Bytes += int64(a.offset - a.start)
+	a.pending.Reset()
+	a.start, a.first, a.last, a.gtids = a.offset, time.Time{}, time.Time{}, nil
+	return nil
+}

@@ -1,0 +1,137 @@
+// Package binlogarchive archives an instance's binary logs to S3 as they
+// are written: it reads them as a replica does (go-mysql's BinlogSyncer,
+// raw events) and stores each file's bytes, unchanged, as append-only
+// segments sealed like v2 objects (zstd + age), flushed every interval and
+// at every rotation, with an index that says what is durable.
+//
+// Layout, one prefix per port beside the backups:
+//
+//	binlog-archive/{port}/index.json                       what is archived
+//	binlog-archive/{port}/{binlog file}/{start}.zst.age    the file's bytes [start, end)
+//
+// Decoded and concatenated in order, a file's segments are the server's
+// file, byte for byte, so mariadb-binlog reads them as it reads the
+// server's own.
+package binlogarchive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// IndexVersion is the index format this package writes and reads.
+const IndexVersion = 1
+
+// Prefix is where the archive of port lives.
+func Prefix(port string) string { return "binlog-archive/" + port + "/" }
+
+// IndexName is the index's object name under Prefix.
+const IndexName = "index.json"
+
+// SegmentKey is the key of the segment of file that starts at start.
+// A segment rewritten from the same start (a run killed before its index
+// named it) replaces the orphan.
+func SegmentKey(port, file string, start uint64) string {
+	return fmt.Sprintf("%s%s/%012d.zst.age", Prefix(port), file, start)
+}
+
+// Index is what the archive of a port holds: per binlog file, its
+// segments in order, and every gap the archiver found.
+type Index struct {
+	FormatVersion int       `json:"format_version"`
+	Port          string    `json:"port"`
+	ServerID      uint32    `json:"server_id"` // of the archived server
+	Files         []File    `json:"files"`
+	Gaps          []Gap     `json:"gaps,omitempty"`
+	Updated       time.Time `json:"updated"`
+}
+
+// File is one archived binlog file.
+type File struct {
+	Name     string    `json:"name"`
+	Segments []Segment `json:"segments"`
+	// Closed: the file ended (its rotate event is archived).
+	Closed bool `json:"closed,omitempty"`
+}
+
+// Segment is the file's bytes [Start, End), stored sealed at Key.
+type Segment struct {
+	Key    string `json:"key"`
+	Start  uint64 `json:"start"`
+	End    uint64 `json:"end"`
+	Stored int64  `json:"stored"` // bytes in the store
+	SHA256 string `json:"sha256"` // of the stored bytes
+	// FirstEvent and LastEvent are the timestamps of its first and last
+	// events (the server's clock, second resolution).
+	FirstEvent time.Time `json:"first_event,omitzero"`
+	LastEvent  time.Time `json:"last_event,omitzero"`
+	// GTIDs is the range of GTIDs its transactions carry, per domain
+	// (MariaDB) or source uuid (MySQL): "first-last" sequence numbers.
+	GTIDs map[string]string `json:"gtids,omitempty"`
+}
+
+// Gap is a range the archive misses: the server purged binlogs before
+// they were archived.
+type Gap struct {
+	After  string    `json:"after"`  // last archived file (and position) before the gap
+	Resume string    `json:"resume"` // first file archived after it
+	Found  time.Time `json:"found"`
+}
+
+// End is where the archive of the file ends.
+func (f File) End() uint64 {
+	if len(f.Segments) == 0 {
+		return 0
+	}
+	return f.Segments[len(f.Segments)-1].End
+}
+
+// Position is where archiving resumes: the end of the last file's last
+// segment, or the start of the file after a closed one (false when the
+// archive is empty).
+func (ix *Index) Position() (file string, pos uint64, ok bool) {
+	if len(ix.Files) == 0 {
+		return "", 0, false
+	}
+	last := ix.Files[len(ix.Files)-1]
+	return last.Name, last.End(), true
+}
+
+// ReadIndex reads the archive's index of port; an empty index when there
+// is none yet.
+func ReadIndex(ctx context.Context, st s3.Store, port string) (*Index, error) {
+	ix := &Index{FormatVersion: IndexVersion, Port: port}
+	err := catalog.ReadJSON(ctx, st, Prefix(port)+IndexName, ix)
+	if errors.Is(err, s3.ErrNotExist) {
+		return &Index{FormatVersion: IndexVersion, Port: port}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("binlog archive index: %w", err)
+	}
+	if ix.FormatVersion != IndexVersion {
+		return nil, fmt.Errorf("binlog archive index of port %s has format_version %d, this mysqlbackup reads %d", port, ix.FormatVersion, IndexVersion)
+	}
+	return ix, nil
+}
+
+// write stores the index.
+func (ix *Index) write(ctx context.Context, st s3.Store) error {
+	ix.Updated = time.Now().UTC()
+	return catalog.PutJSON(ctx, st, Prefix(ix.Port)+IndexName, ix)
+}
+
+// file is the index entry of name, added when missing.
+func (ix *Index) file(name string) *File {
+	for i := range ix.Files {
+		if ix.Files[i].Name == name {
+			return &ix.Files[i]
+		}
+	}
+	ix.Files = append(ix.Files, File{Name: name})
+	return &ix.Files[len(ix.Files)-1]
+}

@@ -1,0 +1,66 @@
+package binlogarchive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+)
+
+// ReadFile writes the archived bytes of the binlog file f to w, segment by
+// segment: each one's stored SHA-256 checked, opened, and contiguous with
+// the one before. The result is the server's file from offset 0 up to
+// f.End().
+func ReadFile(ctx context.Context, st s3.Store, keys archive.V2Keys, f File, w io.Writer) error {
+	var at uint64
+	for _, seg := range f.Segments {
+		if seg.Start != at {
+			return fmt.Errorf("binlog %s: segment %s starts at %d, the one before ends at %d", f.Name, seg.Key, seg.Start, at)
+		}
+		data, err := readSegment(ctx, st, keys, seg)
+		if err != nil {
+			return err
+		}
+		if uint64(len(data)) != seg.End-seg.Start {
+			return fmt.Errorf("binlog segment %s holds %d bytes, the index says %d", seg.Key, len(data), seg.End-seg.Start)
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		at = seg.End
+	}
+	return nil
+}
+
+// readSegment gets one segment, checks its SHA-256 and opens it.
+func readSegment(ctx context.Context, st s3.Store, keys archive.V2Keys, seg Segment) ([]byte, error) {
+	rc, err := st.Get(ctx, seg.Key, 0)
+	if err != nil {
+		return nil, fmt.Errorf("binlog segment %s: %w", seg.Key, err)
+	}
+	defer rc.Close()
+	sealed, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("binlog segment %s: %w", seg.Key, err)
+	}
+	sum := sha256.Sum256(sealed)
+	if got := hex.EncodeToString(sum[:]); got != seg.SHA256 || int64(len(sealed)) != seg.Stored {
+		return nil, fmt.Errorf("%w: binlog segment %s has %d bytes sha256 %s, the index says %d bytes %s", catalog.ErrChecksumMismatch, seg.Key, len(sealed), got, seg.Stored, seg.SHA256)
+	}
+	r, err := archive.OpenV2(bytes.NewReader(sealed), keys)
+	if err != nil {
+		return nil, fmt.Errorf("binlog segment %s: %w", seg.Key, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("binlog segment %s: %w", seg.Key, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+)
+
+// archiveMatchesServer decodes every archived binlog file and compares it
+// with the server's file, byte for byte: closed files whole, the last one
+// up to where the archive ends. It returns the archived files' names.
+func archiveMatchesServer(t *testing.T, in *testbed.Instance, m *testbed.MinIO) []string {
+	t.Helper()
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := archive.IdentityFile(filepath.Join(in.ConfBase, "age.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for i, f := range ix.Files {
+		var got bytes.Buffer
+		if err := binlogarchive.ReadFile(t.Context(), m.Store(), keys, f, &got); err != nil {
+			t.Fatalf("read the archived %s: %v", f.Name, err)
+		}
+		want, err := os.ReadFile(filepath.Join(in.BinlogDir(), f.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Closed || i < len(ix.Files)-1 {
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("archived %s: %d bytes, the server's file has %d (or differs)", f.Name, got.Len(), len(want))
+			}
+		} else if !sameOpenBinlog(got.Bytes(), want) {
+			t.Errorf("archived %s (open): its %d bytes are not the start of the server's file", f.Name, got.Len())
+		}
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+func TestBinlogArchiveHoldsTheServersBinlogsByteForByteAcrossRotationsAndRuns(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64))",
+		"INSERT INTO app.t SELECT seq, 'first' FROM app.seq_1_to_2000", "FLUSH BINARY LOGS",
+		"INSERT INTO app.t SELECT seq, 'second' FROM app.seq_2001_to_3000", "FLUSH BINARY LOGS",
+		"UPDATE app.t SET v = 'third' WHERE id < 100")
+	r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once")
+	if r.code != 0 {
+		t.Fatalf("binlog-archive --once: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if names := archiveMatchesServer(t, in, m); len(names) < 3 {
+		t.Fatalf("archived %v, want every binlog since the oldest", names)
+	}
+	// A second run resumes where the first ended: no gap, no duplicate.
+	in.Exec("INSERT INTO app.t SELECT seq, 'fourth' FROM app.seq_3001_to_4000", "FLUSH BINARY LOGS", "DELETE FROM app.t WHERE id > 3900")
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("second binlog-archive --once: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	archiveMatchesServer(t, in, m)
+}
+
+func TestBinlogArchiveKilledWhileArchivingResumesWithoutAGapOrADuplicate(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 200ms\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64))")
+	cmd := cliCommand(t, "--conf-path", confPath, "binlog-archive")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for i := 1; i <= 30; i++ {
+		in.Exec(fmt.Sprintf("INSERT INTO app.t SELECT seq, 'row' FROM app.seq_%d_to_%d", i*100, i*100+99))
+		if i%10 == 0 {
+			in.Exec("FLUSH BINARY LOGS")
+		}
+		time.Sleep(20 * time.Millisecond) // let segments be written while the load goes on
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the archiver ended on its own: %v", err)
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	in.Exec("INSERT INTO app.t SELECT seq, 'after the kill' FROM app.seq_5000_to_5100")
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("binlog-archive --once after a SIGKILL: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if names := archiveMatchesServer(t, in, m); len(names) < 4 {
+		t.Errorf("archived %v, want the four binlog files", names)
+	}
+}
+
+func TestBinlogArchiveRecordsAGapWhenTheServerPurgedWhatItHadNotArchived(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)")
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("binlog-archive --once: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Exec("INSERT INTO app.t VALUES (1)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (2)", "FLUSH BINARY LOGS",
+		"PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 DAY")
+	r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once")
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "the server purged binlogs the archive did not have: a gap after") {
+		t.Fatalf("binlog-archive over a purge: exit %d, %q; want the gap named", r.code, lastLine(r.stderr))
+	}
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	if err != nil || len(ix.Gaps) != 1 {
+		t.Fatalf("index gaps %+v, %v; want the one gap", ix.Gaps, err)
+	}
+	in.Exec("INSERT INTO app.t VALUES (3)")
+	if r := runCLI(t, "-v", "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("binlog-archive after the gap: exit %d: %s\n%s", r.code, lastLine(r.stderr), r.stderr)
+	}
+	archiveMatchesServerAfterGap(t, in, m)
+}
+
+// archiveMatchesServerAfterGap compares the files the server still has.
+func archiveMatchesServerAfterGap(t *testing.T, in *testbed.Instance, m *testbed.MinIO) {
+	t.Helper()
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := archive.IdentityFile(filepath.Join(in.ConfBase, "age.key"))
+	last := ix.Files[len(ix.Files)-1]
+	var got bytes.Buffer
+	if err := binlogarchive.ReadFile(t.Context(), m.Store(), keys, last, &got); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(in.BinlogDir(), last.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() == 0 || !sameOpenBinlog(got.Bytes(), want) {
+		t.Errorf("the file archived after the gap, %s: %d bytes, not the start of the server's %d", last.Name, got.Len(), len(want))
+	}
+}
+
+// sameOpenBinlog says whether got is the start of the server's open binlog
+// want. The server sends a file's first event (its format description)
+// with the "in use" flag cleared, as the file has it once closed; that
+// flag and the event's checksum are the only bytes that may differ.
+func sameOpenBinlog(got, want []byte) bool {
+	if len(got) > len(want) || len(got) < 23 {
+		return false
+	}
+	fde := 4 + int(binary.LittleEndian.Uint32(got[4+9:4+13]))
+	if fde > len(got) {
+		return false
+	}
+	flags := 4 + 17
+	return bytes.Equal(got[:flags], want[:flags]) && got[flags]|1 == want[flags]|1 && got[flags+1] == want[flags+1] &&
+		bytes.Equal(got[flags+2:fde-4], want[flags+2:fde-4]) && bytes.Equal(got[fde:], want[fde:len(got)])
+}
+
+// With a binlog archive, purge_binlog_days purges only what the archive
+// holds whole: a binlog it has not stored yet stays, however old.
+func TestBackupPurgesNoBinlogTheArchiveHasNotStored(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 1\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)", "FLUSH BINARY LOGS",
+		"INSERT INTO app.t VALUES (2)", "FLUSH BINARY LOGS")
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 { // holds 000001 and 000002 whole
+		t.Fatalf("binlog-archive --once: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Exec("INSERT INTO app.t VALUES (3)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (4)") // 000003 closed, not archived
+	old := time.Now().Add(-72 * time.Hour)
+	files, _ := filepath.Glob(filepath.Join(in.BinlogDir(), "mysql-bin.[0-9]*"))
+	for _, f := range files[:len(files)-1] { // every closed binlog is three days old
+		os.Chtimes(f, old, old)
+	}
+	if r := runCLI(t, "--conf-path", confPath, "backup"); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	var left []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			left = append(left, filepath.Base(f))
+		}
+	}
+	if strings.Join(left, ",") != "mysql-bin.000003,mysql-bin.000004" {
+		t.Errorf("binlogs left %v, want the archived ones purged and the unarchived 000003 kept", left)
+	}
+}
