@@ -37,7 +37,25 @@ type Options struct {
 	Interval time.Duration
 	// Once archives up to the server's end at the start, then returns.
 	Once bool
-	Log  *slog.Logger
+	// StoreOutage is how long a run without Once keeps retrying a store
+	// that fails before it gives up (default 10 minutes). The stream waits
+	// meanwhile: memory stays bounded, the server keeps its binlogs.
+	StoreOutage time.Duration
+	// OnState, when set, is told the archiver's state after every flush
+	// and every idle interval (metrics).
+	OnState func(State)
+	Log     *slog.Logger
+}
+
+// State is what the archiver reports.
+type State struct {
+	Position  string    // file:pos the durable archive ends at
+	LastEvent time.Time // timestamp of the last durable event
+	// Lag is how long the oldest event made durable by this flush waited
+	// since the server wrote it; 0 when nothing was waiting.
+	Lag      time.Duration
+	Errors   int // store failures so far
+	Segments int
 }
 
 // Result says what a run archived.
@@ -76,6 +94,8 @@ type archiver struct {
 	last    time.Time
 	gtids   map[string][2]string
 	res     Result
+	errors  int
+	durable time.Time // timestamp of the last durable event
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -85,6 +105,9 @@ type archiver struct {
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
+	}
+	if o.StoreOutage <= 0 {
+		o.StoreOutage = 10 * time.Minute
 	}
 	db, err := o.Conn.Open()
 	if err != nil {
@@ -251,10 +274,12 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 		ev, err := streamer.GetEvent(wait)
 		cancel()
 		switch {
-		case ctx.Err() != nil: // stopped: what is pending becomes durable first
-			return a.finish(context.WithoutCancel(ctx))
+		case ctx.Err() != nil: // stopped: what is pending becomes durable first, briefly
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			return a.finish(last)
 		case errors.Is(err, context.DeadlineExceeded):
-			if err := a.flush(ctx); err != nil {
+			if err := a.flushDurable(ctx); err != nil {
 				return &a.res, err
 			}
 			flushAt = time.Now().Add(o.Interval)
@@ -266,7 +291,7 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			return &a.res, err
 		}
 		if a.pending.Len() > maxPending/4 {
-			if err := a.flush(ctx); err != nil {
+			if err := a.flushDurable(ctx); err != nil {
 				return &a.res, err
 			}
 		}
@@ -280,7 +305,7 @@ func (a *archiver) reached(srv server) bool {
 
 // finish makes what is pending durable.
 func (a *archiver) finish(ctx context.Context) (*Result, error) {
-	err := a.flush(ctx)
+	err := a.flushDurable(ctx)
 	a.res.Position = fmt.Sprintf("%s:%d", a.file, a.offset)
 	return &a.res, err
 }
@@ -376,7 +401,7 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 	if next == a.file {
 		return nil // the fake rotate that starts a stream
 	}
-	if err := a.flush(ctx); err != nil {
+	if err := a.flushDurable(ctx); err != nil {
 		return err
 	}
 	a.ix.file(a.file).Closed = true
@@ -392,6 +417,52 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 		return fmt.Errorf("binlog stream: the server continues %s at %d, not at its start", next, pos)
 	}
 	return nil
+}
+
+// flushDurable flushes, and while the store fails, retries with backoff
+// (the stream waits) for up to StoreOutage; with Once it fails at once.
+// Each flush, and each idle interval, is reported.
+func (a *archiver) flushDurable(ctx context.Context) error {
+	var firstFail time.Time
+	backoff := time.Second
+	for {
+		oldest := a.first
+		err := a.flush(ctx)
+		if err == nil {
+			lag := time.Duration(0)
+			if !oldest.IsZero() {
+				lag = max(0, time.Since(oldest))
+			}
+			a.report(lag)
+			return nil
+		}
+		a.errors++
+		a.report(0)
+		if a.o.Once || ctx.Err() != nil {
+			return err
+		}
+		if firstFail.IsZero() {
+			firstFail = time.Now()
+		}
+		if time.Since(firstFail) > a.o.StoreOutage {
+			return fmt.Errorf("the store failed for %s: %w", a.o.StoreOutage, err)
+		}
+		a.o.Log.Warn("binlog segment not stored; retrying (the stream waits)", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// report tells OnState the archiver's state.
+func (a *archiver) report(lag time.Duration) {
+	if a.o.OnState == nil {
+		return
+	}
+	a.o.OnState(State{Position: fmt.Sprintf("%s:%d", a.file, a.start), LastEvent: a.durable, Lag: lag, Errors: a.errors, Segments: a.res.Segments})
 }
 
 // flush makes pending durable: sealed, stored, its size checked, then
@@ -432,6 +503,9 @@ func (a *archiver) flush(ctx context.Context) error {
 	}
 	a.res.Segments++
 	a.res.Bytes += int64(a.offset - a.start)
+	if !a.last.IsZero() {
+		a.durable = a.last
+	}
 	a.pending.Reset()
 	a.start, a.first, a.last, a.gtids = a.offset, time.Time{}, time.Time{}, nil
 	return nil

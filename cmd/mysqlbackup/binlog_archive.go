@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/internal/promfile"
 )
 
 // BinlogArchiveCmd is `mysqlbackup binlog-archive`.
@@ -43,6 +46,7 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	res, err := binlogarchive.Run(ctx, binlogarchive.Options{
 		Store: st, Keys: keys, Port: string(cfg.Port), Conn: app.inst().Admin(),
 		ServerID: uint32(id), Interval: cfg.BinlogArchiveEvery(), Once: c.Once, Log: app.Log,
+		OnState: archiverMetrics(app),
 	})
 	if err != nil {
 		return err
@@ -50,4 +54,34 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	fmt.Fprintf(app.Stdout, "binlog-archive ok: s3 %s segments=%d bytes=%d position=%s\n",
 		binlogarchive.Prefix(string(cfg.Port)), res.Segments, res.Bytes, res.Position)
 	return nil
+}
+
+// archiverMetrics writes the archiver's state to metrics_file (nil when
+// none is configured), and logs it every progress.Every off a terminal.
+func archiverMetrics(app *App) func(binlogarchive.State) {
+	path := app.Cfg.MetricsFile
+	var logged time.Time
+	return func(s binlogarchive.State) {
+		if time.Since(logged) >= progress.Every {
+			app.Log.Info("binlog archive", "position", s.Position, "last_event", s.LastEvent.Format(time.RFC3339), "lag", s.Lag.Round(time.Millisecond), "segments", s.Segments, "errors", s.Errors)
+			logged = time.Now()
+		}
+		if path == "" {
+			return
+		}
+		labels := []promfile.Label{{Name: "port", Value: string(app.Cfg.Port)}}
+		now := float64(time.Now().UnixNano()) / 1e9
+		var samples []promfile.Sample
+		if !s.LastEvent.IsZero() {
+			samples = append(samples, promfile.Sample{Name: "mysqlbackup_binlog_archive_last_event_timestamp_seconds", Help: "Timestamp of the last binlog event durable in the archive.", Labels: labels, Value: float64(s.LastEvent.Unix())})
+		}
+		samples = append(samples, []promfile.Sample{
+			{Name: "mysqlbackup_binlog_archive_lag_seconds", Help: "How long the oldest event of the last flush waited to be durable.", Labels: labels, Value: s.Lag.Seconds()},
+			{Name: "mysqlbackup_binlog_archive_errors_total", Help: "Store failures since the archiver started.", Labels: labels, Value: float64(s.Errors)},
+			{Name: "mysqlbackup_binlog_archive_last_flush_timestamp_seconds", Help: "When the archiver last reported (every interval while it runs).", Labels: labels, Value: now},
+		}...)
+		if err := promfile.Merge(path, samples); err != nil {
+			app.Log.Warn("metrics file not written", "path", path, "err", err)
+		}
+	}
 }

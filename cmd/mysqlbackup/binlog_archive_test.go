@@ -202,3 +202,62 @@ func TestBackupPurgesNoBinlogTheArchiveHasNotStored(t *testing.T) {
 		t.Errorf("binlogs left %v, want the archived ones purged and the unarchived 000003 kept", left)
 	}
 }
+
+// The store down for a while: the archiver waits and retries, counting the
+// failures in its metrics, and loses nothing; SIGTERM then makes what is
+// pending durable and ends it with exit 0.
+func TestBinlogArchiveSurvivesTheStoreGoingDownAndReportsItsState(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	metrics := filepath.Join(t.TempDir(), "mysqlbackup.prom")
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 200ms\nmetrics_file: "+metrics+"\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64))")
+	cmd := cliCommand(t, "--conf-path", confPath, "binlog-archive")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	in.Exec("INSERT INTO app.t SELECT seq, 'before' FROM app.seq_1_to_100")
+	waitFor(t, "a first segment", func() bool {
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+		return err == nil && len(ix.Files) > 0 && len(ix.Files[0].Segments) > 0
+	})
+	m.Stop()
+	in.Exec("INSERT INTO app.t SELECT seq, 'while the store is down' FROM app.seq_101_to_200", "FLUSH BINARY LOGS",
+		"INSERT INTO app.t SELECT seq, 'after the rotation' FROM app.seq_201_to_300")
+	waitFor(t, "a store failure in the metrics", func() bool {
+		data, _ := os.ReadFile(metrics)
+		return strings.Contains(string(data), "mysqlbackup_binlog_archive_errors_total") && !strings.Contains(string(data), "errors_total{port=\""+fmt.Sprint(in.Port)+"\"} 0")
+	})
+	m.Start()
+	in.Exec("INSERT INTO app.t SELECT seq, 'after' FROM app.seq_301_to_400")
+	time.Sleep(time.Second) // a few intervals for the retries to get through
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		t.Fatalf("the archiver stopped by SIGTERM: %v; stdout %s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "binlog-archive ok:") {
+		t.Errorf("stdout %q, want the result line", stdout.String())
+	}
+	archiveMatchesServer(t, in, m)
+	data, _ := os.ReadFile(metrics)
+	for _, name := range []string{"mysqlbackup_binlog_archive_last_event_timestamp_seconds", "mysqlbackup_binlog_archive_lag_seconds", "mysqlbackup_binlog_archive_last_flush_timestamp_seconds"} {
+		if !strings.Contains(string(data), name+"{port=") {
+			t.Errorf("metrics file lacks %s:\n%s", name, data)
+		}
+	}
+}
+
+// waitFor polls cond for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("no %s within a minute", what)
+}

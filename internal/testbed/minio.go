@@ -22,27 +22,48 @@ type MinIO struct {
 	Bucket    string
 	Dir       string
 	LogFile   string
+
+	t       testing.TB
+	console int
+	proc    *proc.Process
+	done    chan error
 }
 
 // StartMinIO starts MinIO on a free loopback port with an empty bucket and
 // stops it when the test ends.
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
-	bin := Need(t, "minio")[0]
 	dir := TempDir(t)
-	port, console := FreePort(t), FreePort(t)
+	port := FreePort(t)
 	m := &MinIO{
 		HostPort: fmt.Sprintf("127.0.0.1:%d", port), AccessKey: "mbtest-access", SecretKey: "mbtest-secret-9c1e",
-		Bucket: "mysql-backup", Dir: dir, LogFile: filepath.Join(dir, "minio.log"),
+		Bucket: "mysql-backup", Dir: dir, LogFile: filepath.Join(dir, "minio.log"), t: t, console: FreePort(t),
 	}
 	m.Endpoint = "http://" + m.HostPort
-	logf, err := createFile(m.LogFile)
+	m.Start()
+	t.Cleanup(func() {
+		m.Stop()
+		keepLog(t, m.LogFile, "minio")
+	})
+	if err := m.Store().CreateBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Start starts the server (again, after Stop: same port, same data) and
+// waits until it is ready.
+func (m *MinIO) Start() {
+	t := m.t
+	t.Helper()
+	bin := Need(t, "minio")[0]
+	logf, err := appendFile(m.LogFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := proc.Start(context.WithoutCancel(t.Context()), proc.Spec{
 		Name: bin,
-		Args: []string{"server", "--quiet", "--address", m.HostPort, "--console-address", fmt.Sprintf("127.0.0.1:%d", console), filepath.Join(dir, "data")},
+		Args: []string{"server", "--quiet", "--address", m.HostPort, "--console-address", fmt.Sprintf("127.0.0.1:%d", m.console), filepath.Join(m.Dir, "data")},
 		Env: []string{
 			"MINIO_ROOT_USER=" + m.AccessKey, "MINIO_ROOT_PASSWORD=" + m.SecretKey,
 			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1",
@@ -52,25 +73,27 @@ func StartMinIO(t testing.TB) *MinIO {
 	if err != nil {
 		t.Fatalf("start minio: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.Wait(); logf.Close() }()
-	t.Cleanup(func() {
-		_ = p.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = p.Signal(syscall.SIGKILL)
-			<-done
-		}
-		keepLog(t, m.LogFile, "minio")
-	})
-	if err := waitHTTP(m.Endpoint+"/minio/health/live", done, 60*time.Second); err != nil {
+	m.proc, m.done = p, make(chan error, 1)
+	go func() { m.done <- p.Wait(); logf.Close() }()
+	if err := waitHTTP(m.Endpoint+"/minio/health/live", m.done, 60*time.Second); err != nil {
 		t.Fatalf("minio not ready: %v", err)
 	}
-	if err := m.Store().CreateBucket(t.Context()); err != nil {
-		t.Fatal(err)
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 30 s); a no-op when
+// it is stopped.
+func (m *MinIO) Stop() {
+	if m.proc == nil {
+		return
 	}
-	return m
+	_ = m.proc.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(30 * time.Second):
+		_ = m.proc.Signal(syscall.SIGKILL)
+		<-m.done
+	}
+	m.proc = nil
 }
 
 // Store returns a client for the test bucket.

@@ -110,6 +110,7 @@ func keepLog(t testing.TB, path, label string) {
 	}
 }
 
-func createFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+// appendFile opens path for appending, creating it.
+func appendFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 }
