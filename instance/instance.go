@@ -144,3 +144,17 @@ func (in *Instance) SealingKeys() (archive.V2Keys, error) {
 	}
 	return archive.V2Keys{}, &conf.Error{File: cfg.Path, Key: "encryption_recipients", Msg: "archive_format v2 and binlog-archive need age public keys here (or encryption_passphrase_file)"}
 }
+
+// OpeningKeys are the keys that open v2 objects and archived binlogs:
+// encryption_identity_file, or the passphrase.
+func (in *Instance) OpeningKeys() (archive.V2Keys, error) {
+	cfg := in.Cfg
+	switch {
+	case cfg.EncryptionIdentityFile != "":
+		return archive.IdentityFile(cfg.IdentityFile())
+	case cfg.EncryptionPassphraseFile != "":
+		return archive.PassphraseFile(cfg.PassphraseFile())
+	}
+	return archive.V2Keys{}, &conf.Error{File: cfg.Path, Key: "encryption_identity_file",
+		Msg: "v2 backups and archived binlogs are read with the age secret key (encryption_identity_file) or the passphrase (encryption_passphrase_file); neither is set"}
+}

@@ -49,7 +49,7 @@ func find(ctx context.Context, in *instance.Instance, rep progress.Reporter) (so
 		return nil, err
 	}
 	if v2 != nil {
-		if v2.keys, err = openingKeys(cfg); err != nil {
+		if v2.keys, err = in.OpeningKeys(); err != nil {
 			return nil, err
 		}
 		v2.cfg, v2.progress = cfg, rep

@@ -90,18 +90,6 @@ func verifyKeys(cfg *conf.Config) ([]catalog.VerifyKey, error) {
 	return keys, nil
 }
 
-// openingKeys are the keys that decrypt v2 objects.
-func openingKeys(cfg *conf.Config) (archive.V2Keys, error) {
-	switch {
-	case cfg.EncryptionIdentityFile != "":
-		return archive.IdentityFile(cfg.IdentityFile())
-	case cfg.EncryptionPassphraseFile != "":
-		return archive.PassphraseFile(cfg.PassphraseFile())
-	}
-	return archive.V2Keys{}, &conf.Error{File: cfg.Path, Key: "encryption_identity_file",
-		Msg: "a v2 backup is read with the age secret key (encryption_identity_file) or the passphrase (encryption_passphrase_file); neither is set"}
-}
-
 // fetch: the three objects downloaded side by side into the unpacked dirs
 // under backup_base (the data through the engine's stream extractor, the
 // binlogs through a checked untar, my.cnf beside the data), each checked

@@ -21,6 +21,7 @@ import (
 type ListCmd struct {
 	JSON     bool `name:"json" help:"Print one JSON object."`
 	AllPorts bool `name:"all-ports" help:"Every port in the bucket, not only --port / the config's."`
+	Binlogs  bool `name:"binlogs" help:"The port's binlog archive instead: per binlog file its range, and every gap."`
 }
 
 // bucketOf is the configured bucket, or an error for local-only setups.
@@ -34,6 +35,9 @@ func bucketOf(in *instance.Instance, cmd string) (*s3.Bucket, error) {
 
 // Run implements list: every backup of the port, oldest first.
 func (c *ListCmd) Run(ctx context.Context, app *App) error {
+	if c.Binlogs {
+		return listBinlogs(ctx, app, c.JSON)
+	}
 	var bs []catalog.Backup
 	if app.Cfg.S3Bucket == "" {
 		b, err := restore.LocalBackup(app.Cfg)

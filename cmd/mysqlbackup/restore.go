@@ -30,16 +30,3 @@ func runRestore(ctx context.Context, app *App, o restore.Options) error {
 	return nil
 }
 
-// VerifyCmd is `mysqlbackup verify`.
-type VerifyCmd struct{}
-
-// Run implements verify: the backup of --date-str (or latest) read to its
-// end and checked, nothing written.
-func (VerifyCmd) Run(ctx context.Context, app *App) error {
-	summary, err := restore.Verify(ctx, app.inst(), restore.Options{Term: app.Term})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(app.Stdout, "verify ok: %s\n", summary)
-	return nil
-}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+)
+
+// listBinlogs prints the port's binlog archive: per file its segments,
+// size, event times and GTID ranges, then the gaps.
+func listBinlogs(ctx context.Context, app *App, asJSON bool) error {
+	st, err := bucketOf(app.inst(), "list --binlogs")
+	if err != nil {
+		return err
+	}
+	ix, err := binlogarchive.ReadIndex(ctx, st, string(app.Cfg.Port))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(app.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ix)
+	}
+	renderBinlogs(app.Stdout, ix)
+	return nil
+}
+
+func renderBinlogs(w io.Writer, ix *binlogarchive.Index) {
+	if len(ix.Files) == 0 {
+		fmt.Fprintln(w, "no archived binlogs")
+		return
+	}
+	t := newTable(w)
+	t.AppendHeader(table.Row{"File", "State", "Segments", "Size", "First event", "Last event", "GTIDs"})
+	for _, f := range ix.Files {
+		state := "open"
+		if f.Closed {
+			state = "closed"
+		}
+		var first, last string
+		gtids := map[string][2]string{}
+		for i, seg := range f.Segments {
+			if i == 0 && !seg.FirstEvent.IsZero() {
+				first = seg.FirstEvent.Local().Format("2006-01-02 15:04:05")
+			}
+			if !seg.LastEvent.IsZero() {
+				last = seg.LastEvent.Local().Format("2006-01-02 15:04:05")
+			}
+			for k, r := range seg.GTIDs {
+				lo, hi, _ := strings.Cut(r, "..")
+				g, seen := gtids[k]
+				if !seen {
+					g[0] = lo
+				}
+				g[1] = hi
+				gtids[k] = g
+			}
+		}
+		var ranges []string
+		for _, g := range gtids {
+			ranges = append(ranges, g[0]+".."+g[1])
+		}
+		sort.Strings(ranges)
+		t.AppendRow(table.Row{f.Name, state, len(f.Segments), progress.Bytes(int64(f.End())), first, last, strings.Join(ranges, " ")})
+	}
+	t.Render()
+	for _, g := range ix.Gaps {
+		fmt.Fprintf(w, "GAP after %s up to %s (found %s): the server purged binlogs before they were archived\n", g.After, g.Resume, g.Found.Local().Format("2006-01-02 15:04:05"))
+	}
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/restore"
+)
+
+// VerifyCmd is `mysqlbackup verify`.
+type VerifyCmd struct {
+	Binlogs bool `name:"binlogs" help:"Verify the port's binlog archive instead of a backup: every segment, every event."`
+}
+
+// Run implements verify: the backup of --date-str (or latest) read to its
+// end and checked, nothing written; with --binlogs the binlog archive.
+func (c *VerifyCmd) Run(ctx context.Context, app *App) error {
+	if c.Binlogs {
+		return verifyBinlogs(ctx, app)
+	}
+	summary, err := restore.Verify(ctx, app.inst(), restore.Options{Term: app.Term})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(app.Stdout, "verify ok: %s\n", summary)
+	return nil
+}
+
+func verifyBinlogs(ctx context.Context, app *App) error {
+	cfg := app.Cfg
+	st, err := bucketOf(app.inst(), "verify --binlogs")
+	if err != nil {
+		return err
+	}
+	keys, err := app.inst().OpeningKeys()
+	if err != nil {
+		return err
+	}
+	port := string(cfg.Port)
+	ix, err := binlogarchive.ReadIndex(ctx, st, port)
+	if err != nil {
+		return err
+	}
+	if len(ix.Files) == 0 {
+		return fmt.Errorf("no binlog archive of port %s in bucket %s", port, cfg.S3Bucket)
+	}
+	vs, err := binlogarchive.Verify(ctx, st, keys, ix)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(app.Stdout, "verify ok: s3 %s files=%d segments=%d bytes=%d events=%d gaps=%d\n",
+		binlogarchive.Prefix(port), vs.Files, vs.Segments, vs.Bytes, vs.Events, vs.Gaps)
+	return nil
+}
