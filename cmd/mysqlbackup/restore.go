@@ -29,4 +29,3 @@ func runRestore(ctx context.Context, app *App, o restore.Options) error {
 	fmt.Fprintf(app.Stdout, "restore ok: %s\n", res.Summary)
 	return nil
 }
-
