@@ -72,7 +72,11 @@ func (r *run) archivedBinlogs(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix, err := binlogarchive.ReadIndex(ctx, st, string(r.cfg.Port))
+	var id uint32
+	if err := r.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
+		return nil, fmt.Errorf("purge binary logs: %w", err)
+	}
+	ix, err := binlogarchive.ReadIndex(ctx, st, binlogarchive.Series{Port: string(r.cfg.Port), ServerID: id})
 	if err != nil {
 		return nil, fmt.Errorf("purge binary logs: %w", err)
 	}

@@ -60,6 +60,7 @@ type State struct {
 
 // Result says what a run archived.
 type Result struct {
+	Prefix   string // the series archived
 	Segments int
 	Bytes    int64  // binlog bytes made durable
 	Position string // file:pos the archive ends at
@@ -121,16 +122,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if srv.id == o.ServerID {
 		return nil, fmt.Errorf("binlog_archive_server_id %d is the instance's own server_id: set another", o.ServerID)
 	}
-	ix, err := ReadIndex(ctx, o.Store, o.Port)
+	ix, err := ReadIndex(ctx, o.Store, Series{Port: o.Port, ServerID: srv.id})
 	if err != nil {
 		return nil, err
 	}
 	a := &archiver{o: o, ix: ix}
+	a.res.Prefix = ix.Series().Prefix()
 	file, pos, err := a.startAt(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
-	ix.ServerID = srv.id
 	return a.stream(ctx, srv, file, pos)
 }
 
@@ -475,7 +476,7 @@ func (a *archiver) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	key := SegmentKey(a.o.Port, a.file, a.start)
+	key := a.ix.Series().SegmentKey(a.file, a.start)
 	if err := a.o.Store.Put(ctx, key, bytes.NewReader(sealed), nil); err != nil {
 		return fmt.Errorf("binlog segment %s: %w", key, err)
 	}

@@ -4,10 +4,11 @@
 // segments sealed like v2 objects (zstd + age), flushed every interval and
 // at every rotation, with an index that says what is durable.
 //
-// Layout, one prefix per port beside the backups:
+// Layout, beside the backups, one series per port and server (members of
+// a group share a port on different hosts; each has its own binlogs):
 //
-//	binlog-archive/{port}/index.json                       what is archived
-//	binlog-archive/{port}/{binlog file}/{start}.zst.age    the file's bytes [start, end)
+//	binlog-archive/{port}/{server_id}/index.json                      what is archived
+//	binlog-archive/{port}/{server_id}/{binlog file}/{start}.zst.age   the file's bytes [start, end)
 //
 // Decoded and concatenated in order, a file's segments are the server's
 // file, byte for byte, so mariadb-binlog reads them as it reads the
@@ -18,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
@@ -27,17 +30,44 @@ import (
 // IndexVersion is the index format this package writes and reads.
 const IndexVersion = 1
 
-// Prefix is where the archive of port lives.
-func Prefix(port string) string { return "binlog-archive/" + port + "/" }
+// Series is the binlogs of one server on a port.
+type Series struct {
+	Port     string
+	ServerID uint32
+}
 
-// IndexName is the index's object name under Prefix.
+// PortPrefix is where the archives of port live.
+func PortPrefix(port string) string { return "binlog-archive/" + port + "/" }
+
+// Prefix is where the series lives.
+func (s Series) Prefix() string { return fmt.Sprintf("%s%d/", PortPrefix(s.Port), s.ServerID) }
+
+// IndexName is the index's object name under a series' prefix.
 const IndexName = "index.json"
 
 // SegmentKey is the key of the segment of file that starts at start.
 // A segment rewritten from the same start (a run killed before its index
 // named it) replaces the orphan.
-func SegmentKey(port, file string, start uint64) string {
-	return fmt.Sprintf("%s%s/%012d.zst.age", Prefix(port), file, start)
+func (s Series) SegmentKey(file string, start uint64) string {
+	return fmt.Sprintf("%s%s/%012d.zst.age", s.Prefix(), file, start)
+}
+
+// ListSeries lists the archived series of port, by server id.
+func ListSeries(ctx context.Context, st s3.Store, port string) ([]Series, error) {
+	objs, err := st.List(ctx, PortPrefix(port))
+	if err != nil {
+		return nil, err
+	}
+	var out []Series
+	for _, o := range objs {
+		rest := strings.TrimPrefix(o.Key, PortPrefix(port))
+		id, name, ok := strings.Cut(rest, "/")
+		n, err := strconv.ParseUint(id, 10, 32)
+		if ok && name == IndexName && err == nil {
+			out = append(out, Series{Port: port, ServerID: uint32(n)})
+		}
+	}
+	return out, nil
 }
 
 // Index is what the archive of a port holds: per binlog file, its
@@ -102,19 +132,25 @@ func (ix *Index) Position() (file string, pos uint64, ok bool) {
 	return last.Name, last.End(), true
 }
 
-// ReadIndex reads the archive's index of port; an empty index when there
-// is none yet.
-func ReadIndex(ctx context.Context, st s3.Store, port string) (*Index, error) {
-	ix := &Index{FormatVersion: IndexVersion, Port: port}
-	err := catalog.ReadJSON(ctx, st, Prefix(port)+IndexName, ix)
+// Series is the series the index describes.
+func (ix *Index) Series() Series { return Series{Port: ix.Port, ServerID: ix.ServerID} }
+
+// ReadIndex reads the index of the series; an empty one when there is
+// none yet.
+func ReadIndex(ctx context.Context, st s3.Store, s Series) (*Index, error) {
+	ix := &Index{FormatVersion: IndexVersion, Port: s.Port, ServerID: s.ServerID}
+	err := catalog.ReadJSON(ctx, st, s.Prefix()+IndexName, ix)
 	if errors.Is(err, s3.ErrNotExist) {
-		return &Index{FormatVersion: IndexVersion, Port: port}, nil
+		return &Index{FormatVersion: IndexVersion, Port: s.Port, ServerID: s.ServerID}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("binlog archive index: %w", err)
 	}
 	if ix.FormatVersion != IndexVersion {
-		return nil, fmt.Errorf("binlog archive index of port %s has format_version %d, this mysqlbackup reads %d", port, ix.FormatVersion, IndexVersion)
+		return nil, fmt.Errorf("binlog archive index %s has format_version %d, this mysqlbackup reads %d", s.Prefix()+IndexName, ix.FormatVersion, IndexVersion)
+	}
+	if ix.Port != s.Port || ix.ServerID != s.ServerID {
+		return nil, fmt.Errorf("binlog archive index %s describes port %s server %d", s.Prefix()+IndexName, ix.Port, ix.ServerID)
 	}
 	return ix, nil
 }
@@ -122,7 +158,7 @@ func ReadIndex(ctx context.Context, st s3.Store, port string) (*Index, error) {
 // write stores the index.
 func (ix *Index) write(ctx context.Context, st s3.Store) error {
 	ix.Updated = time.Now().UTC()
-	return catalog.PutJSON(ctx, st, Prefix(ix.Port)+IndexName, ix)
+	return catalog.PutJSON(ctx, st, ix.Series().Prefix()+IndexName, ix)
 }
 
 // file is the index entry of name, added when missing.

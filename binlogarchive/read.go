@@ -13,13 +13,17 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
-// ReadFile writes the archived bytes of the binlog file f to w, segment by
-// segment: each one's stored SHA-256 checked, opened, and contiguous with
+// ReadFile writes the archived bytes of the binlog file f of the series s
+// to w, segment by segment: each one in the file's own place under the
+// series' prefix, its stored SHA-256 checked, opened, and contiguous with
 // the one before. The result is the server's file from offset 0 up to
 // f.End().
-func ReadFile(ctx context.Context, st s3.Store, keys archive.V2Keys, f File, w io.Writer) error {
+func ReadFile(ctx context.Context, st s3.Store, keys archive.V2Keys, s Series, f File, w io.Writer) error {
 	var at uint64
 	for _, seg := range f.Segments {
+		if seg.Key != s.SegmentKey(f.Name, seg.Start) {
+			return fmt.Errorf("binlog %s: the index names segment %s, not the file's own %s", f.Name, seg.Key, s.SegmentKey(f.Name, seg.Start))
+		}
 		if seg.Start != at {
 			return fmt.Errorf("binlog %s: segment %s starts at %d, the one before ends at %d", f.Name, seg.Key, seg.Start, at)
 		}

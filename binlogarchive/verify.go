@@ -26,7 +26,7 @@ func Verify(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index) (V
 	vs := VerifyStats{Gaps: len(ix.Gaps)}
 	for _, f := range ix.Files {
 		ec := &eventChecker{file: f.Name}
-		if err := ReadFile(ctx, st, keys, f, ec); err != nil {
+		if err := ReadFile(ctx, st, keys, ix.Series(), f, ec); err != nil {
 			return vs, err
 		}
 		if err := ec.end(); err != nil {

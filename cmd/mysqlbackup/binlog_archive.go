@@ -52,7 +52,7 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 		return err
 	}
 	fmt.Fprintf(app.Stdout, "binlog-archive ok: s3 %s segments=%d bytes=%d position=%s\n",
-		binlogarchive.Prefix(string(cfg.Port)), res.Segments, res.Bytes, res.Position)
+		res.Prefix, res.Segments, res.Bytes, res.Position)
 	return nil
 }
 

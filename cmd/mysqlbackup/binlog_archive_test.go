@@ -21,7 +21,7 @@ import (
 // up to where the archive ends. It returns the archived files' names.
 func archiveMatchesServer(t *testing.T, in *testbed.Instance, m *testbed.MinIO) []string {
 	t.Helper()
-	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func archiveMatchesServer(t *testing.T, in *testbed.Instance, m *testbed.MinIO) 
 	var names []string
 	for i, f := range ix.Files {
 		var got bytes.Buffer
-		if err := binlogarchive.ReadFile(t.Context(), m.Store(), keys, f, &got); err != nil {
+		if err := binlogarchive.ReadFile(t.Context(), m.Store(), keys, seriesOf(in), f, &got); err != nil {
 			t.Fatalf("read the archived %s: %v", f.Name, err)
 		}
 		want, err := os.ReadFile(filepath.Join(in.BinlogDir(), f.Name))
@@ -82,7 +82,7 @@ func TestBinlogArchiveHoldsTheServersBinlogsByteForByteAcrossRotationsAndRuns(t 
 		t.Fatalf("verify --binlogs: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
 	}
 	// A segment damaged in the store is caught.
-	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	seg := ix.Files[0].Segments[0]
 	if err := m.Store().Put(t.Context(), seg.Key, bytes.NewReader(flipByte(getObject(t, m, seg.Key), int(seg.Stored/2))), nil); err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestBinlogArchiveRecordsAGapWhenTheServerPurgedWhatItHadNotArchived(t *test
 	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "the server purged binlogs the archive did not have: a gap after") {
 		t.Fatalf("binlog-archive over a purge: exit %d, %q; want the gap named", r.code, lastLine(r.stderr))
 	}
-	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	if err != nil || len(ix.Gaps) != 1 {
 		t.Fatalf("index gaps %+v, %v; want the one gap", ix.Gaps, err)
 	}
@@ -155,14 +155,14 @@ func TestBinlogArchiveRecordsAGapWhenTheServerPurgedWhatItHadNotArchived(t *test
 // archiveMatchesServerAfterGap compares the files the server still has.
 func archiveMatchesServerAfterGap(t *testing.T, in *testbed.Instance, m *testbed.MinIO) {
 	t.Helper()
-	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := archive.IdentityFile(filepath.Join(in.ConfBase, "age.key"))
 	last := ix.Files[len(ix.Files)-1]
 	var got bytes.Buffer
-	if err := binlogarchive.ReadFile(t.Context(), m.Store(), keys, last, &got); err != nil {
+	if err := binlogarchive.ReadFile(t.Context(), m.Store(), keys, seriesOf(in), last, &got); err != nil {
 		t.Fatal(err)
 	}
 	want, err := os.ReadFile(filepath.Join(in.BinlogDir(), last.Name))
@@ -241,7 +241,7 @@ func TestBinlogArchiveSurvivesTheStoreGoingDownAndReportsItsState(t *testing.T) 
 	go func() { exited <- cmd.Wait() }()
 	in.Exec("INSERT INTO app.t SELECT seq, 'before' FROM app.seq_1_to_100")
 	waitFor(t, "a first segment", func() bool {
-		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), fmt.Sprint(in.Port))
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 		return err == nil && len(ix.Files) > 0 && len(ix.Files[0].Segments) > 0
 	})
 	m.Stop()
@@ -279,4 +279,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("no %s within a minute", what)
+}
+
+// seriesOf is the binlog archive series of the instance.
+func seriesOf(in *testbed.Instance) binlogarchive.Series {
+	return binlogarchive.Series{Port: fmt.Sprint(in.Port), ServerID: uint32(in.ID)}
 }

@@ -21,16 +21,30 @@ func listBinlogs(ctx context.Context, app *App, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	ix, err := binlogarchive.ReadIndex(ctx, st, string(app.Cfg.Port))
+	series, err := binlogarchive.ListSeries(ctx, st, string(app.Cfg.Port))
 	if err != nil {
 		return err
+	}
+	indexes := []*binlogarchive.Index{}
+	for _, s := range series {
+		ix, err := binlogarchive.ReadIndex(ctx, st, s)
+		if err != nil {
+			return err
+		}
+		indexes = append(indexes, ix)
 	}
 	if asJSON {
 		enc := json.NewEncoder(app.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(ix)
+		return enc.Encode(map[string]any{"binlog_archives": indexes})
 	}
-	renderBinlogs(app.Stdout, ix)
+	if len(indexes) == 0 {
+		fmt.Fprintln(app.Stdout, "no archived binlogs")
+	}
+	for _, ix := range indexes {
+		fmt.Fprintf(app.Stdout, "s3 %s (server_id %d)\n", ix.Series().Prefix(), ix.ServerID)
+		renderBinlogs(app.Stdout, ix)
+	}
 	return nil
 }
 

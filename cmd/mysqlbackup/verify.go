@@ -38,18 +38,24 @@ func verifyBinlogs(ctx context.Context, app *App) error {
 		return err
 	}
 	port := string(cfg.Port)
-	ix, err := binlogarchive.ReadIndex(ctx, st, port)
+	series, err := binlogarchive.ListSeries(ctx, st, port)
 	if err != nil {
 		return err
 	}
-	if len(ix.Files) == 0 {
+	if len(series) == 0 {
 		return fmt.Errorf("no binlog archive of port %s in bucket %s", port, cfg.S3Bucket)
 	}
-	vs, err := binlogarchive.Verify(ctx, st, keys, ix)
-	if err != nil {
-		return err
+	for _, s := range series {
+		ix, err := binlogarchive.ReadIndex(ctx, st, s)
+		if err != nil {
+			return err
+		}
+		vs, err := binlogarchive.Verify(ctx, st, keys, ix)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(app.Stdout, "verify ok: s3 %s files=%d segments=%d bytes=%d events=%d gaps=%d\n",
+			s.Prefix(), vs.Files, vs.Segments, vs.Bytes, vs.Events, vs.Gaps)
 	}
-	fmt.Fprintf(app.Stdout, "verify ok: s3 %s files=%d segments=%d bytes=%d events=%d gaps=%d\n",
-		binlogarchive.Prefix(port), vs.Files, vs.Segments, vs.Bytes, vs.Events, vs.Gaps)
 	return nil
 }
