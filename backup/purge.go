@@ -83,11 +83,18 @@ func (r *run) archivedBinlogs(ctx context.Context) (map[string]bool, error) {
 	if len(ix.Files) == 0 {
 		return nil, nil
 	}
-	closed := map[string]bool{}
+	// Whole in the archive, and the server's file is the archived one (the
+	// same name may be another history's after RESET MASTER).
+	s, err := binlogsync.Take(ctx, r.db)
+	if err != nil {
+		return nil, err
+	}
+	whole := map[string]bool{}
 	for _, f := range ix.Files {
-		if f.Closed {
-			closed[f.Name] = true
+		created, err := binlogsync.Created(filepath.Join(s.Dir, f.Name))
+		if f.Whole() && err == nil && created.Equal(f.Created) {
+			whole[f.Name] = true
 		}
 	}
-	return closed, nil
+	return whole, nil
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -139,8 +141,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 type server struct {
 	id      uint32
 	flavor  string
+	dir     string   // where the binlogs are (this host's disk)
 	logs    []string // SHOW BINARY LOGS, oldest first
-	endFile string   // SHOW MASTER STATUS at the start
+	sizes   map[string]uint64
+	endFile string // SHOW MASTER STATUS at the start
 	endPos  uint64
 }
 
@@ -161,12 +165,14 @@ func serverInfo(ctx context.Context, db *sql.DB) (server, error) {
 	if v.Flavor == mysqld.MariaDB {
 		s.flavor = mysql.MariaDBFlavor
 	}
-	logs, err := binlogsync.ListBinaryLogs(ctx, db)
+	snap, err := binlogsync.Take(ctx, db)
 	if err != nil {
-		return s, fmt.Errorf("binary logging off? %w", err)
+		return s, err
 	}
-	for _, f := range logs {
+	s.dir, s.sizes = snap.Dir, map[string]uint64{}
+	for _, f := range snap.Files {
 		s.logs = append(s.logs, f.Name)
+		s.sizes[f.Name] = uint64(f.Size)
 	}
 	end, err := replication.ReadBinlogPosition(ctx, db, v)
 	if err != nil {
@@ -189,6 +195,9 @@ func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, err
 		a.o.Log.Info("binlog archive empty: starting at the oldest binlog", "file", srv.logs[0])
 		return srv.logs[0], 0, nil
 	}
+	if err := a.sameHistory(srv); err != nil {
+		return "", 0, err
+	}
 	if last := a.ix.Files[len(a.ix.Files)-1]; last.Closed {
 		next, err := nextName(file)
 		if err != nil {
@@ -196,24 +205,61 @@ func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, err
 		}
 		file, pos = next, 0
 	}
-	for _, l := range srv.logs {
-		if l == file {
-			return file, pos, nil
+	size, onServer := srv.sizes[file]
+	switch {
+	case onServer && size >= pos:
+		return file, pos, nil
+	case onServer && file != srv.endFile:
+		// The server lost the tail the archive holds (a crash with
+		// sync_binlog=0) and went on in a new file: the archive keeps its
+		// copy, closed there, and goes on with the next file.
+		next, _ := nextName(file)
+		return "", 0, a.recordGap(ctx, Gap{After: fmt.Sprintf("%s:%d", file, pos), Resume: next, Found: time.Now().UTC(),
+			Why: fmt.Sprintf("the server's %s ends at %d, before the archive's copy does", file, size)}, file, next)
+	case onServer:
+		return "", 0, fmt.Errorf("the archive holds %s up to %d, the server's file has %d bytes: another history under the same name?", file, pos, size)
+	case num(file) > num(srv.logs[len(srv.logs)-1]):
+		return "", 0, fmt.Errorf("the archive ends at %s:%d, past the server's last binlog %s: another history (RESET MASTER?)", file, pos, srv.logs[len(srv.logs)-1])
+	}
+	return "", 0, a.recordGap(ctx, Gap{After: fmt.Sprintf("%s:%d", file, pos), Resume: srv.logs[0], Found: time.Now().UTC(),
+		Why: "the server purged binlogs the archive did not have"}, file, srv.logs[0])
+}
+
+// recordGap records the gap in the index, the file before it closed as
+// partial, and fails the run naming it; the next run goes on from resume.
+func (a *archiver) recordGap(ctx context.Context, gap Gap, before, resume string) error {
+	a.ix.Gaps = append(a.ix.Gaps, gap)
+	if f := a.ix.file(before); len(f.Segments) > 0 {
+		f.Closed, f.Partial = true, true
+	}
+	a.ix.file(resume)
+	if err := a.ix.write(ctx, a.o.Store); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: a gap after %s up to %s, recorded in the index; the next run goes on from %s", gap.Why, gap.After, gap.Resume, gap.Resume)
+}
+
+// sameHistory refuses an archive whose files are not the server's under
+// the same names: a file on the server created at another time than the
+// archived one (RESET MASTER; a host rebuilt from a backup writes new
+// files under names the archive has).
+func (a *archiver) sameHistory(srv server) error {
+	for _, f := range a.ix.Files {
+		if f.Created.IsZero() || srv.sizes == nil {
+			continue
+		}
+		if _, on := srv.sizes[f.Name]; !on {
+			continue
+		}
+		created, err := binlogsync.Created(filepath.Join(srv.dir, f.Name))
+		if err != nil {
+			continue // not readable here: the stream's own check remains
+		}
+		if !created.Equal(f.Created) {
+			return fmt.Errorf("the server's %s was created %s, the archived one %s: another history under the same names (RESET MASTER, or a host rebuilt from a backup); move %s aside to archive this one", f.Name, created.Format(time.RFC3339), f.Created.Format(time.RFC3339), a.ix.Series().Prefix())
 		}
 	}
-	if num(file) > num(srv.logs[len(srv.logs)-1]) {
-		return "", 0, fmt.Errorf("the archive ends at %s:%d, past the server's last binlog %s: another server's archive?", file, pos, srv.logs[len(srv.logs)-1])
-	}
-	gap := Gap{After: fmt.Sprintf("%s:%d", file, pos), Resume: srv.logs[0], Found: time.Now().UTC()}
-	a.ix.Gaps = append(a.ix.Gaps, gap)
-	if f := a.ix.file(file); len(f.Segments) > 0 {
-		f.Closed = true
-	}
-	a.ix.file(srv.logs[0])
-	if err := a.ix.write(ctx, a.o.Store); err != nil {
-		return "", 0, err
-	}
-	return "", 0, fmt.Errorf("the server purged binlogs the archive did not have: a gap after %s up to %s, recorded in the index; the next run goes on from %s", gap.After, gap.Resume, gap.Resume)
+	return nil
 }
 
 // nextName is the binlog file after name (base.000042 → base.000043).
@@ -257,6 +303,9 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 	defer syncer.Close()
 	a.file, a.offset, a.start = file, pos, pos
 	from := max(pos, 4)
+	if from > math.MaxUint32 {
+		return nil, fmt.Errorf("the archive of %s ends at %d, past what the replication protocol can resume from (4 GiB)", file, from)
+	}
 	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(from)})
 	if err != nil {
 		return nil, fmt.Errorf("binlog stream from %s:%d: %w", file, from, err)
@@ -316,31 +365,52 @@ func (a *archiver) finish(ctx context.Context) (*Result, error) {
 // description of a start inside a file, heartbeats) is not the file's.
 func (a *archiver) handle(ctx context.Context, ev *gomysql.BinlogEvent) error {
 	h := ev.Header
-	artificial := h.LogPos == 0 || h.Flags&artificialFlag != 0 || h.EventType == heartbeatEvent
+	size := uint64(len(ev.RawData))
+	madeUp := h.EventType == heartbeatEvent || h.Flags&artificialFlag != 0 ||
+		((h.EventType == rotateEvent || h.EventType == formatDescr) && (h.Timestamp == 0 || h.LogPos == 0))
 	if h.EventType == rotateEvent {
 		rot, ok := ev.Event.(*gomysql.RotateEvent)
 		if !ok {
 			return errors.New("binlog stream: a rotate event that does not parse")
 		}
-		if !artificial && h.Timestamp != 0 {
+		if !madeUp {
+			if err := a.follows(h, size); err != nil {
+				return err
+			}
 			if err := a.append(ev); err != nil {
 				return err
 			}
 		}
-		return a.rotate(ctx, string(rot.NextLogName), rot.Position, !artificial && h.Timestamp != 0)
+		return a.rotate(ctx, string(rot.NextLogName), rot.Position, !madeUp)
 	}
-	if artificial {
+	if madeUp {
 		return nil
 	}
-	end := uint64(h.LogPos)
-	size := uint64(len(ev.RawData))
-	switch {
-	case end <= a.offset: // already archived (the format description of a start inside the file)
-		return nil
-	case end != a.offset+size:
-		return fmt.Errorf("binlog stream: an event of %s ends at %d, %d bytes after the archive's end %d: the stream has a gap", a.file, end, size, a.offset)
+	if h.EventType == formatDescr {
+		created := time.Unix(int64(h.Timestamp), 0).UTC()
+		f := a.ix.file(a.file)
+		if !f.Created.IsZero() && !f.Created.Equal(created) {
+			return fmt.Errorf("binlog stream: the server's %s was created %s, the archived one %s: another history under the same name", a.file, created.Format(time.RFC3339), f.Created.Format(time.RFC3339))
+		}
+		if a.offset > 4 {
+			return nil // the format description a start inside the file begins with: archived already
+		}
+		f.Created = created
+	}
+	if err := a.follows(h, size); err != nil {
+		return err
 	}
 	return a.append(ev)
+}
+
+// follows checks that the event ends where the archive's copy will end
+// after it, when the server says where it ends (MariaDB 11.4 writes 0
+// inside transactions; positions past 4 GiB wrap).
+func (a *archiver) follows(h *gomysql.EventHeader, size uint64) error {
+	if h.LogPos != 0 && uint64(h.LogPos) != (a.offset+size)&0xffffffff {
+		return fmt.Errorf("binlog stream: an event of %s ends at %d, not at %d after the archive's end: the stream has a gap", a.file, h.LogPos, a.offset+size)
+	}
+	return nil
 }
 
 // append adds the event's bytes to pending.
@@ -407,7 +477,7 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 	}
 	a.ix.file(a.file).Closed = true
 	if !real {
-		a.o.Log.Info("binlog file ended without a rotate event (server restart)", "file", a.file, "end", a.offset)
+		a.o.Log.Info("the server went on in the next binlog file", "file", a.file, "end", a.offset, "next", next)
 	}
 	if err := a.ix.write(ctx, a.o.Store); err != nil {
 		return fmt.Errorf("binlog archive index: %w", err)

@@ -85,9 +85,17 @@ type Index struct {
 type File struct {
 	Name     string    `json:"name"`
 	Segments []Segment `json:"segments"`
-	// Closed: the file ended (its rotate event is archived).
-	Closed bool `json:"closed,omitempty"`
+	// Closed: the archive of the file is finished: the server ended it,
+	// or a gap did (then Partial: the archive holds only its start).
+	Closed  bool `json:"closed,omitempty"`
+	Partial bool `json:"partial,omitempty"`
+	// Created is the timestamp of the file's first event: with the name,
+	// it tells this file from one of another history under the same name.
+	Created time.Time `json:"created,omitzero"`
 }
+
+// Whole says whether the archive holds the file whole.
+func (f File) Whole() bool { return f.Closed && !f.Partial }
 
 // Segment is the file's bytes [Start, End), stored sealed at Key.
 type Segment struct {
@@ -111,6 +119,7 @@ type Gap struct {
 	After  string    `json:"after"`  // last archived file (and position) before the gap
 	Resume string    `json:"resume"` // first file archived after it
 	Found  time.Time `json:"found"`
+	Why    string    `json:"why,omitempty"`
 }
 
 // End is where the archive of the file ends.

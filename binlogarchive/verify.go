@@ -89,7 +89,7 @@ func (c *eventChecker) Write(p []byte) (int, error) {
 // check checks one whole event at c.offset.
 func (c *eventChecker) check(ev []byte) error {
 	size := uint64(len(ev))
-	if pos := uint64(binary.LittleEndian.Uint32(ev[13:17])); pos != c.offset+size {
+	if pos := uint64(binary.LittleEndian.Uint32(ev[13:17])); pos != 0 && pos != (c.offset+size)&0xffffffff {
 		return fmt.Errorf("archived binlog %s: the event at %d says it ends at %d, not %d", c.file, c.offset, pos, c.offset+size)
 	}
 	if ev[4] == formatDescr && size >= headerLen+fdeAlgFromTail {

@@ -6,12 +6,14 @@ package binlogsync
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // File is one binary log and the size it had when the list was taken.
@@ -167,4 +169,21 @@ func binlogNumber(name string) (int, error) {
 		return 0, fmt.Errorf("binlog %s: no sequence number after the last dot", name)
 	}
 	return n, nil
+}
+
+// Created is when the binlog file at path was created: the timestamp of
+// its first event, the format description. A file of another history
+// under the same name (after RESET MASTER, or on a host rebuilt from a
+// backup) has another.
+func Created(path string) (time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	head := make([]byte, 4+4)
+	if _, err := io.ReadFull(f, head); err != nil || string(head[:4]) != string(binlogMagic) {
+		return time.Time{}, fmt.Errorf("%s: not a binary log", path)
+	}
+	return time.Unix(int64(binary.LittleEndian.Uint32(head[4:])), 0).UTC(), nil
 }

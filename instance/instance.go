@@ -6,12 +6,15 @@
 package instance
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/replication"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
@@ -157,4 +161,33 @@ func (in *Instance) OpeningKeys() (archive.V2Keys, error) {
 	}
 	return archive.V2Keys{}, &conf.Error{File: cfg.Path, Key: "encryption_identity_file",
 		Msg: "v2 backups and archived binlogs are read with the age secret key (encryption_identity_file) or the passphrase (encryption_passphrase_file); neither is set"}
+}
+
+// Sources are the configured replication sources, credentials merged.
+func (in *Instance) Sources() ([]replication.Source, error) {
+	cfg := in.Cfg
+	srcs := cfg.SourcesResolved()
+	if len(srcs) == 0 {
+		return nil, &conf.Error{File: cfg.Path, Key: "replication.source", Msg: "no source configured"}
+	}
+	out := make([]replication.Source, len(srcs))
+	for i, s := range srcs {
+		out[i] = replication.Source{ID: string(s.ID), Host: s.Host, Port: s.Port.Int(), User: s.User, Password: s.Password.Reveal()}
+	}
+	return out, nil
+}
+
+// SetupChannels sets up replication from sources over one session and
+// logs each channel: all started when start, but those in noStart.
+func (in *Instance) SetupChannels(ctx context.Context, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool, noStart []string) error {
+	group := in.Cfg.Replication != nil && in.Cfg.Replication.GroupReplication == 1
+	o := replication.InstanceOptions{Group: group, Start: start, NoStart: noStart}
+	if err := replication.SetupInstance(ctx, conn, v, sources, o); err != nil || group {
+		return err
+	}
+	for _, s := range sources {
+		started := start && !slices.Contains(noStart, s.Channel())
+		in.Log.Info("channel set up", "channel", s.Channel(), "source", fmt.Sprintf("%s:%d", s.Host, s.Port), "started", started)
+	}
+	return nil
 }

@@ -285,3 +285,51 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func seriesOf(in *testbed.Instance) binlogarchive.Series {
 	return binlogarchive.Series{Port: fmt.Sprint(in.Port), ServerID: uint32(in.ID)}
 }
+
+// After RESET MASTER (or on a host rebuilt from a backup) the server
+// writes another history under names the archive has: the archiver must
+// refuse, not splice the two into one file.
+func TestBinlogArchiveRefusesAnotherHistoryUnderTheSameNames(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (2)")
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("binlog-archive --once: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	time.Sleep(1100 * time.Millisecond) // the new files' creation time differs by a second at least
+	in.Exec("RESET MASTER", "INSERT INTO app.t VALUES (3)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (4)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (5)")
+	r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once")
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "another history") {
+		t.Fatalf("binlog-archive after RESET MASTER: exit %d, %q; want a refusal", r.code, lastLine(r.stderr))
+	}
+}
+
+// A crash with sync_binlog=0 may lose the tail of the server's binlog that
+// the archive already holds; the server goes on in a new file. The archive
+// keeps its copy, records the divergence and goes on.
+func TestBinlogArchiveGoesOnWhenTheServerLostATailItHad(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)", "INSERT INTO app.t VALUES (2)")
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("binlog-archive --once: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Kill()
+	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+	last := ix.Files[len(ix.Files)-1]
+	if err := os.Truncate(filepath.Join(in.BinlogDir(), last.Name), int64(last.End())-30); err != nil {
+		t.Fatal(err)
+	}
+	in.Start()
+	in.Exec("INSERT INTO app.t VALUES (3)")
+	r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once")
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "before the archive's copy does: a gap after "+last.Name) {
+		t.Fatalf("binlog-archive after the lost tail: exit %d, %q", r.code, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("the next binlog-archive: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	archiveMatchesServerAfterGap(t, in, m)
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
@@ -26,7 +25,7 @@ type SetupReplicationCmd struct{}
 // the instance was running, start each channel.
 func (SetupReplicationCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
-	sources, err := replicationSources(cfg)
+	sources, err := app.inst().Sources()
 	if err != nil {
 		return err
 	}
@@ -76,34 +75,6 @@ func refusePendingCatchup(cfg *conf.Config) error {
 // setupOn creates the channels over one session of the server at c.
 func setupOn(ctx context.Context, app *App, c mysqld.Conn, sources []replication.Source, start bool) error {
 	return c.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
-		return setupChannels(ctx, app, conn, v, sources, start, nil)
+		return app.inst().SetupChannels(ctx, conn, v, sources, start, nil)
 	})
-}
-
-// setupChannels sets up replication over one session and logs each
-// channel: all started when start, but those in noStart.
-func setupChannels(ctx context.Context, app *App, conn *sql.Conn, v mysqld.Version, sources []replication.Source, start bool, noStart []string) error {
-	group := app.Cfg.Replication != nil && app.Cfg.Replication.GroupReplication == 1
-	o := replication.InstanceOptions{Group: group, Start: start, NoStart: noStart}
-	if err := replication.SetupInstance(ctx, conn, v, sources, o); err != nil || group {
-		return err
-	}
-	for _, s := range sources {
-		started := start && !slices.Contains(noStart, s.Channel())
-		app.Log.Info("channel set up", "channel", s.Channel(), "source", fmt.Sprintf("%s:%d", s.Host, s.Port), "started", started)
-	}
-	return nil
-}
-
-// replicationSources are the configured sources, credentials merged.
-func replicationSources(cfg *conf.Config) ([]replication.Source, error) {
-	srcs := cfg.SourcesResolved()
-	if len(srcs) == 0 {
-		return nil, &conf.Error{File: cfg.Path, Key: "replication.source", Msg: "no source configured"}
-	}
-	out := make([]replication.Source, len(srcs))
-	for i, s := range srcs {
-		out[i] = replication.Source{ID: string(s.ID), Host: s.Host, Port: s.Port.Int(), User: s.User, Password: s.Password.Reveal()}
-	}
-	return out, nil
 }
