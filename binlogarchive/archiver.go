@@ -31,6 +31,9 @@ import (
 type Options struct {
 	Store    s3.Store
 	Keys     archive.V2Keys // sealing keys (encryption_recipients or the passphrase)
+	// OpenKeys open what Keys sealed, to compact closed files; without
+	// them (a backup host that holds no secret key) nothing is compacted.
+	OpenKeys archive.V2Keys
 	Port     string
 	Conn     mysqld.Conn // the instance, over its socket
 	ServerID uint32      // the archiver's own id as a replica
@@ -72,6 +75,16 @@ type Result struct {
 // not take them; beyond it the archiver fails, loudly.
 const maxPending = 64 << 20
 
+// RotateAfter is how many segments a file gets before the archiver asks
+// the server to rotate (FLUSH BINARY LOGS), as PostgreSQL's
+// archive_timeout switches WAL files: a quiet server's file would
+// otherwise stay open for weeks, its segment list growing every second.
+var RotateAfter = 900
+
+// CompactMax is the largest closed file compacted into one object (read
+// back and sealed again in memory).
+var CompactMax uint64 = 32 << 20
+
 // binlogMagic starts every binlog file.
 var binlogMagic = []byte{0xfe, 'b', 'i', 'n'}
 
@@ -99,6 +112,9 @@ type archiver struct {
 	res     Result
 	errors  int
 	durable time.Time // timestamp of the last durable event
+	segs    []Segment // the current file's list
+	db      *sql.DB
+	rotated bool // FLUSH BINARY LOGS asked for the current file
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -128,8 +144,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &archiver{o: o, ix: ix}
+	a := &archiver{o: o, ix: ix, db: db}
 	a.res.Prefix = ix.Series().Prefix()
+	if err := a.loadLast(ctx); err != nil {
+		return nil, err
+	}
 	file, pos, err := a.startAt(ctx, srv)
 	if err != nil {
 		return nil, err
@@ -229,7 +248,7 @@ func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, err
 // partial, and fails the run naming it; the next run goes on from resume.
 func (a *archiver) recordGap(ctx context.Context, gap Gap, before, resume string) error {
 	a.ix.Gaps = append(a.ix.Gaps, gap)
-	if f := a.ix.file(before); len(f.Segments) > 0 {
+	if f := a.ix.file(before); f.Segments > 0 {
 		f.Closed, f.Partial = true, true
 	}
 	a.ix.file(resume)
@@ -237,6 +256,30 @@ func (a *archiver) recordGap(ctx context.Context, gap Gap, before, resume string
 		return err
 	}
 	return fmt.Errorf("%s: a gap after %s up to %s, recorded in the index; the next run goes on from %s", gap.Why, gap.After, gap.Resume, gap.Resume)
+}
+
+// loadLast reads the last file's segment list: it is what is durable (a
+// run killed between the list and the head leaves the head behind).
+func (a *archiver) loadLast(ctx context.Context) error {
+	if len(a.ix.Files) == 0 {
+		return nil
+	}
+	last := &a.ix.Files[len(a.ix.Files)-1]
+	segs, err := ReadSegments(ctx, a.o.Store, a.ix.Series(), last.Name)
+	if err != nil {
+		return err
+	}
+	a.segs = segs
+	summarize(last, segs)
+	return nil
+}
+
+// summarize sets f's summary from its segments.
+func summarize(f *File, segs []Segment) {
+	*f = File{Name: f.Name, Closed: f.Closed, Partial: f.Partial, Created: f.Created}
+	for _, seg := range segs {
+		f.add(seg)
+	}
 }
 
 // sameHistory refuses an archive whose files are not the server's under
@@ -332,6 +375,7 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			if err := a.flushDurable(ctx); err != nil {
 				return &a.res, err
 			}
+			a.askRotation(ctx)
 			flushAt = time.Now().Add(o.Interval)
 			continue
 		case err != nil:
@@ -476,13 +520,16 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 		return err
 	}
 	a.ix.file(a.file).Closed = true
+	if err := a.compact(ctx); err != nil {
+		a.o.Log.Warn("closed binlog not compacted (its segments stay)", "file", a.file, "err", err)
+	}
 	if !real {
 		a.o.Log.Info("the server went on in the next binlog file", "file", a.file, "end", a.offset, "next", next)
 	}
 	if err := a.ix.write(ctx, a.o.Store); err != nil {
 		return fmt.Errorf("binlog archive index: %w", err)
 	}
-	a.file, a.offset, a.start = next, 4, 0
+	a.file, a.offset, a.start, a.segs, a.rotated = next, 4, 0, nil, false
 	a.pending.Write(binlogMagic)
 	if pos > 4 {
 		return fmt.Errorf("binlog stream: the server continues %s at %d, not at its start", next, pos)
@@ -566,10 +613,17 @@ func (a *archiver) flush(ctx context.Context) error {
 		}
 		seg.GTIDs[k] = r[0] + ".." + r[1]
 	}
-	f := a.ix.file(a.file)
-	f.Segments = append(f.Segments, seg)
+	// A flush retried after its list was written replaces, not repeats.
+	if n := len(a.segs); n > 0 && a.segs[n-1].Start == seg.Start {
+		a.segs[n-1] = seg
+	} else {
+		a.segs = append(a.segs, seg)
+	}
+	if err := writeSegments(ctx, a.o.Store, a.ix.Series(), a.file, a.segs); err != nil {
+		return fmt.Errorf("binlog segment list: %w", err)
+	}
+	summarize(a.ix.file(a.file), a.segs)
 	if err := a.ix.write(ctx, a.o.Store); err != nil {
-		f.Segments = f.Segments[:len(f.Segments)-1]
 		return fmt.Errorf("binlog archive index: %w", err)
 	}
 	a.res.Segments++
@@ -580,4 +634,61 @@ func (a *archiver) flush(ctx context.Context) error {
 	a.pending.Reset()
 	a.start, a.first, a.last, a.gtids = a.offset, time.Time{}, time.Time{}, nil
 	return nil
+}
+
+// compact puts a closed file of at most CompactMax bytes held in several
+// segments into one object: written, checked, then named in the list;
+// only then do its segments go. A run killed in between leaves the list
+// as it was, or orphan segments.
+func (a *archiver) compact(ctx context.Context) error {
+	f := a.ix.file(a.file)
+	if len(a.segs) < 2 || f.End > CompactMax || !f.Closed || len(a.o.OpenKeys.Identities) == 0 {
+		return nil
+	}
+	s := a.ix.Series()
+	var whole bytes.Buffer
+	if err := ReadFile(ctx, a.o.Store, a.o.OpenKeys, s, *f, &whole); err != nil {
+		return err
+	}
+	sealed, err := archive.SealBytes(whole.Bytes(), a.o.Keys)
+	if err != nil {
+		return err
+	}
+	start := a.segs[0].Start
+	key := s.CompactKey(a.file, start, f.End)
+	if err := a.o.Store.Put(ctx, key, bytes.NewReader(sealed), nil); err != nil {
+		return err
+	}
+	if info, err := a.o.Store.Head(ctx, key); err != nil || info.Size != int64(len(sealed)) {
+		return fmt.Errorf("compacted %s: %v (size %d, sent %d)", key, err, info.Size, len(sealed))
+	}
+	sum := sha256.Sum256(sealed)
+	one := Segment{Key: key, Start: start, End: f.End, Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:]),
+		FirstEvent: f.FirstEvent, LastEvent: f.LastEvent, GTIDs: f.GTIDs}
+	old := a.segs
+	if err := writeSegments(ctx, a.o.Store, s, a.file, []Segment{one}); err != nil {
+		return err
+	}
+	a.segs = []Segment{one}
+	summarize(f, a.segs)
+	for _, seg := range old {
+		if err := a.o.Store.Delete(ctx, seg.Key); err != nil {
+			a.o.Log.Warn("compacted segment not removed", "key", seg.Key, "err", err)
+		}
+	}
+	return nil
+}
+
+// askRotation asks the server, once per file, to rotate a file that got
+// RotateAfter segments.
+func (a *archiver) askRotation(ctx context.Context) {
+	if a.rotated || len(a.segs) < RotateAfter {
+		return
+	}
+	a.rotated = true
+	if _, err := a.db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
+		a.o.Log.Warn("FLUSH BINARY LOGS not done: the open binlog's segment list keeps growing", "file", a.file, "segments", len(a.segs), "err", err)
+		return
+	}
+	a.o.Log.Info("asked the server to rotate its binlog", "file", a.file, "segments", len(a.segs))
 }

@@ -7,8 +7,15 @@
 // Layout, beside the backups, one series per port and server (members of
 // a group share a port on different hosts; each has its own binlogs):
 //
-//	binlog-archive/{port}/{server_id}/index.json                      what is archived
+//	binlog-archive/{port}/{server_id}/index.json                      per file a summary; the gaps
+//	binlog-archive/{port}/{server_id}/{binlog file}/segments.json     the file's segments
 //	binlog-archive/{port}/{server_id}/{binlog file}/{start}.zst.age   the file's bytes [start, end)
+//	binlog-archive/{port}/{server_id}/{binlog file}/{start}-{end}.zst.age   a closed file compacted
+//
+// Each flush rewrites the small head and the open file's list only; a
+// file's list stays short: a file open for RotateAfter segments is
+// rotated, and a closed file of at most CompactMax bytes is compacted into
+// one object.
 //
 // Decoded and concatenated in order, a file's segments are the server's
 // file, byte for byte, so mariadb-binlog reads them as it reads the
@@ -16,7 +23,9 @@
 package binlogarchive
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,6 +61,19 @@ func (s Series) SegmentKey(file string, start uint64) string {
 	return fmt.Sprintf("%s%s/%012d.zst.age", s.Prefix(), file, start)
 }
 
+// CompactKey is the key of the object that holds file's bytes [start,
+// end) once compacted: never a segment's key, so that a compaction cut
+// short leaves every named segment as it was.
+func (s Series) CompactKey(file string, start, end uint64) string {
+	return fmt.Sprintf("%s%s/%012d-%012d.zst.age", s.Prefix(), file, start, end)
+}
+
+// ListKey is the key of file's segment list.
+func (s Series) ListKey(file string) string { return s.Prefix() + file + "/" + ListName }
+
+// ListName is a file's segment list's name.
+const ListName = "segments.json"
+
 // ListSeries lists the archived series of port, by server id.
 func ListSeries(ctx context.Context, st s3.Store, port string) ([]Series, error) {
 	objs, err := st.List(ctx, PortPrefix(port))
@@ -70,8 +92,8 @@ func ListSeries(ctx context.Context, st s3.Store, port string) ([]Series, error)
 	return out, nil
 }
 
-// Index is what the archive of a port holds: per binlog file, its
-// segments in order, and every gap the archiver found.
+// Index is the head of a series: per binlog file a summary, and every
+// gap the archiver found. Each file's segments are in its own list.
 type Index struct {
 	FormatVersion int       `json:"format_version"`
 	Port          string    `json:"port"`
@@ -83,8 +105,11 @@ type Index struct {
 
 // File is one archived binlog file.
 type File struct {
-	Name     string    `json:"name"`
-	Segments []Segment `json:"segments"`
+	Name string `json:"name"`
+	// End is where its archived bytes end; Segments how many objects
+	// hold them (its list says which).
+	End      uint64 `json:"end"`
+	Segments int    `json:"segments"`
 	// Closed: the archive of the file is finished: the server ended it,
 	// or a gap did (then Partial: the archive holds only its start).
 	Closed  bool `json:"closed,omitempty"`
@@ -92,10 +117,36 @@ type File struct {
 	// Created is the timestamp of the file's first event: with the name,
 	// it tells this file from one of another history under the same name.
 	Created time.Time `json:"created,omitzero"`
+	// FirstEvent, LastEvent and GTIDs sum up its segments'.
+	FirstEvent time.Time         `json:"first_event,omitzero"`
+	LastEvent  time.Time         `json:"last_event,omitzero"`
+	GTIDs      map[string]string `json:"gtids,omitempty"`
 }
 
 // Whole says whether the archive holds the file whole.
 func (f File) Whole() bool { return f.Closed && !f.Partial }
+
+// add sums seg up into the file's summary.
+func (f *File) add(seg Segment) {
+	f.End = seg.End
+	f.Segments++
+	if f.FirstEvent.IsZero() {
+		f.FirstEvent = seg.FirstEvent
+	}
+	if !seg.LastEvent.IsZero() {
+		f.LastEvent = seg.LastEvent
+	}
+	for k, r := range seg.GTIDs {
+		if f.GTIDs == nil {
+			f.GTIDs = map[string]string{}
+		}
+		lo, hi, _ := strings.Cut(r, "..")
+		if old, ok := f.GTIDs[k]; ok {
+			lo, _, _ = strings.Cut(old, "..")
+		}
+		f.GTIDs[k] = lo + ".." + hi
+	}
+}
 
 // Segment is the file's bytes [Start, End), stored sealed at Key.
 type Segment struct {
@@ -122,23 +173,36 @@ type Gap struct {
 	Why    string    `json:"why,omitempty"`
 }
 
-// End is where the archive of the file ends.
-func (f File) End() uint64 {
-	if len(f.Segments) == 0 {
-		return 0
-	}
-	return f.Segments[len(f.Segments)-1].End
-}
-
-// Position is where archiving resumes: the end of the last file's last
-// segment, or the start of the file after a closed one (false when the
-// archive is empty).
+// Position is where archiving resumes: the end of the last file (false
+// when the archive is empty).
 func (ix *Index) Position() (file string, pos uint64, ok bool) {
 	if len(ix.Files) == 0 {
 		return "", 0, false
 	}
 	last := ix.Files[len(ix.Files)-1]
-	return last.Name, last.End(), true
+	return last.Name, last.End, true
+}
+
+// ReadSegments reads file's segment list (none when it has none yet).
+func ReadSegments(ctx context.Context, st s3.Store, s Series, file string) ([]Segment, error) {
+	var segs []Segment
+	err := catalog.ReadJSON(ctx, st, s.ListKey(file), &segs)
+	if errors.Is(err, s3.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("binlog archive: %w", err)
+	}
+	return segs, nil
+}
+
+// writeSegments stores file's segment list.
+func writeSegments(ctx context.Context, st s3.Store, s Series, file string, segs []Segment) error {
+	data, err := json.Marshal(segs)
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, s.ListKey(file), bytes.NewReader(data), nil)
 }
 
 // Series is the series the index describes.
@@ -167,7 +231,11 @@ func ReadIndex(ctx context.Context, st s3.Store, s Series) (*Index, error) {
 // write stores the index.
 func (ix *Index) write(ctx context.Context, st s3.Store) error {
 	ix.Updated = time.Now().UTC()
-	return catalog.PutJSON(ctx, st, ix.Series().Prefix()+IndexName, ix)
+	data, err := json.Marshal(ix)
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, ix.Series().Prefix()+IndexName, bytes.NewReader(data), nil)
 }
 
 // file is the index entry of name, added when missing.

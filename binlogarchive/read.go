@@ -19,25 +19,32 @@ import (
 // the one before. The result is the server's file from offset 0 up to
 // f.End().
 func ReadFile(ctx context.Context, st s3.Store, keys archive.V2Keys, s Series, f File, w io.Writer) error {
+	segs, err := ReadSegments(ctx, st, s, f.Name)
+	if err != nil {
+		return err
+	}
 	var at uint64
-	for _, seg := range f.Segments {
-		if seg.Key != s.SegmentKey(f.Name, seg.Start) {
-			return fmt.Errorf("binlog %s: the index names segment %s, not the file's own %s", f.Name, seg.Key, s.SegmentKey(f.Name, seg.Start))
-		}
+	for _, seg := range segs {
 		if seg.Start != at {
 			return fmt.Errorf("binlog %s: segment %s starts at %d, the one before ends at %d", f.Name, seg.Key, seg.Start, at)
+		}
+		if seg.Key != s.SegmentKey(f.Name, seg.Start) && seg.Key != s.CompactKey(f.Name, seg.Start, seg.End) {
+			return fmt.Errorf("binlog %s: its list names %s, not one of the file's own objects", f.Name, seg.Key)
 		}
 		data, err := readSegment(ctx, st, keys, seg)
 		if err != nil {
 			return err
 		}
 		if uint64(len(data)) != seg.End-seg.Start {
-			return fmt.Errorf("binlog segment %s holds %d bytes, the index says %d", seg.Key, len(data), seg.End-seg.Start)
+			return fmt.Errorf("binlog segment %s holds %d bytes, its list says %d", seg.Key, len(data), seg.End-seg.Start)
 		}
 		if _, err := w.Write(data); err != nil {
 			return err
 		}
 		at = seg.End
+	}
+	if at < f.End {
+		return fmt.Errorf("binlog %s: its segments end at %d, the index says %d", f.Name, at, f.End)
 	}
 	return nil
 }

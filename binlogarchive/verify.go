@@ -33,8 +33,8 @@ func Verify(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index) (V
 			return vs, err
 		}
 		vs.Files++
-		vs.Segments += len(f.Segments)
-		vs.Bytes += int64(f.End())
+		vs.Segments += f.Segments
+		vs.Bytes += int64(f.End)
 		vs.Events += ec.events
 	}
 	return vs, nil

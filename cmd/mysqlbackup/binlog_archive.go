@@ -30,6 +30,7 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	if err != nil {
 		return err
 	}
+	open, _ := app.inst().OpeningKeys() // none on a host without the secret key: no compaction
 	st, err := app.inst().Store()
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	}
 	defer lk.Release()
 	res, err := binlogarchive.Run(ctx, binlogarchive.Options{
-		Store: st, Keys: keys, Port: string(cfg.Port), Conn: app.inst().Admin(),
+		Store: st, Keys: keys, OpenKeys: open, Port: string(cfg.Port), Conn: app.inst().Admin(),
 		ServerID: uint32(id), Interval: cfg.BinlogArchiveEvery(), Once: c.Once, Log: app.Log,
 		OnState: archiverMetrics(app),
 	})

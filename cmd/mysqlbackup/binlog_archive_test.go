@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -83,7 +84,11 @@ func TestBinlogArchiveHoldsTheServersBinlogsByteForByteAcrossRotationsAndRuns(t 
 	}
 	// A segment damaged in the store is caught.
 	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
-	seg := ix.Files[0].Segments[0]
+	segs, err := binlogarchive.ReadSegments(t.Context(), m.Store(), seriesOf(in), ix.Files[0].Name)
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("segments of %s: %v", ix.Files[0].Name, err)
+	}
+	seg := segs[0]
 	if err := m.Store().Put(t.Context(), seg.Key, bytes.NewReader(flipByte(getObject(t, m, seg.Key), int(seg.Stored/2))), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +247,7 @@ func TestBinlogArchiveSurvivesTheStoreGoingDownAndReportsItsState(t *testing.T) 
 	in.Exec("INSERT INTO app.t SELECT seq, 'before' FROM app.seq_1_to_100")
 	waitFor(t, "a first segment", func() bool {
 		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
-		return err == nil && len(ix.Files) > 0 && len(ix.Files[0].Segments) > 0
+		return err == nil && len(ix.Files) > 0 && ix.Files[0].Segments > 0
 	})
 	m.Stop()
 	in.Exec("INSERT INTO app.t SELECT seq, 'while the store is down' FROM app.seq_101_to_200", "FLUSH BINARY LOGS",
@@ -319,7 +324,7 @@ func TestBinlogArchiveGoesOnWhenTheServerLostATailItHad(t *testing.T) {
 	in.Kill()
 	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	last := ix.Files[len(ix.Files)-1]
-	if err := os.Truncate(filepath.Join(in.BinlogDir(), last.Name), int64(last.End())-30); err != nil {
+	if err := os.Truncate(filepath.Join(in.BinlogDir(), last.Name), int64(last.End)-30); err != nil {
 		t.Fatal(err)
 	}
 	in.Start()
@@ -332,4 +337,47 @@ func TestBinlogArchiveGoesOnWhenTheServerLostATailItHad(t *testing.T) {
 		t.Fatalf("the next binlog-archive: exit %d: %s", r.code, lastLine(r.stderr))
 	}
 	archiveMatchesServerAfterGap(t, in, m)
+}
+
+// A file that got RotateAfter segments is rotated by the archiver, and a
+// closed file held in several segments is compacted into one object:
+// the lists stay short, the bytes the same.
+func TestBinlogArchiveRotatesALongOpenFileAndCompactsClosedOnes(t *testing.T) {
+	old := binlogarchive.RotateAfter
+	binlogarchive.RotateAfter = 3
+	t.Cleanup(func() { binlogarchive.RotateAfter = old })
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)")
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"--conf-path", confPath, "binlog-archive"}, &out, &errb) }()
+	first := ""
+	for i := 1; i <= 200; i++ {
+		in.Exec(fmt.Sprintf("INSERT INTO app.t VALUES (%d)", i))
+		time.Sleep(30 * time.Millisecond)
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+		if err == nil && len(ix.Files) > 1 && ix.Files[0].Closed && ix.Files[0].Segments == 1 {
+			first = ix.Files[0].Name
+			break
+		}
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("binlog-archive stopped: exit %d: %s", code, errb.String())
+	}
+	if first == "" {
+		t.Fatalf("no file was rotated and compacted into one object:\n%s", errb.String())
+	}
+	segs, err := binlogarchive.ReadSegments(t.Context(), m.Store(), seriesOf(in), first)
+	if err != nil || len(segs) != 1 || segs[0].Key != seriesOf(in).CompactKey(first, 0, segs[0].End) {
+		t.Errorf("the compacted %s's list: %+v, %v", first, segs, err)
+	}
+	objs, _ := m.Store().List(t.Context(), seriesOf(in).Prefix()+first+"/")
+	if len(objs) != 2 { // the compacted object and the list
+		t.Errorf("%d objects left under %s, want the compacted one and its list", len(objs), first)
+	}
+	archiveMatchesServer(t, in, m)
 }

@@ -61,30 +61,18 @@ func renderBinlogs(w io.Writer, ix *binlogarchive.Index) {
 			state = "closed"
 		}
 		var first, last string
-		gtids := map[string][2]string{}
-		for i, seg := range f.Segments {
-			if i == 0 && !seg.FirstEvent.IsZero() {
-				first = seg.FirstEvent.Local().Format("2006-01-02 15:04:05")
-			}
-			if !seg.LastEvent.IsZero() {
-				last = seg.LastEvent.Local().Format("2006-01-02 15:04:05")
-			}
-			for k, r := range seg.GTIDs {
-				lo, hi, _ := strings.Cut(r, "..")
-				g, seen := gtids[k]
-				if !seen {
-					g[0] = lo
-				}
-				g[1] = hi
-				gtids[k] = g
-			}
+		if !f.FirstEvent.IsZero() {
+			first = f.FirstEvent.Local().Format("2006-01-02 15:04:05")
+		}
+		if !f.LastEvent.IsZero() {
+			last = f.LastEvent.Local().Format("2006-01-02 15:04:05")
 		}
 		var ranges []string
-		for _, g := range gtids {
-			ranges = append(ranges, g[0]+".."+g[1])
+		for _, r := range f.GTIDs {
+			ranges = append(ranges, r)
 		}
 		sort.Strings(ranges)
-		t.AppendRow(table.Row{f.Name, state, len(f.Segments), progress.Bytes(int64(f.End())), first, last, strings.Join(ranges, " ")})
+		t.AppendRow(table.Row{f.Name, state, f.Segments, progress.Bytes(int64(f.End)), first, last, strings.Join(ranges, " ")})
 	}
 	t.Render()
 	for _, g := range ix.Gaps {
