@@ -29,8 +29,8 @@ import (
 
 // Options are what an archiver runs with.
 type Options struct {
-	Store    s3.Store
-	Keys     archive.V2Keys // sealing keys (encryption_recipients or the passphrase)
+	Store s3.Store
+	Keys  archive.V2Keys // sealing keys (encryption_recipients or the passphrase)
 	// OpenKeys open what Keys sealed, to compact closed files; without
 	// them (a backup host that holds no secret key) nothing is compacted.
 	OpenKeys archive.V2Keys
