@@ -336,6 +336,9 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 	}
 	syncer := gomysql.NewBinlogSyncer(gomysql.BinlogSyncerConfig{
 		DumpCommandFlag: flags,
+		// Events read ahead wait in memory while the store is slow: a few
+		// hundred, not go-mysql's default ten thousand.
+		EventCacheCount: 256,
 		ServerID:        o.ServerID, Flavor: srv.flavor, Host: "localhost", User: o.Conn.User, Password: o.Conn.Password,
 		RawModeEnabled: true, Logger: o.Log.With("component", "binlog-syncer"),
 		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
