@@ -89,10 +89,17 @@ func (r *run) archivedBinlogs(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := map[string]uint64{}
+	for _, f := range s.Files {
+		size[f.Name] = uint64(f.Size)
+	}
 	whole := map[string]bool{}
 	for _, f := range ix.Files {
 		created, err := binlogsync.Created(filepath.Join(s.Dir, f.Name))
-		if f.Whole() && err == nil && created.Equal(f.Created) {
+		// A file closed as partial whose server copy is no longer than the
+		// archive's (the server lost the tail) is held whole too.
+		held := f.Whole() || (f.Closed && f.Partial && f.End >= size[f.Name])
+		if held && err == nil && created.Equal(f.Created) {
 			whole[f.Name] = true
 		}
 	}

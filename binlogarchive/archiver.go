@@ -115,6 +115,7 @@ type archiver struct {
 	segs    []Segment // the current file's list
 	db      *sql.DB
 	rotated bool // FLUSH BINARY LOGS asked for the current file
+	version mysqld.Version
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -144,7 +145,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &archiver{o: o, ix: ix, db: db}
+	a := &archiver{o: o, ix: ix, db: db, version: srv.version}
 	a.res.Prefix = ix.Series().Prefix()
 	if err := a.loadLast(ctx); err != nil {
 		return nil, err
@@ -159,6 +160,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // server is what the archiver reads from the instance before streaming.
 type server struct {
 	id      uint32
+	version mysqld.Version
 	flavor  string
 	dir     string   // where the binlogs are (this host's disk)
 	logs    []string // SHOW BINARY LOGS, oldest first
@@ -180,6 +182,7 @@ func serverInfo(ctx context.Context, db *sql.DB) (server, error) {
 	if err != nil {
 		return s, err
 	}
+	s.version = v
 	s.flavor = mysql.MySQLFlavor
 	if v.Flavor == mysqld.MariaDB {
 		s.flavor = mysql.MariaDBFlavor
@@ -222,7 +225,16 @@ func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, err
 		if err != nil {
 			return "", 0, err
 		}
+		// Its list may exist already (a run stopped before the head named
+		// it): go on from where it ends.
+		if a.segs, err = ReadSegments(ctx, a.o.Store, a.ix.Series(), next); err != nil {
+			return "", 0, err
+		}
 		file, pos = next, 0
+		if n := len(a.segs); n > 0 {
+			pos = a.segs[n-1].End
+			summarize(a.ix.file(next), a.segs)
+		}
 	}
 	size, onServer := srv.sizes[file]
 	switch {
@@ -248,8 +260,18 @@ func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, err
 // partial, and fails the run naming it; the next run goes on from resume.
 func (a *archiver) recordGap(ctx context.Context, gap Gap, before, resume string) error {
 	a.ix.Gaps = append(a.ix.Gaps, gap)
-	if f := a.ix.file(before); f.Segments > 0 {
+	// The file before the gap as its list has it (a run killed before the
+	// head named its segments), closed as partial; or gone when it has none.
+	segs, err := ReadSegments(ctx, a.o.Store, a.ix.Series(), before)
+	if err != nil {
+		return err
+	}
+	f := a.ix.file(before)
+	summarize(f, segs)
+	if f.Segments > 0 {
 		f.Closed, f.Partial = true, true
+	} else {
+		a.ix.Files = a.ix.Files[:len(a.ix.Files)-1]
 	}
 	a.ix.file(resume)
 	if err := a.ix.write(ctx, a.o.Store); err != nil {
@@ -529,8 +551,8 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 	if !real {
 		a.o.Log.Info("the server went on in the next binlog file", "file", a.file, "end", a.offset, "next", next)
 	}
-	if err := a.ix.write(ctx, a.o.Store); err != nil {
-		return fmt.Errorf("binlog archive index: %w", err)
+	if err := a.retrying(ctx, "binlog archive index", func() error { return a.ix.write(ctx, a.o.Store) }); err != nil {
+		return err
 	}
 	a.file, a.offset, a.start, a.segs, a.rotated = next, 4, 0, nil, false
 	a.pending.Write(binlogMagic)
@@ -540,21 +562,30 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 	return nil
 }
 
-// flushDurable flushes, and while the store fails, retries with backoff
-// (the stream waits) for up to StoreOutage; with Once it fails at once.
-// Each flush, and each idle interval, is reported.
+// flushDurable flushes, retrying while the store fails (see retrying),
+// and reports the state.
 func (a *archiver) flushDurable(ctx context.Context) error {
+	oldest := a.first
+	if err := a.retrying(ctx, "binlog segment", func() error { return a.flush(ctx) }); err != nil {
+		return err
+	}
+	lag := time.Duration(0)
+	if !oldest.IsZero() {
+		lag = max(0, time.Since(oldest))
+	}
+	a.report(lag)
+	return nil
+}
+
+// retrying runs write until it succeeds: while the store fails it retries
+// with backoff (the stream waits) for up to StoreOutage, counting and
+// reporting each failure; with Once it fails at once.
+func (a *archiver) retrying(ctx context.Context, what string, write func() error) error {
 	var firstFail time.Time
 	backoff := time.Second
 	for {
-		oldest := a.first
-		err := a.flush(ctx)
+		err := write()
 		if err == nil {
-			lag := time.Duration(0)
-			if !oldest.IsZero() {
-				lag = max(0, time.Since(oldest))
-			}
-			a.report(lag)
 			return nil
 		}
 		a.errors++
@@ -568,7 +599,7 @@ func (a *archiver) flushDurable(ctx context.Context) error {
 		if time.Since(firstFail) > a.o.StoreOutage {
 			return fmt.Errorf("the store failed for %s: %w", a.o.StoreOutage, err)
 		}
-		a.o.Log.Warn("binlog segment not stored; retrying (the stream waits)", "err", err, "retry_in", backoff)
+		a.o.Log.Warn(what+" not stored; retrying (the stream waits)", "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return err
@@ -650,6 +681,7 @@ func (a *archiver) compact(ctx context.Context) error {
 	}
 	s := a.ix.Series()
 	var whole bytes.Buffer
+	whole.Grow(int(f.End))
 	if err := ReadFile(ctx, a.o.Store, a.o.OpenKeys, s, *f, &whole); err != nil {
 		return err
 	}
@@ -685,8 +717,12 @@ func (a *archiver) compact(ctx context.Context) error {
 // askRotation asks the server, once per file, to rotate a file that got
 // RotateAfter segments.
 func (a *archiver) askRotation(ctx context.Context) {
-	if a.rotated || len(a.segs) < RotateAfter {
+	if a.rotated || len(a.segs) < RotateAfter || a.pending.Len() > 0 {
 		return
+	}
+	end, err := replication.ReadBinlogPosition(ctx, a.db, a.version)
+	if err != nil || end.File != a.file {
+		return // behind, on an older file: the server rotated it already
 	}
 	a.rotated = true
 	if _, err := a.db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {

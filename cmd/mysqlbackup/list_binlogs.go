@@ -57,7 +57,10 @@ func renderBinlogs(w io.Writer, ix *binlogarchive.Index) {
 	t.AppendHeader(table.Row{"File", "State", "Segments", "Size", "First event", "Last event", "GTIDs"})
 	for _, f := range ix.Files {
 		state := "open"
-		if f.Closed {
+		switch {
+		case f.Partial:
+			state = "PARTIAL"
+		case f.Closed:
 			state = "closed"
 		}
 		var first, last string
@@ -76,6 +79,6 @@ func renderBinlogs(w io.Writer, ix *binlogarchive.Index) {
 	}
 	t.Render()
 	for _, g := range ix.Gaps {
-		fmt.Fprintf(w, "GAP after %s up to %s (found %s): the server purged binlogs before they were archived\n", g.After, g.Resume, g.Found.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(w, "GAP after %s up to %s (found %s): %s\n", g.After, g.Resume, g.Found.Local().Format("2006-01-02 15:04:05"), g.Why)
 	}
 }
