@@ -381,3 +381,35 @@ func TestBinlogArchiveRotatesALongOpenFileAndCompactsClosedOnes(t *testing.T) {
 	}
 	archiveMatchesServer(t, in, m)
 }
+
+// The server restarts while the archiver runs: it reconnects, the file the
+// server closed at shutdown is archived whole (its stop event included),
+// and the archive goes on in the new file.
+func TestBinlogArchiveFollowsTheServerAcrossARestart(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)")
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"--conf-path", confPath, "binlog-archive"}, &out, &errb) }()
+	waitFor(t, "a first segment", func() bool {
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+		return err == nil && len(ix.Files) > 0 && ix.Files[0].Segments > 0
+	})
+	in.Stop()
+	in.Start()
+	in.Exec("INSERT INTO app.t VALUES (2)", "INSERT INTO app.t VALUES (3)")
+	waitFor(t, "the file after the restart", func() bool {
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+		return err == nil && len(ix.Files) > 1 && ix.Files[0].Closed && ix.Files[1].End > 4
+	})
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("binlog-archive: exit %d: %s", code, errb.String())
+	}
+	if names := archiveMatchesServer(t, in, m); len(names) < 2 {
+		t.Errorf("archived %v, want the file closed by the restart and the new one", names)
+	}
+}
