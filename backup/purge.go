@@ -21,7 +21,7 @@ func (r *run) purge(ctx context.Context) error {
 		r.in.Log.Info("binlog purge off (purge_binlog_days: 0)")
 		return nil
 	}
-	archived, err := r.archivedBinlogs(ctx)
+	s, archived, err := r.archivedBinlogs(ctx)
 	if err != nil {
 		return err
 	}
@@ -31,10 +31,6 @@ func (r *run) purge(ctx context.Context) error {
 	var before int64
 	if err := r.db.QueryRowContext(ctx, "SELECT UNIX_TIMESTAMP(CURDATE() - INTERVAL ? DAY)", days).Scan(&before); err != nil {
 		return fmt.Errorf("purge binary logs: %w", err)
-	}
-	s, err := binlogsync.Take(ctx, r.db)
-	if err != nil {
-		return err
 	}
 	// The first file that stays: the first one young enough, or the first
 	// the archive does not hold whole (the active one never is).
@@ -62,32 +58,33 @@ func (r *run) purge(ctx context.Context) error {
 	return mysqld.PurgeBinlogsTo(ctx, r.db, s.Files[keep].Name)
 }
 
-// archivedBinlogs are the binlog files the port's binlog archive holds
-// whole, or nil when the port has no binlog archive.
-func (r *run) archivedBinlogs(ctx context.Context) (map[string]bool, error) {
+// archivedBinlogs lists the server's binlogs and says which of them the
+// port's binlog archive holds whole; the map is nil when the port has no
+// binlog archive.
+func (r *run) archivedBinlogs(ctx context.Context) (binlogsync.Snapshot, map[string]bool, error) {
+	var s binlogsync.Snapshot
 	if r.cfg.S3Bucket == "" {
-		return nil, nil
+		return s, nil, nil
 	}
 	st, err := r.in.Store()
 	if err != nil {
-		return nil, err
+		return s, nil, err
 	}
 	var id uint32
 	if err := r.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
-		return nil, fmt.Errorf("purge binary logs: %w", err)
+		return s, nil, fmt.Errorf("purge binary logs: %w", err)
 	}
 	ix, err := binlogarchive.ReadIndex(ctx, st, binlogarchive.Series{Port: string(r.cfg.Port), ServerID: id})
 	if err != nil {
-		return nil, fmt.Errorf("purge binary logs: %w", err)
+		return s, nil, fmt.Errorf("purge binary logs: %w", err)
 	}
 	if len(ix.Files) == 0 {
-		return nil, nil
+		return s, nil, nil
 	}
 	// Whole in the archive, and the server's file is the archived one (the
 	// same name may be another history's after RESET MASTER).
-	s, err := binlogsync.Take(ctx, r.db)
-	if err != nil {
-		return nil, err
+	if s, err = binlogsync.Take(ctx, r.db); err != nil {
+		return s, nil, err
 	}
 	size := map[string]uint64{}
 	for _, f := range s.Files {
@@ -103,5 +100,5 @@ func (r *run) archivedBinlogs(ctx context.Context) (map[string]bool, error) {
 			whole[f.Name] = true
 		}
 	}
-	return whole, nil
+	return s, whole, nil
 }

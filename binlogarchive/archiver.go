@@ -85,9 +85,6 @@ var RotateAfter = 900
 // back and sealed again in memory).
 var CompactMax uint64 = 32 << 20
 
-// binlogMagic starts every binlog file.
-var binlogMagic = []byte{0xfe, 'b', 'i', 'n'}
-
 // Event types the archiver treats specially.
 const (
 	rotateEvent    = 4
@@ -329,17 +326,17 @@ func (a *archiver) sameHistory(srv server) error {
 
 // nextName is the binlog file after name (base.000042 → base.000043).
 func nextName(name string) (string, error) {
-	i := strings.LastIndexByte(name, '.')
-	n, err := strconv.Atoi(name[i+1:])
-	if i < 0 || err != nil {
-		return "", fmt.Errorf("binlog %s: no sequence number", name)
+	n, err := binlogsync.SeqNumber(name)
+	if err != nil {
+		return "", err
 	}
+	i := strings.LastIndexByte(name, '.')
 	return fmt.Sprintf("%s.%0*d", name[:i], len(name)-i-1, n+1), nil
 }
 
 // num is a binlog file's sequence number (-1 if none).
 func num(name string) int {
-	n, err := strconv.Atoi(name[strings.LastIndexByte(name, '.')+1:])
+	n, err := binlogsync.SeqNumber(name)
 	if err != nil {
 		return -1
 	}
@@ -380,7 +377,7 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 	}
 	o.Log.Info("archiving binlogs", "from", fmt.Sprintf("%s:%d", file, from), "once", o.Once)
 	if pos < 4 {
-		a.pending.Write(binlogMagic)
+		a.pending.Write(binlogsync.Magic)
 		a.offset, a.start = 4, 0
 	}
 	flushAt := time.Now().Add(o.Interval)
@@ -555,7 +552,7 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 		return err
 	}
 	a.file, a.offset, a.start, a.segs, a.rotated = next, 4, 0, nil, false
-	a.pending.Write(binlogMagic)
+	a.pending.Write(binlogsync.Magic)
 	if pos > 4 {
 		return fmt.Errorf("binlog stream: the server continues %s at %d, not at its start", next, pos)
 	}

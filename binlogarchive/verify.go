@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
@@ -62,7 +63,7 @@ func (c *eventChecker) Write(p []byte) (int, error) {
 			if len(c.buf) < 4 {
 				return len(p), nil
 			}
-			if string(c.buf[:4]) != string(binlogMagic) {
+			if string(c.buf[:4]) != string(binlogsync.Magic) {
 				return 0, fmt.Errorf("archived binlog %s does not start as a binlog", c.file)
 			}
 			c.buf, c.offset = c.buf[4:], 4

@@ -5,6 +5,8 @@ import (
 	"hash/crc32"
 	"strings"
 	"testing"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
 )
 
 // event is a binlog event of type typ with body, at offset, its CRC-32
@@ -22,7 +24,7 @@ func event(typ byte, offset uint64, body []byte) []byte {
 // binlogFile is a small binlog: a format description naming CRC-32, then
 // two events.
 func binlogFile() []byte {
-	f := append([]byte{}, binlogMagic...)
+	f := append([]byte{}, binlogsync.Magic...)
 	fde := append(make([]byte, 57), checksumCRC32) // version, server version…, then the algorithm
 	for _, ev := range [][]byte{{formatDescr}, {mariadbGTID}, {2}} {
 		body := []byte("a query")

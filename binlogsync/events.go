@@ -10,8 +10,8 @@ import (
 	"os"
 )
 
-// binlogMagic starts every binary log file.
-var binlogMagic = []byte{0xfe, 'b', 'i', 'n'}
+// Magic starts every binary log file.
+var Magic = []byte{0xfe, 'b', 'i', 'n'}
 
 // changeEvents are the event types that only a transaction or a statement
 // writes (MySQL and MariaDB): a server that starts, rotates and stops
@@ -46,7 +46,7 @@ func HoldsChanges(path string, from int64) (bool, error) {
 	defer f.Close()
 	r := bufio.NewReader(f)
 	magic := make([]byte, 4)
-	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, binlogMagic) {
+	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, Magic) {
 		if bytes.Equal(magic, mysqlEncryptedMagic) {
 			return false, ErrEncrypted
 		}

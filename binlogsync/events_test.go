@@ -12,7 +12,7 @@ import (
 // headers and a few bytes of body each).
 func fakeBinlog(t *testing.T, types ...byte) string {
 	t.Helper()
-	data := append([]byte{}, binlogMagic...)
+	data := append([]byte{}, Magic...)
 	for _, typ := range types {
 		ev := make([]byte, 19+8)
 		ev[4] = typ

@@ -141,7 +141,7 @@ func (s Snapshot) Covers(file string, pos uint64) error {
 	}
 	prev := -1
 	for _, f := range s.Files[at:] {
-		n, err := binlogNumber(f.Name)
+		n, err := SeqNumber(f.Name)
 		if err != nil {
 			return err
 		}
@@ -161,8 +161,8 @@ func (s Snapshot) span() string {
 	return s.Files[0].Name + " … " + s.Files[len(s.Files)-1].Name
 }
 
-// binlogNumber is the sequence number of a binlog file name (base.000042).
-func binlogNumber(name string) (int, error) {
+// SeqNumber is the sequence number of a binlog file name (base.000042).
+func SeqNumber(name string) (int, error) {
 	i := strings.LastIndexByte(name, '.')
 	n, err := strconv.Atoi(name[i+1:])
 	if i < 0 || err != nil || n < 0 {
@@ -182,7 +182,7 @@ func Created(path string) (time.Time, error) {
 	}
 	defer f.Close()
 	head := make([]byte, 4+4)
-	if _, err := io.ReadFull(f, head); err != nil || string(head[:4]) != string(binlogMagic) {
+	if _, err := io.ReadFull(f, head); err != nil || string(head[:4]) != string(Magic) {
 		return time.Time{}, fmt.Errorf("%s: not a binary log", path)
 	}
 	return time.Unix(int64(binary.LittleEndian.Uint32(head[4:])), 0).UTC(), nil

@@ -184,19 +184,19 @@ func (m *Manifest) CheckRun(prefix string) error {
 	return nil
 }
 
-// readSmall reads a small object whole (at most 4 MiB).
+// readSmall reads a small object whole (at most MaxJSON bytes).
 func readSmall(ctx context.Context, st s3.Store, key string) ([]byte, error) {
 	rc, err := st.Get(ctx, key, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 4<<20+1))
+	data, err := io.ReadAll(io.LimitReader(rc, MaxJSON+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	if len(data) > 4<<20 {
-		return nil, fmt.Errorf("%s is larger than 4 MiB: not a manifest this tool wrote", key)
+	if len(data) > MaxJSON {
+		return nil, fmt.Errorf("%s is over the %d MiB this mysqlbackup reads", key, MaxJSON>>20)
 	}
 	return data, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -171,17 +170,9 @@ const MaxJSON = 4 << 20
 
 // ReadJSON gets a small JSON object; one over MaxJSON bytes is an error.
 func ReadJSON(ctx context.Context, st s3.Store, key string, v any) error {
-	rc, err := st.Get(ctx, key, 0)
+	data, err := readSmall(ctx, st, key)
 	if err != nil {
 		return err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, MaxJSON+1))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	if len(data) > MaxJSON {
-		return fmt.Errorf("%s is over the %d MiB this mysqlbackup reads", key, MaxJSON>>20)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%s: %w", key, err)

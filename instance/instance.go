@@ -8,6 +8,7 @@ package instance
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/conf"
@@ -117,6 +119,13 @@ func Chown(log *slog.Logger, root, userName, groupName string) error {
 		}
 		return nil
 	})
+}
+
+// ProcessAlive says whether a process with this pid exists on this host
+// (one that exists but is not ours counts as alive: the safe answer).
+func ProcessAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // MachineID is this host's /etc/machine-id ("" if unknown): unlike the

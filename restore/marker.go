@@ -8,10 +8,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 )
 
 // untouchedSince refuses to clear a datadir marked as an unfinished
@@ -70,6 +70,5 @@ func livePid(pidFile string) (int, bool) {
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	err = syscall.Kill(pid, 0)
-	return pid, err == nil || err == syscall.EPERM
+	return pid, instance.ProcessAlive(pid)
 }

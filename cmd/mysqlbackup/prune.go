@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
@@ -50,13 +49,6 @@ func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 // liveness judges runs from this host: a run recorded with this host's
 // name and a pid that no process has is dead at once.
 func liveness() catalog.Liveness {
-	return catalog.Liveness{Host: instance.Hostname(), Machine: instance.MachineID(), Alive: processAlive,
+	return catalog.Liveness{Host: instance.Hostname(), Machine: instance.MachineID(), Alive: instance.ProcessAlive,
 		HeartbeatAge: catalog.HeartbeatDeadAge, PartialAge: catalog.PartialDeadAge}
-}
-
-// processAlive says whether a process with this pid exists here (one
-// that exists but is not ours counts as alive: the safe answer).
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
