@@ -61,6 +61,14 @@ type State struct {
 	Lag      time.Duration
 	Errors   int // store failures so far
 	Segments int
+	Series   string            // the archive's prefix
+	GTIDs    map[string]string // the last durable GTID per domain or source uuid
+	Bytes    int64             // binlog bytes made durable by this run
+	Objects  int               // segments and compacted files this run stored
+	// StoreFailingSince is when the store began to fail, zero while it
+	// works; Spooled is what waits for it in the local spool.
+	StoreFailingSince time.Time
+	Spooled           int64
 }
 
 // Result says what a run archived.
@@ -113,6 +121,11 @@ type archiver struct {
 	db      *sql.DB
 	rotated bool // FLUSH BINARY LOGS asked for the current file
 	version mysqld.Version
+	// For the status: objects stored, the last durable GTID per domain,
+	// since when the store fails.
+	objects      int
+	lastGTIDs    map[string]string
+	failingSince time.Time
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -290,6 +303,12 @@ func (a *archiver) loadLast(ctx context.Context) error {
 	}
 	a.segs = segs
 	summarize(last, segs)
+	for _, f := range a.ix.Files {
+		a.noteDurable(f.GTIDs)
+		if !f.LastEvent.IsZero() {
+			a.durable = f.LastEvent
+		}
+	}
 	return nil
 }
 
@@ -526,6 +545,18 @@ func (a *archiver) noteGTID(ev *gomysql.BinlogEvent) {
 	a.gtids[key] = r
 }
 
+// noteDurable moves the last durable GTID of each domain in gtids (ranges
+// "first..last") to its range's end.
+func (a *archiver) noteDurable(gtids map[string]string) {
+	for k, r := range gtids {
+		if a.lastGTIDs == nil {
+			a.lastGTIDs = map[string]string{}
+		}
+		_, hi, _ := strings.Cut(r, "..")
+		a.lastGTIDs[k] = hi
+	}
+}
+
 func uuidString(b []byte) string {
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
@@ -578,22 +609,22 @@ func (a *archiver) flushDurable(ctx context.Context) error {
 // with backoff (the stream waits) for up to StoreOutage, counting and
 // reporting each failure; with Once it fails at once.
 func (a *archiver) retrying(ctx context.Context, what string, write func() error) error {
-	var firstFail time.Time
 	backoff := time.Second
 	for {
 		err := write()
 		if err == nil {
+			a.failingSince = time.Time{}
 			return nil
 		}
 		a.errors++
+		if a.failingSince.IsZero() {
+			a.failingSince = time.Now().UTC()
+		}
 		a.report(0)
 		if a.o.Once || ctx.Err() != nil {
 			return err
 		}
-		if firstFail.IsZero() {
-			firstFail = time.Now()
-		}
-		if time.Since(firstFail) > a.o.StoreOutage {
+		if time.Since(a.failingSince) > a.o.StoreOutage {
 			return fmt.Errorf("the store failed for %s: %w", a.o.StoreOutage, err)
 		}
 		a.o.Log.Warn(what+" not stored; retrying (the stream waits)", "err", err, "retry_in", backoff)
@@ -611,7 +642,9 @@ func (a *archiver) report(lag time.Duration) {
 	if a.o.OnState == nil {
 		return
 	}
-	a.o.OnState(State{Position: fmt.Sprintf("%s:%d", a.file, a.start), LastEvent: a.durable, Lag: lag, Errors: a.errors, Segments: a.res.Segments})
+	a.o.OnState(State{Position: fmt.Sprintf("%s:%d", a.file, a.start), LastEvent: a.durable, Lag: lag, Errors: a.errors,
+		Segments: a.res.Segments, Series: a.res.Prefix, GTIDs: a.lastGTIDs, Bytes: a.res.Bytes, Objects: a.objects,
+		StoreFailingSince: a.failingSince})
 }
 
 // flush makes pending durable: sealed, stored, its size checked, then
@@ -658,10 +691,12 @@ func (a *archiver) flush(ctx context.Context) error {
 		return fmt.Errorf("binlog archive index: %w", err)
 	}
 	a.res.Segments++
+	a.objects++
 	a.res.Bytes += int64(a.offset - a.start)
 	if !a.last.IsZero() {
 		a.durable = a.last
 	}
+	a.noteDurable(seg.GTIDs)
 	a.pending.Reset()
 	a.start, a.first, a.last, a.gtids = a.offset, time.Time{}, time.Time{}, nil
 	return nil
@@ -702,6 +737,7 @@ func (a *archiver) compact(ctx context.Context) error {
 		return err
 	}
 	a.segs = []Segment{one}
+	a.objects++
 	summarize(f, a.segs)
 	for _, seg := range old {
 		if err := a.o.Store.Delete(ctx, seg.Key); err != nil {

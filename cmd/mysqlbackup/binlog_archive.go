@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
@@ -39,16 +38,26 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
 		return fmt.Errorf("backup_base: %w", err)
 	}
-	lk, err := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".binlog-archive.lock"))
+	lk, err := lock.Acquire(binlogarchive.LockPath(cfg.BackupBase, string(cfg.Port)))
 	if err != nil {
 		return err
 	}
 	defer lk.Release()
+	status := binlogarchive.OpenStatus(cfg.BackupBase, string(cfg.Port))
+	metrics := archiverMetrics(app)
 	res, err := binlogarchive.Run(ctx, binlogarchive.Options{
 		Store: st, Keys: keys, OpenKeys: open, Port: string(cfg.Port), Conn: app.inst().Admin(),
 		ServerID: uint32(id), Interval: cfg.BinlogArchiveEvery(), Once: c.Once, Log: app.Log,
-		OnState: archiverMetrics(app),
+		OnState: func(s binlogarchive.State) {
+			metrics(s)
+			if err := status.Update(s); err != nil {
+				app.Log.Warn("binlog archive status not written", "err", err)
+			}
+		},
 	})
+	if serr := status.End(err); serr != nil {
+		app.Log.Warn("binlog archive status not written", "err", serr)
+	}
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -256,6 +257,10 @@ func TestBinlogArchiveSurvivesTheStoreGoingDownAndReportsItsState(t *testing.T) 
 		data, _ := os.ReadFile(metrics)
 		return strings.Contains(string(data), "mysqlbackup_binlog_archive_errors_total") && !strings.Contains(string(data), "errors_total{port=\""+fmt.Sprint(in.Port)+"\"} 0")
 	})
+	st := archiverStatusOf(t, confPath)
+	if !st.Running || st.PID != cmd.Process.Pid || st.StoreFailingSince.IsZero() || st.Errors == 0 {
+		t.Errorf("status --json while the store is down: %+v; want running, pid %d, the store failing, errors counted", st, cmd.Process.Pid)
+	}
 	m.Start()
 	in.Exec("INSERT INTO app.t SELECT seq, 'after' FROM app.seq_301_to_400")
 	time.Sleep(time.Second) // a few intervals for the retries to get through
@@ -266,13 +271,36 @@ func TestBinlogArchiveSurvivesTheStoreGoingDownAndReportsItsState(t *testing.T) 
 	if !strings.Contains(stdout.String(), "binlog-archive ok:") {
 		t.Errorf("stdout %q, want the result line", stdout.String())
 	}
-	archiveMatchesServer(t, in, m)
+	names := archiveMatchesServer(t, in, m)
+	st = archiverStatusOf(t, confPath)
+	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+	last := ix.Files[len(ix.Files)-1]
+	if st.Running || !st.StoreFailingSince.IsZero() || st.LastError != "" || st.ObjectsToday < len(names) || st.BytesToday == 0 ||
+		st.Position != fmt.Sprintf("%s:%d", last.Name, last.End) || len(st.GTIDs) == 0 {
+		t.Errorf("status --json after the archiver stopped: %+v; want it not running, no error, the archive's end %s:%d, its objects and bytes counted", st, last.Name, last.End)
+	}
+	if r := runCLI(t, "--conf-path", confPath, "status"); !strings.Contains(r.stdout, "binlog archive: NOT RUNNING  at "+st.Position) {
+		t.Errorf("status: %s", r.stdout)
+	}
 	data, _ := os.ReadFile(metrics)
 	for _, name := range []string{"mysqlbackup_binlog_archive_last_event_timestamp_seconds", "mysqlbackup_binlog_archive_lag_seconds", "mysqlbackup_binlog_archive_last_flush_timestamp_seconds"} {
 		if !strings.Contains(string(data), name+"{port=") {
 			t.Errorf("metrics file lacks %s:\n%s", name, data)
 		}
 	}
+}
+
+// archiverStatusOf is the binlog archiver in `status --json`.
+func archiverStatusOf(t *testing.T, confPath string) binlogarchive.Status {
+	t.Helper()
+	r := runCLI(t, "--conf-path", confPath, "status", "--json")
+	var out struct {
+		Archiver *binlogarchive.Status `json:"binlog_archive"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Archiver == nil {
+		t.Fatalf("status --json: exit %d, %v, no binlog_archive in %s", r.code, err, r.stdout)
+	}
+	return *out.Archiver
 }
 
 // waitFor polls cond for up to a minute.

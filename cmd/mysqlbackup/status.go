@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -59,19 +60,27 @@ func (c *StatusCmd) Run(ctx context.Context, app *App) error {
 	r := &statusRenderer{highlight: onTerminal}
 	for {
 		sts := collectAll(ctx, conns)
+		var archiver *binlogarchive.Status
 		if len(c.Socket) == 0 && !c.All && app.Cfg != nil {
 			sts[0].CatchupPending = pendingNote(app.Cfg)
+			archiver = archiverStatus(app)
 		}
 		var frame bytes.Buffer
 		switch {
 		case c.JSON:
 			enc := json.NewEncoder(&frame)
 			enc.SetIndent("", "  ")
-			_ = enc.Encode(map[string]any{"instances": sts})
+			out := map[string]any{"instances": sts}
+			if archiver != nil {
+				out["binlog_archive"] = archiver
+			}
+			_ = enc.Encode(out)
 		case c.Brief:
 			renderBrief(&frame, sts)
+			renderArchiver(&frame, archiver)
 		default:
 			r.render(&frame, sts)
+			renderArchiver(&frame, archiver)
 		}
 		if !c.Watch {
 			_, _ = app.Stdout.Write(frame.Bytes())
@@ -153,6 +162,16 @@ func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
 		st.Up, st.Error = false, err.Error()
 	}
 	return st
+}
+
+// archiverStatus is the configured port's binlog archiver as its status
+// file on this host says (nil when none has run here).
+func archiverStatus(app *App) *binlogarchive.Status {
+	s, err := binlogarchive.ReadStatus(app.Cfg.BackupBase, string(app.Cfg.Port))
+	if err != nil {
+		return &binlogarchive.Status{LastError: "status unreadable: " + err.Error()}
+	}
+	return s
 }
 
 // pendingNote describes the configured instance's pending catch-up, or "".

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
 
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
 	"github.com/mysqlbackup/mysqlbackup/replication"
 )
 
@@ -181,4 +184,60 @@ func renderBrief(w io.Writer, sts []replication.InstanceStatus) {
 			fmt.Fprintf(w, "  %s %s:%s IO=%s SQL=%s behind=%s\n", channelName(c), c.SourceHost, c.SourcePort, c.IORunning, c.SQLRunning, secondsText(c.SecondsBehind))
 		}
 	}
+}
+
+// renderArchiver writes the binlog archiver's line(s), if one has run on
+// this host for the port.
+func renderArchiver(w io.Writer, s *binlogarchive.Status) {
+	if s == nil {
+		return
+	}
+	state := "NOT RUNNING"
+	if s.Running {
+		state = fmt.Sprintf("running (pid %d)", s.PID)
+	}
+	fmt.Fprintf(w, "binlog archive: %s  at %s", state, orDash(s.Position))
+	if !s.LastEvent.IsZero() {
+		fmt.Fprintf(w, "  last event %s (%s ago)", s.LastEvent.Local().Format(time.DateTime), time.Since(s.LastEvent).Round(time.Second))
+	}
+	fmt.Fprintf(w, "  lag %.1fs  today %d objects %s  errors %d\n", s.LagSeconds, s.ObjectsToday, humanBytes(s.BytesToday), s.Errors)
+	if len(s.GTIDs) > 0 {
+		keys := make([]string, 0, len(s.GTIDs))
+		for k := range s.GTIDs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var last []string
+		for _, k := range keys {
+			last = append(last, s.GTIDs[k])
+		}
+		fmt.Fprintf(w, "  last archived gtid %s\n", strings.Join(last, ","))
+	}
+	if !s.StoreFailingSince.IsZero() {
+		fmt.Fprintf(w, "  !! the store fails since %s: the archiver waits, the server keeps its binlogs\n", s.StoreFailingSince.Local().Format(time.DateTime))
+	}
+	if s.LastError != "" {
+		fmt.Fprintf(w, "  !! last run ended: %s\n", s.LastError)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// humanBytes is n in binary units, one decimal (1.5 MiB).
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }

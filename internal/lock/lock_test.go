@@ -67,3 +67,38 @@ func TestLockOfAKilledProcessDoesNotBlock(t *testing.T) {
 	}
 	l.Release()
 }
+
+func TestHolderNamesTheProcessHoldingTheLockWithoutTakingIt(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mysql-3309.binlog-archive.lock")
+	if _, ok := Holder(p); ok {
+		t.Fatal("a lock file that does not exist has a holder")
+	}
+	l, err := Acquire(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, ok := Holder(p); !ok || pid != os.Getpid() {
+		t.Fatalf("Holder = %d, %v; want %d, true", pid, ok, os.Getpid())
+	}
+	if pid, ok := Holder(p); !ok || pid != os.Getpid() {
+		t.Fatalf("second look: Holder = %d, %v (a look must not change the lock)", pid, ok)
+	}
+	l.Release()
+	if pid, ok := Holder(p); ok {
+		t.Fatalf("released lock still held by %d", pid)
+	}
+}
+
+func TestHolderInSkipsWaitersAndOtherFiles(t *testing.T) {
+	table := "1: FLOCK  ADVISORY  WRITE 100 fe:00:77 0 EOF\n" +
+		"1: -> FLOCK  ADVISORY  WRITE 300 fe:01:42 0 EOF\n" +
+		"2: FLOCK  ADVISORY  WRITE 200 fe:01:42 0 EOF\n" +
+		"3: POSIX  ADVISORY  WRITE 400 fe:01:43 0 EOF\n"
+	dev := uint64(0xfe<<8 | 0x01)
+	if pid, ok := holderIn(table, dev, 42); !ok || pid != 200 {
+		t.Fatalf("holderIn = %d, %v; want 200 (the holder, not the waiter)", pid, ok)
+	}
+	if _, ok := holderIn(table, dev, 43); ok {
+		t.Fatal("a POSIX lock counted as the flock holder")
+	}
+}
