@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -83,6 +84,26 @@ func TestBinlogArchiveHoldsTheServersBinlogsByteForByteAcrossRotationsAndRuns(t 
 	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("files=%d", len(names))) || !strings.Contains(r.stdout, "gaps=0") {
 		t.Fatalf("verify --binlogs: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
 	}
+	// binlog-fetch writes the server's files; mariadb-binlog reads them.
+	dir := filepath.Join(t.TempDir(), "binlogs")
+	r = runCLI(t, "--conf-path", confPath, "binlog-fetch", "--to", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("binlog-fetch ok: s3 %s files=%d", seriesOf(in).Prefix(), len(names))) {
+		t.Fatalf("binlog-fetch: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	for _, name := range names[:len(names)-1] {
+		got, _ := os.ReadFile(filepath.Join(dir, name))
+		want, _ := os.ReadFile(filepath.Join(in.BinlogDir(), name))
+		if len(got) == 0 || !bytes.Equal(got, want) {
+			t.Errorf("fetched %s: %d bytes, the server's %d (or they differ)", name, len(got), len(want))
+		}
+	}
+	decoded, err := exec.Command("mariadb-binlog", filepath.Join(dir, names[0]), filepath.Join(dir, names[len(names)-1])).CombinedOutput()
+	if err != nil || !strings.Contains(string(decoded), "CREATE TABLE app.t") {
+		t.Errorf("mariadb-binlog on the fetched files: %v\n%.400s", err, decoded)
+	}
+	if r := runCLI(t, "--conf-path", confPath, "binlog-fetch", "--to", dir); r.code != 1 || !strings.Contains(lastLine(r.stderr), "already holds "+names[0]) {
+		t.Errorf("binlog-fetch into a directory holding the files: exit %d, %q", r.code, lastLine(r.stderr))
+	}
 	// A segment damaged in the store is caught.
 	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	segs, err := binlogarchive.ReadSegments(t.Context(), m.Store(), seriesOf(in), ix.Files[0].Name)
@@ -156,6 +177,16 @@ func TestBinlogArchiveRecordsAGapWhenTheServerPurgedWhatItHadNotArchived(t *test
 		t.Fatalf("binlog-archive after the gap: exit %d: %s\n%s", r.code, lastLine(r.stderr), r.stderr)
 	}
 	archiveMatchesServerAfterGap(t, in, m)
+	// binlog-fetch hands out nothing across the gap.
+	ix, _ = binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+	r = runCLI(t, "--conf-path", confPath, "binlog-fetch", "--to", t.TempDir(), "--from", ix.Files[0].Name)
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "the binlog archive has a gap after "+ix.Files[0].Name) {
+		t.Errorf("binlog-fetch across the gap: exit %d, %q", r.code, lastLine(r.stderr))
+	}
+	r = runCLI(t, "--conf-path", confPath, "binlog-fetch", "--to", t.TempDir())
+	if last := ix.Files[len(ix.Files)-1]; r.code != 0 || !strings.Contains(r.stdout, "from "+ix.Files[1].Name+" to "+fmt.Sprintf("%s:%d", last.Name, last.End)) {
+		t.Errorf("binlog-fetch after the gap: exit %d, %q %s", r.code, r.stdout, lastLine(r.stderr))
+	}
 }
 
 // archiveMatchesServerAfterGap compares the files the server still has.

@@ -38,6 +38,7 @@ type CLI struct {
 	SetupReplication SetupReplicationCmd `cmd:"" name:"setup_replication" aliases:"setup-replication" help:"Recreate one replication channel master-<id> per configured source."`
 
 	BinlogArchive BinlogArchiveCmd `cmd:"" name:"binlog-archive" help:"Archive the instance's binary logs to S3 as they are written (every binlog_archive_interval), encrypted, resuming where the archive ends."`
+	BinlogFetch   BinlogFetchCmd   `cmd:"" name:"binlog-fetch" help:"Write the archived binary logs into a directory, decoded and checked: the server's files, byte for byte, for mariadb-binlog / mysqlbinlog."`
 
 	List   ListCmd   `cmd:"" help:"List the backups of the port (or --all-ports): date, size, checksum, position, complete or not."`
 	Verify VerifyCmd `cmd:"" help:"Download the backup of --date-str (or latest) and check everything, writing nothing."`
