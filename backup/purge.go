@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
@@ -98,6 +99,20 @@ func (r *run) archivedBinlogs(ctx context.Context) (binlogsync.Snapshot, map[str
 		held := f.Whole() || (f.Closed && f.Partial && f.End >= size[f.Name])
 		if held && err == nil && created.Equal(f.Created) {
 			whole[f.Name] = true
+		}
+	}
+	// Files a prune removed from the archive were held whole: the server's
+	// files before the archive's first are, when that first one is the
+	// server's own (the same history).
+	first := ix.Files[0]
+	created, err := binlogsync.Created(filepath.Join(s.Dir, first.Name))
+	if ix.Pruned != nil && err == nil && created.Equal(first.Created) {
+		firstSeq, _ := binlogsync.SeqNumber(first.Name)
+		base := strings.TrimSuffix(first.Name, filepath.Ext(first.Name))
+		for _, f := range s.Files {
+			if n, err := binlogsync.SeqNumber(f.Name); err == nil && n < firstSeq && strings.TrimSuffix(f.Name, filepath.Ext(f.Name)) == base {
+				whole[f.Name] = true
+			}
 		}
 	}
 	return s, whole, nil

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -284,7 +285,7 @@ func (a *archiver) recordGap(ctx context.Context, gap Gap, before, resume string
 		a.ix.Files = a.ix.Files[:len(a.ix.Files)-1]
 	}
 	a.ix.file(resume)
-	if err := a.ix.write(ctx, a.o.Store); err != nil {
+	if err := a.writeIndex(ctx); err != nil {
 		return err
 	}
 	return fmt.Errorf("%s: a gap after %s up to %s, recorded in the index; the next run goes on from %s", gap.Why, gap.After, gap.Resume, gap.Resume)
@@ -579,7 +580,7 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 	if !real {
 		a.o.Log.Info("the server went on in the next binlog file", "file", a.file, "end", a.offset, "next", next)
 	}
-	if err := a.retrying(ctx, "binlog archive index", func() error { return a.ix.write(ctx, a.o.Store) }); err != nil {
+	if err := a.retrying(ctx, "binlog archive index", func() error { return a.writeIndex(ctx) }); err != nil {
 		return err
 	}
 	a.file, a.offset, a.start, a.segs, a.rotated = next, 4, 0, nil, false
@@ -605,6 +606,66 @@ func (a *archiver) flushDurable(ctx context.Context) error {
 	return nil
 }
 
+// errOtherWriter is an index written by someone else than this archiver
+// or a prune: a second archiver of the same server.
+var errOtherWriter = errors.New("written by another process")
+
+// writeIndex stores the index over the version this archiver last read or
+// wrote. A prune in between is taken in (its files dropped here too) and
+// the write tried again; any other writer stops the archiver.
+func (a *archiver) writeIndex(ctx context.Context) error {
+	for {
+		err := a.ix.write(ctx, a.o.Store)
+		if !errors.Is(err, s3.ErrChanged) {
+			return err
+		}
+		cur, rerr := ReadIndex(ctx, a.o.Store, a.ix.Series())
+		if rerr != nil {
+			return rerr
+		}
+		if err := a.ix.adoptPrune(cur); err != nil {
+			return err
+		}
+		a.o.Log.Info("binlog archive pruned meanwhile: files dropped from the index", "before", cur.Pruned.Before)
+	}
+}
+
+// adoptPrune takes in the prune that made cur, the stored index, differ
+// from ix; anything else is another writer.
+func (ix *Index) adoptPrune(cur *Index) error {
+	other := fmt.Errorf("binlog archive index %s%s %w (a second binlog-archive of server %d, on another host?): stopping this one",
+		ix.Series().Prefix(), IndexName, errOtherWriter, ix.ServerID)
+	if sameContent(ix, cur) {
+		ix.tag = cur.tag // this archiver's own write, whose answer was lost
+		return nil
+	}
+	if cur.Pruned == nil || (ix.Pruned != nil && *cur.Pruned == *ix.Pruned) {
+		return other
+	}
+	mine := map[string]File{}
+	for _, f := range ix.Files {
+		mine[f.Name] = f
+	}
+	for _, f := range cur.Files {
+		if m, ok := mine[f.Name]; !ok || f.End > m.End || (f.Closed && !m.Closed) {
+			return other
+		}
+	}
+	ix.dropBefore(cur.Pruned.Before)
+	ix.Pruned, ix.tag = cur.Pruned, cur.tag
+	return nil
+}
+
+// sameContent says whether two indexes say the same, their time of writing
+// aside.
+func sameContent(a, b *Index) bool {
+	x, y := *a, *b
+	x.Updated, y.Updated, x.tag, y.tag = time.Time{}, time.Time{}, "", ""
+	dx, err1 := json.Marshal(x)
+	dy, err2 := json.Marshal(y)
+	return err1 == nil && err2 == nil && bytes.Equal(dx, dy)
+}
+
 // retrying runs write until it succeeds: while the store fails it retries
 // with backoff (the stream waits) for up to StoreOutage, counting and
 // reporting each failure; with Once it fails at once.
@@ -615,6 +676,9 @@ func (a *archiver) retrying(ctx context.Context, what string, write func() error
 		if err == nil {
 			a.failingSince = time.Time{}
 			return nil
+		}
+		if errors.Is(err, errOtherWriter) {
+			return err
 		}
 		a.errors++
 		if a.failingSince.IsZero() {
@@ -687,7 +751,7 @@ func (a *archiver) flush(ctx context.Context) error {
 		return fmt.Errorf("binlog segment list: %w", err)
 	}
 	summarize(a.ix.file(a.file), a.segs)
-	if err := a.ix.write(ctx, a.o.Store); err != nil {
+	if err := a.writeIndex(ctx); err != nil {
 		return fmt.Errorf("binlog archive index: %w", err)
 	}
 	a.res.Segments++

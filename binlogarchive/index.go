@@ -95,12 +95,29 @@ func ListSeries(ctx context.Context, st s3.Store, port string) ([]Series, error)
 // Index is the head of a series: per binlog file a summary, and every
 // gap the archiver found. Each file's segments are in its own list.
 type Index struct {
-	FormatVersion int       `json:"format_version"`
-	Port          string    `json:"port"`
-	ServerID      uint32    `json:"server_id"` // of the archived server
-	Files         []File    `json:"files"`
-	Gaps          []Gap     `json:"gaps,omitempty"`
-	Updated       time.Time `json:"updated"`
+	FormatVersion int    `json:"format_version"`
+	Port          string `json:"port"`
+	ServerID      uint32 `json:"server_id"` // of the archived server
+	Files         []File `json:"files"`
+	Gaps          []Gap  `json:"gaps,omitempty"`
+	// Pruned says the files before Pruned.Before were removed, no kept
+	// backup needing them.
+	Pruned  *Pruned   `json:"pruned,omitempty"`
+	Updated time.Time `json:"updated"`
+	// tag is the stored index's entity tag as last read or written: every
+	// write is a compare-and-swap over it, so that a prune and the
+	// archiver (or a second archiver of the same server) notice each other.
+	tag string
+}
+
+// Pruned records the last prune of the series.
+type Pruned struct {
+	Before string    `json:"before"` // the first file kept
+	At     time.Time `json:"at"`
+	// Backup is the oldest kept backup (its date) and GTID its snapshot's:
+	// every removed file was wholly before it.
+	Backup string `json:"backup"`
+	GTID   string `json:"gtid,omitempty"`
 }
 
 // File is one archived binlog file.
@@ -212,13 +229,17 @@ func (ix *Index) Series() Series { return Series{Port: ix.Port, ServerID: ix.Ser
 // none yet.
 func ReadIndex(ctx context.Context, st s3.Store, s Series) (*Index, error) {
 	ix := &Index{FormatVersion: IndexVersion, Port: s.Port, ServerID: s.ServerID}
-	err := catalog.ReadJSON(ctx, st, s.Prefix()+IndexName, ix)
+	data, tag, err := st.ReadTagged(ctx, s.Prefix()+IndexName, catalog.MaxJSON)
 	if errors.Is(err, s3.ErrNotExist) {
-		return &Index{FormatVersion: IndexVersion, Port: s.Port, ServerID: s.ServerID}, nil
+		return ix, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, ix)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("binlog archive index: %w", err)
+		return nil, fmt.Errorf("binlog archive index %s: %w", s.Prefix()+IndexName, err)
 	}
+	ix.tag = tag
 	if ix.FormatVersion != IndexVersion {
 		return nil, fmt.Errorf("binlog archive index %s has format_version %d, this mysqlbackup reads %d", s.Prefix()+IndexName, ix.FormatVersion, IndexVersion)
 	}
@@ -228,14 +249,20 @@ func ReadIndex(ctx context.Context, st s3.Store, s Series) (*Index, error) {
 	return ix, nil
 }
 
-// write stores the index.
+// write stores the index over the version last read or written, or
+// fails with s3.ErrChanged.
 func (ix *Index) write(ctx context.Context, st s3.Store) error {
 	ix.Updated = time.Now().UTC()
 	data, err := json.Marshal(ix)
 	if err != nil {
 		return err
 	}
-	return st.Put(ctx, ix.Series().Prefix()+IndexName, bytes.NewReader(data), nil)
+	tag, err := st.Swap(ctx, ix.Series().Prefix()+IndexName, data, ix.tag)
+	if err != nil {
+		return err
+	}
+	ix.tag = tag
+	return nil
 }
 
 // file is the index entry of name, added when missing.

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -123,6 +124,39 @@ func (b *Bucket) Get(ctx context.Context, key string, offset int64) (io.ReadClos
 	return out.Body, nil
 }
 
+// ReadTagged implements Store.
+func (b *Bucket) ReadTagged(ctx context.Context, key string, limit int64) ([]byte, string, error) {
+	out, err := b.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: &b.cfg.Bucket, Key: &key})
+	if err != nil {
+		return nil, "", b.wrap("get", key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
+	switch {
+	case err != nil:
+		return nil, "", b.wrap("get", key, err)
+	case int64(len(data)) > limit:
+		return nil, "", fmt.Errorf("get s3://%s/%s: over the %d bytes expected", b.cfg.Bucket, key, limit)
+	}
+	return data, aws.ToString(out.ETag), nil
+}
+
+// Swap implements Store with a conditional PUT (If-Match, or
+// If-None-Match: * for a new object), which S3 and MinIO honour.
+func (b *Bucket) Swap(ctx context.Context, key string, data []byte, match string) (string, error) {
+	in := &awss3.PutObjectInput{Bucket: &b.cfg.Bucket, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}
+	if match == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(match)
+	}
+	out, err := b.client.PutObject(ctx, in)
+	if err != nil {
+		return "", b.wrap("put", key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
 // Head implements Store.
 func (b *Bucket) Head(ctx context.Context, key string) (Info, error) {
 	out, err := b.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &b.cfg.Bucket, Key: &key})
@@ -168,6 +202,8 @@ func (b *Bucket) wrap(op, key string, err error) error {
 		switch api.ErrorCode() {
 		case "NotFound", "NoSuchKey":
 			return fmt.Errorf("%s s3://%s/%s: %w", op, b.cfg.Bucket, key, ErrNotExist)
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return fmt.Errorf("%s s3://%s/%s: %w", op, b.cfg.Bucket, key, ErrChanged)
 		}
 	}
 	return fmt.Errorf("%s s3://%s/%s: %w", op, b.cfg.Bucket, key, err)

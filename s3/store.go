@@ -13,6 +13,10 @@ import (
 // ErrNotExist is returned (wrapped) when a key does not exist.
 var ErrNotExist = errors.New("object does not exist")
 
+// ErrChanged is returned (wrapped) by Swap when the object is no longer
+// the one the caller read: another writer stored it meanwhile.
+var ErrChanged = errors.New("object changed since it was read")
+
 // Info describes one stored object.
 type Info struct {
 	Key      string
@@ -44,4 +48,12 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// AbortUploads aborts the unfinished multipart uploads of exactly key.
 	AbortUploads(ctx context.Context, key string) error
+	// ReadTagged reads a small object whole (at most limit bytes) with its
+	// entity tag, for a later Swap.
+	ReadTagged(ctx context.Context, key string, limit int64) (data []byte, tag string, err error)
+	// Swap stores data at key only if the object is still the one whose
+	// tag is match ("": only if there is no object): a compare-and-swap
+	// that lets writers of one small object notice each other. It returns
+	// the new tag, or ErrChanged.
+	Swap(ctx context.Context, key string, data []byte, match string) (tag string, err error)
 }

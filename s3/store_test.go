@@ -62,6 +62,38 @@ func storeContract(t *testing.T, st pendingLister) {
 			t.Errorf("head: %+v %v", info, err)
 		}
 	})
+	t.Run("SwapStoresOnlyOverTheVersionItWasGiven", func(t *testing.T) {
+		tag, err := st.Swap(ctx, "cas/head", []byte("one"), "")
+		if err != nil {
+			t.Fatalf("swap onto no object: %v", err)
+		}
+		if _, err := st.Swap(ctx, "cas/head", []byte("again"), ""); !errors.Is(err, s3.ErrChanged) {
+			t.Errorf("create-only swap over an existing object: %v, want ErrChanged", err)
+		}
+		data, read, err := st.ReadTagged(ctx, "cas/head", 1<<10)
+		if err != nil || string(data) != "one" || read != tag {
+			t.Fatalf("read tagged: %q %q %v; want \"one\" tagged %q", data, read, err, tag)
+		}
+		tag2, err := st.Swap(ctx, "cas/head", []byte("two"), read)
+		if err != nil || tag2 == tag {
+			t.Fatalf("swap over the version read: %q %v", tag2, err)
+		}
+		if _, err := st.Swap(ctx, "cas/head", []byte("lost update"), read); !errors.Is(err, s3.ErrChanged) {
+			t.Errorf("swap over a version replaced meanwhile: %v, want ErrChanged", err)
+		}
+		if err := st.Put(ctx, "cas/head", bytes.NewReader([]byte("plain put")), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Swap(ctx, "cas/head", []byte("after a put"), tag2); !errors.Is(err, s3.ErrChanged) {
+			t.Errorf("swap over a version a plain Put replaced: %v, want ErrChanged", err)
+		}
+		if data, _, _ := st.ReadTagged(ctx, "cas/head", 1<<10); string(data) != "plain put" {
+			t.Errorf("object after the refused swaps: %q", data)
+		}
+		if _, _, err := st.ReadTagged(ctx, "cas/head", 3); err == nil {
+			t.Error("read tagged over its limit: no error")
+		}
+	})
 	t.Run("HeadAndGetOfMissingKeyIsErrNotExist", func(t *testing.T) {
 		if _, err := st.Head(ctx, "nope"); !errors.Is(err, s3.ErrNotExist) {
 			t.Errorf("head: got %v, want ErrNotExist", err)

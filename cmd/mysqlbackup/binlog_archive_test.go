@@ -16,6 +16,8 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
@@ -470,5 +472,78 @@ func TestBinlogArchiveFollowsTheServerAcrossARestart(t *testing.T) {
 	}
 	if names := archiveMatchesServer(t, in, m); len(names) < 2 {
 		t.Errorf("archived %v, want the file closed by the restart and the new one", names)
+	}
+}
+
+// prune removes the archived binlogs the oldest kept backup does not need,
+// while the archiver runs: the archiver takes the prune in rather than
+// writing the removed files back, and what stays is still the server's.
+func TestPruneRemovesArchivedBinlogsOlderThanTheOldestKeptBackupWhileTheArchiverRuns(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nretention_count: 1\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "INSERT INTO app.t VALUES (1)", "FLUSH BINARY LOGS",
+		"INSERT INTO app.t VALUES (2)", "FLUSH BINARY LOGS")
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"--conf-path", confPath, "binlog-archive"}, &out, &errb) }()
+	backupAt := func(date string) {
+		t.Helper()
+		if r := runCLI(t, "--conf-path", confPath, "--date-str", date, "backup"); r.code != 0 {
+			t.Fatalf("backup %s: exit %d: %s", date, r.code, lastLine(r.stderr))
+		}
+	}
+	backupAt("2026_11_20")
+	in.Exec("INSERT INTO app.t VALUES (3)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (4)", "FLUSH BINARY LOGS")
+	time.Sleep(1100 * time.Millisecond) // the next backup starts a second after the last event before it
+	backupAt("2026_11_21")
+	in.Exec("INSERT INTO app.t VALUES (5)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (6)")
+	caughtUp := func() bool {
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+		files, _ := filepath.Glob(filepath.Join(in.BinlogDir(), "mysql-bin.[0-9]*"))
+		return err == nil && len(ix.Files) > 0 && ix.Files[len(ix.Files)-1].Name == filepath.Base(files[len(files)-1]) && ix.Files[len(ix.Files)-1].End > 4
+	}
+	waitFor(t, "the archive to catch up", caughtUp)
+	r := runCLI(t, "--conf-path", confPath, "list", "--json")
+	var doc struct{ Backups []catalog.Backup }
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Backups) != 2 {
+		t.Fatalf("list --json: %v %s", err, r.stdout)
+	}
+	kept, _, _ := strings.Cut(doc.Backups[1].Position, ":")
+	keptSeq, _ := binlogsync.SeqNumber(kept)
+
+	r = runCLI(t, "--conf-path", confPath, "prune")
+	if r.code != 0 || !strings.Contains(r.stdout, "binlog archive s3 "+seriesOf(in).Prefix()+": removed") {
+		t.Fatalf("prune: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	t.Logf("prune: %s; kept backup at %s", r.stdout, doc.Backups[1].Position)
+	in.Exec("INSERT INTO app.t VALUES (7)", "FLUSH BINARY LOGS", "INSERT INTO app.t VALUES (8)")
+	waitFor(t, "the archive to catch up after the prune", caughtUp)
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("binlog-archive: exit %d: %s", code, errb.String())
+	}
+	ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+	if err != nil || ix.Pruned == nil || ix.Pruned.Backup != "2026_11_21" {
+		t.Fatalf("index after the prune and more archiving: pruned %+v, %v", ix.Pruned, err)
+	}
+	first, _ := binlogsync.SeqNumber(ix.Files[0].Name)
+	if first < keptSeq-1 || first > keptSeq+1 {
+		t.Errorf("the archive starts at %s; the kept backup's snapshot is in %s", ix.Files[0].Name, kept)
+	}
+	objs, _ := m.Store().List(t.Context(), seriesOf(in).Prefix())
+	for _, o := range objs {
+		file, _, _ := strings.Cut(strings.TrimPrefix(o.Key, seriesOf(in).Prefix()), "/")
+		if n, err := binlogsync.SeqNumber(file); err == nil && n < first {
+			t.Errorf("object %s of a pruned file left", o.Key)
+		}
+	}
+	archiveMatchesServer(t, in, m)
+	if r := runCLI(t, "--conf-path", confPath, "verify", "--binlogs"); r.code != 0 {
+		t.Errorf("verify --binlogs after the prune: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "list", "--binlogs"); !strings.Contains(r.stdout, "the files before "+ix.Files[0].Name+", which the oldest kept backup (2026_11_21") {
+		t.Errorf("list --binlogs after the prune:\n%s", r.stdout)
 	}
 }

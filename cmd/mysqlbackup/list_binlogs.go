@@ -78,6 +78,10 @@ func renderBinlogs(w io.Writer, ix *binlogarchive.Index) {
 		t.AppendRow(table.Row{f.Name, state, f.Segments, progress.Bytes(int64(f.End)), first, last, strings.Join(ranges, " ")})
 	}
 	t.Render()
+	if p := ix.Pruned; p != nil {
+		fmt.Fprintf(w, "pruned %s: the files before %s, which the oldest kept backup (%s, gtid %s) does not need\n",
+			p.At.Local().Format("2006-01-02 15:04:05"), p.Before, p.Backup, p.GTID)
+	}
 	for _, g := range ix.Gaps {
 		fmt.Fprintf(w, "GAP after %s up to %s (found %s): %s\n", g.After, g.Resume, g.Found.Local().Format("2006-01-02 15:04:05"), g.Why)
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/s3"
@@ -58,7 +59,11 @@ type object struct {
 	data     []byte
 	meta     map[string]string
 	modified time.Time
+	tag      string
 }
+
+// tags numbers every version stored, for Swap.
+var tags atomic.Int64
 
 var _ s3.Store = (*Mem)(nil)
 
@@ -81,8 +86,46 @@ func (m *Mem) Put(ctx context.Context, key string, r io.Reader, meta map[string]
 	if m.objects == nil {
 		m.objects = map[string]object{}
 	}
-	m.objects[key] = object{data: data, meta: lower(meta), modified: m.now()}
+	m.objects[key] = object{data: data, meta: lower(meta), modified: m.now(), tag: fmt.Sprintf("%q", fmt.Sprint(tags.Add(1)))}
 	return nil
+}
+
+// ReadTagged implements s3.Store.
+func (m *Mem) ReadTagged(_ context.Context, key string, limit int64) ([]byte, string, error) {
+	if err := m.fail("get", key); err != nil {
+		return nil, "", err
+	}
+	o, err := m.get(key)
+	if err != nil {
+		return nil, "", err
+	}
+	if int64(len(o.data)) > limit {
+		return nil, "", fmt.Errorf("get %s: over the %d bytes expected", key, limit)
+	}
+	return bytes.Clone(o.data), o.tag, nil
+}
+
+// Swap implements s3.Store.
+func (m *Mem) Swap(ctx context.Context, key string, data []byte, match string) (string, error) {
+	if m.FailPut != nil {
+		if err := m.FailPut(key); err != nil {
+			return "", fmt.Errorf("put %s: %w", key, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.objects == nil {
+		m.objects = map[string]object{}
+	}
+	if o, ok := m.objects[key]; (ok && o.tag != match) || (!ok && match != "") {
+		return "", fmt.Errorf("put %s: %w", key, s3.ErrChanged)
+	}
+	o := object{data: bytes.Clone(data), meta: map[string]string{}, modified: m.now(), tag: fmt.Sprintf("%q", fmt.Sprint(tags.Add(1)))}
+	m.objects[key] = o
+	return o.tag, nil
 }
 
 func lower(meta map[string]string) map[string]string {
