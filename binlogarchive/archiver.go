@@ -43,6 +43,9 @@ type Options struct {
 	Interval time.Duration
 	// Once archives up to the server's end at the start, then returns.
 	Once bool
+	// SemiSync registers the archiver as a semi-synchronous replica that
+	// acknowledges a transaction only once it is durable in the store.
+	SemiSync bool
 	// StoreOutage is how long a run without Once keeps retrying a store
 	// that fails before it gives up (default 10 minutes). The stream waits
 	// meanwhile: memory stays bounded, the server keeps its binlogs.
@@ -70,6 +73,9 @@ type State struct {
 	// works; Spooled is what waits for it in the local spool.
 	StoreFailingSince time.Time
 	Spooled           int64
+	// SemiSync (with Options.SemiSync) says whether the server waits for
+	// the archiver's acknowledgements: "on", or why not.
+	SemiSync string
 }
 
 // Result says what a run archived.
@@ -127,6 +133,8 @@ type archiver struct {
 	objects      int
 	lastGTIDs    map[string]string
 	failingSince time.Time
+	semiSync     string
+	semiChecked  time.Time
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -373,7 +381,14 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 		// the archive holds the file as it is, every event.
 		flags = gomysql.BINLOG_SEND_ANNOTATE_ROWS_EVENT
 	}
-	syncer := gomysql.NewBinlogSyncer(gomysql.BinlogSyncerConfig{
+	var acks *ackHandler
+	if o.SemiSync {
+		// acks.stop, deferred after syncer.Close and so run before it,
+		// ends the handler's waits: Close waits for the handler.
+		sctx, stop := context.WithCancel(ctx)
+		acks = &ackHandler{events: make(chan delivery, 1), ctx: sctx, stop: stop}
+	}
+	cfg := gomysql.BinlogSyncerConfig{
 		DumpCommandFlag: flags,
 		// Events read ahead wait in memory while the store is slow: a few
 		// hundred, not go-mysql's default ten thousand.
@@ -384,8 +399,15 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)
 		},
-	})
+	}
+	if acks != nil {
+		cfg.SemiSyncEnabled, cfg.SynchronousEventHandler = true, acks
+	}
+	syncer := gomysql.NewBinlogSyncer(cfg)
 	defer syncer.Close()
+	if acks != nil {
+		defer acks.stop()
+	}
 	a.file, a.offset, a.start = file, pos, pos
 	from := max(pos, 4)
 	if from > math.MaxUint32 {
@@ -395,7 +417,15 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 	if err != nil {
 		return nil, fmt.Errorf("binlog stream from %s:%d: %w", file, from, err)
 	}
-	o.Log.Info("archiving binlogs", "from", fmt.Sprintf("%s:%d", file, from), "once", o.Once)
+	o.Log.Info("archiving binlogs", "from", fmt.Sprintf("%s:%d", file, from), "once", o.Once, "semisync", o.SemiSync)
+	next := func(ctx context.Context) (*gomysql.BinlogEvent, chan<- error, error) {
+		ev, err := streamer.GetEvent(ctx)
+		return ev, nil, err
+	}
+	if acks != nil {
+		a.checkSemiSync(ctx, true)
+		next = acks.start(streamer)
+	}
 	if pos < 4 {
 		a.pending.Write(binlogsync.Magic)
 		a.offset, a.start = 4, 0
@@ -406,7 +436,7 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			return a.finish(ctx)
 		}
 		wait, cancel := context.WithDeadline(ctx, flushAt)
-		ev, err := streamer.GetEvent(wait)
+		ev, durable, err := next(wait)
 		cancel()
 		switch {
 		case ctx.Err() != nil: // stopped: what is pending becomes durable first, briefly
@@ -424,7 +454,18 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			return &a.res, fmt.Errorf("binlog stream: %w", err)
 		}
 		if err := a.handle(ctx, ev); err != nil {
+			if durable != nil {
+				durable <- err
+			}
 			return &a.res, err
+		}
+		if durable != nil { // the server waits for this transaction's acknowledgement
+			err := a.flushDurable(ctx)
+			durable <- err
+			if err != nil {
+				return &a.res, err
+			}
+			continue
 		}
 		if a.pending.Len() > maxPending/4 {
 			if err := a.flushDurable(ctx); err != nil {
@@ -706,9 +747,10 @@ func (a *archiver) report(lag time.Duration) {
 	if a.o.OnState == nil {
 		return
 	}
+	a.checkSemiSync(context.Background(), false)
 	a.o.OnState(State{Position: fmt.Sprintf("%s:%d", a.file, a.start), LastEvent: a.durable, Lag: lag, Errors: a.errors,
 		Segments: a.res.Segments, Series: a.res.Prefix, GTIDs: a.lastGTIDs, Bytes: a.res.Bytes, Objects: a.objects,
-		StoreFailingSince: a.failingSince})
+		StoreFailingSince: a.failingSince, SemiSync: a.semiSync})
 }
 
 // flush makes pending durable: sealed, stored, its size checked, then

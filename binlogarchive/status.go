@@ -35,6 +35,9 @@ type Status struct {
 	// works); Spooled what waits in the local spool meanwhile.
 	StoreFailingSince time.Time `json:"store_failing_since,omitzero"`
 	SpooledBytes      int64     `json:"spooled_bytes,omitempty"`
+	// SemiSync, with binlog_archive_semisync, is "on" while the server
+	// waits for the archive's acknowledgements, else why not.
+	SemiSync string `json:"semisync,omitempty"`
 	// Day is the UTC date the counters are for.
 	Day          string `json:"day"`
 	BytesToday   int64  `json:"bytes_today"`   // binlog bytes made durable
@@ -107,7 +110,7 @@ func (f *StatusFile) Update(st State) error {
 		f.s.LastEvent = st.LastEvent
 	}
 	f.s.LagSeconds, f.s.Errors = st.Lag.Seconds(), st.Errors
-	f.s.StoreFailingSince, f.s.SpooledBytes = st.StoreFailingSince, st.Spooled
+	f.s.StoreFailingSince, f.s.SpooledBytes, f.s.SemiSync = st.StoreFailingSince, st.Spooled, st.SemiSync
 	f.s.BytesToday, f.s.ObjectsToday = f.baseBytes+st.Bytes, f.baseObjects+st.Objects
 	return f.write()
 }

@@ -43,6 +43,9 @@ type Config struct {
 	BackupVerifyKeys         []string `yaml:"backup_verify_keys"`         // v2: pinned ed25519 public keys; restore and verify require a signature by one
 
 	BinlogArchiveInterval string `yaml:"binlog_archive_interval"` // binlog-archive: the longest an archived event waits to be durable, e.g. 1s
+	// BinlogArchiveSemiSync makes binlog-archive a semi-synchronous replica
+	// that acknowledges a transaction once it is durable in S3.
+	BinlogArchiveSemiSync bool `yaml:"binlog_archive_semisync"`
 
 	MetricsFile        string `yaml:"metrics_file"`        // Prometheus textfile for backup/restore outcomes
 	RetentionCount     int    `yaml:"retention_count"`     // prune keeps this many newest backups (0 = no limit)

@@ -48,6 +48,7 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	res, err := binlogarchive.Run(ctx, binlogarchive.Options{
 		Store: st, Keys: keys, OpenKeys: open, Port: string(cfg.Port), Conn: app.inst().Admin(),
 		ServerID: uint32(id), Interval: cfg.BinlogArchiveEvery(), Once: c.Once, Log: app.Log,
+		SemiSync: cfg.BinlogArchiveSemiSync,
 		OnState: func(s binlogarchive.State) {
 			metrics(s)
 			if err := status.Update(s); err != nil {
@@ -90,6 +91,13 @@ func archiverMetrics(app *App) func(binlogarchive.State) {
 			{Name: "mysqlbackup_binlog_archive_errors_total", Help: "Store failures since the archiver started.", Labels: labels, Value: float64(s.Errors)},
 			{Name: "mysqlbackup_binlog_archive_last_flush_timestamp_seconds", Help: "When the archiver last reported (every interval while it runs).", Labels: labels, Value: now},
 		}...)
+		if app.Cfg.BinlogArchiveSemiSync {
+			on := 0.0
+			if s.SemiSync == "on" {
+				on = 1
+			}
+			samples = append(samples, promfile.Sample{Name: "mysqlbackup_binlog_archive_semisync", Help: "1 while the server waits for the archive's semi-synchronous acknowledgements (RPO 0), 0 when it went on asynchronously.", Labels: labels, Value: on})
+		}
 		if err := promfile.Merge(path, samples); err != nil {
 			app.Log.Warn("metrics file not written", "path", path, "err", err)
 		}

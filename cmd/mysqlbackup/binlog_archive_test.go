@@ -547,3 +547,73 @@ func TestPruneRemovesArchivedBinlogsOlderThanTheOldestKeptBackupWhileTheArchiver
 		t.Errorf("list --binlogs after the prune:\n%s", r.stdout)
 	}
 }
+
+// With binlog_archive_semisync the archiver is a semi-synchronous replica
+// that acknowledges a transaction once it is durable in S3: when a commit
+// returns, the archive holds it, however long binlog_archive_interval is.
+// With the store down the server stops waiting after its timeout and goes
+// on asynchronously, and the archiver says so; once the store is back the
+// archive catches up and the server waits for it again.
+func TestSemiSyncArchiveHoldsEveryTransactionWhenItsCommitReturns(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 10s\nbinlog_archive_semisync: true\n"+v2Conf(t, in))
+	in.Exec("SET GLOBAL rpl_semi_sync_master_enabled = ON", "SET GLOBAL rpl_semi_sync_master_timeout = 1000",
+		"CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)")
+	cmd := cliCommand(t, "--conf-path", confPath, "binlog-archive")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitFor(t, "the archiver as a semi-synchronous replica", func() bool {
+		return in.Query("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'") == "ON"
+	})
+	archivedEnd := func() string {
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+		if err != nil || len(ix.Files) == 0 {
+			return fmt.Sprint(err)
+		}
+		last := ix.Files[len(ix.Files)-1]
+		return fmt.Sprintf("%s:%d", last.Name, last.End)
+	}
+	noTx := func() string {
+		return in.Query("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_NO_TX'")
+	}
+	before := noTx()
+	for i := 1; i <= 5; i++ {
+		in.Exec(fmt.Sprintf("INSERT INTO app.t VALUES (%d)", i))
+		files, _ := filepath.Glob(filepath.Join(in.BinlogDir(), "mysql-bin.[0-9]*"))
+		fi, err := os.Stat(files[len(files)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%s:%d", filepath.Base(files[len(files)-1]), fi.Size())
+		if got := archivedEnd(); got != want {
+			t.Fatalf("after commit %d returned, the archive ends at %s, the server's binlog at %s", i, got, want)
+		}
+	}
+	if after := noTx(); after != before {
+		t.Errorf("transactions committed without the archive's acknowledgement: %s before, %s after", before, after)
+	}
+	waitFor(t, "semisync on in status", func() bool { return archiverStatusOf(t, confPath).SemiSync == "on" })
+
+	t0 := time.Now()
+	t.Log("store down")
+	m.Stop()
+	in.Exec("INSERT INTO app.t VALUES (100)") // waits rpl_semi_sync_master_timeout, then goes on
+	waitFor(t, "the fallback in status", func() bool {
+		return strings.Contains(archiverStatusOf(t, confPath).SemiSync, "fell back to asynchronous")
+	})
+	t.Log("store up", time.Since(t0))
+	m.Start()
+	in.Exec("INSERT INTO app.t VALUES (101)")
+	t.Log("inserted", time.Since(t0))
+	waitFor(t, "semi-synchronous again", func() bool { return archiverStatusOf(t, confPath).SemiSync == "on" })
+	t.Log("on again", time.Since(t0))
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		t.Fatalf("the archiver stopped by SIGTERM: %v", err)
+	}
+	archiveMatchesServer(t, in, m)
+}

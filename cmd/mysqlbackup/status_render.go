@@ -213,6 +213,12 @@ func renderArchiver(w io.Writer, s *binlogarchive.Status) {
 		}
 		fmt.Fprintf(w, "  last archived gtid %s\n", strings.Join(last, ","))
 	}
+	switch {
+	case s.SemiSync == "on":
+		fmt.Fprintln(w, "  semi-synchronous: the server waits for the archive's acknowledgements")
+	case s.SemiSync != "":
+		fmt.Fprintf(w, "  !! semi-synchronous archiving not in effect: %s\n", s.SemiSync)
+	}
 	if !s.StoreFailingSince.IsZero() {
 		fmt.Fprintf(w, "  !! the store fails since %s: the archiver waits, the server keeps its binlogs\n", s.StoreFailingSince.Local().Format(time.DateTime))
 	}
