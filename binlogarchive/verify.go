@@ -48,6 +48,8 @@ type eventChecker struct {
 	offset   uint64 // of buf's first byte in the file
 	checksum bool   // events end in a CRC-32 (the format description says)
 	events   int
+	// on, when set, is told each checked event and its offset.
+	on func(off uint64, ev []byte, crc bool) error
 }
 
 const (
@@ -81,6 +83,11 @@ func (c *eventChecker) Write(p []byte) (int, error) {
 		}
 		if err := c.check(c.buf[:size]); err != nil {
 			return 0, err
+		}
+		if c.on != nil {
+			if err := c.on(c.offset, c.buf[:size], c.checksum); err != nil {
+				return 0, err
+			}
 		}
 		c.buf, c.offset = c.buf[size:], c.offset+size
 		c.events++

@@ -1,0 +1,202 @@
+package binlogarchive
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/s3/s3test"
+)
+
+// binlog builds a binlog file of transactions (domain 0, server 1): each
+// a GTID event, BEGIN, a row-ish event and an XID, at its time.
+type binlog struct{ buf bytes.Buffer }
+
+func newBinlog() *binlog {
+	b := &binlog{}
+	b.buf.Write(binlogsync.Magic)
+	return b
+}
+
+func (b *binlog) event(typ byte, at time.Time, body []byte) uint64 {
+	off := uint64(b.buf.Len())
+	h := make([]byte, headerLen)
+	binary.LittleEndian.PutUint32(h[0:4], uint32(at.Unix()))
+	h[4] = typ
+	binary.LittleEndian.PutUint32(h[5:9], 1)
+	binary.LittleEndian.PutUint32(h[9:13], uint32(headerLen+len(body)))
+	binary.LittleEndian.PutUint32(h[13:17], uint32(off)+uint32(headerLen+len(body)))
+	b.buf.Write(h)
+	b.buf.Write(body)
+	return off
+}
+
+func query(q string) []byte {
+	body := make([]byte, 13)
+	return append(append(body, 0), q...) // no status vars, empty db
+}
+
+// tx appends a transaction of domain 0 with sequence seq; it returns
+// where it starts.
+func (b *binlog) tx(seq uint64, at time.Time) uint64 {
+	g := make([]byte, 13)
+	binary.LittleEndian.PutUint64(g[0:8], seq)
+	off := b.event(mariadbGTID, at, g)
+	b.event(queryEvent, at, query("BEGIN"))
+	b.event(30, at, []byte("rows"))
+	b.event(xidEvent, at, make([]byte, 8))
+	return off
+}
+
+// store holds files (the last one open) in a series, one segment each.
+func store(t *testing.T, files map[string][]byte, partial ...string) (*s3test.Mem, *Index, archive.V2Keys) {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"}
+	st := &s3test.Mem{}
+	s := Series{Port: "3306", ServerID: 1}
+	ix := &Index{FormatVersion: IndexVersion, Port: "3306", ServerID: 1}
+	names := []string{"bin.000001", "bin.000002", "bin.000003"}
+	for _, name := range names {
+		data, ok := files[name]
+		if !ok {
+			continue
+		}
+		sealed, err := archive.SealBytes(data, seal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := s.SegmentKey(name, 0)
+		if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(sealed)
+		seg := Segment{Key: key, Start: 0, End: uint64(len(data)), Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])}
+		if err := writeSegments(t.Context(), st, s, name, []Segment{seg}); err != nil {
+			t.Fatal(err)
+		}
+		f := ix.file(name)
+		f.add(seg)
+		f.Closed = true
+		for _, p := range partial {
+			f.Partial = f.Partial || p == name
+		}
+	}
+	ix.Files[len(ix.Files)-1].Closed = false
+	return st, ix, archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+}
+
+var at0 = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+
+func TestPlanUntilStopsOnTheTransactionBoundaryOfEachKindOfTarget(t *testing.T) {
+	one, two := newBinlog(), newBinlog()
+	one.tx(10, at0)                           // in the backup
+	pos11 := one.tx(11, at0.Add(time.Minute)) // the backup's snapshot
+	one.event(rotateEvent, at0.Add(time.Minute), append(make([]byte, 8), "bin.000002"...))
+	two.tx(12, at0.Add(2*time.Minute))
+	pos13 := two.tx(13, at0.Add(3*time.Minute))
+	pos14 := two.tx(14, at0.Add(4*time.Minute))
+	two.event(mariadbGTID, at0.Add(5*time.Minute), append(binary.LittleEndian.AppendUint64(nil, 15), 0, 0, 0, 0, 0)) // unfinished
+	st, ix, keys := store(t, map[string][]byte{"bin.000001": one.buf.Bytes(), "bin.000002": two.buf.Bytes()})
+	from := Snapshot{File: "bin.000001", Pos: pos11, GTID: "0-1-10"}
+	end := uint64(two.buf.Len())
+	cases := []struct {
+		until, stop, gtid string
+		txs               int
+	}{
+		{"2026-11-30T11:03:00Z", "bin.000002:" + itoa(pos14), "0-1-13", 3},
+		{"2026-11-30 12:02:30 Europe/Paris", "bin.000002:" + itoa(pos13), "0-1-12", 2},
+		{"gtid:0-1-13", "bin.000002:" + itoa(pos14), "0-1-13", 3},
+		{"gtid:0-1-10", "bin.000001:" + itoa(pos11), "0-1-10", 0},
+		{"pos:bin.000002:" + itoa(pos13), "bin.000002:" + itoa(pos13), "0-1-12", 2},
+		{"latest", "bin.000002:" + itoa(end-32), "0-1-14", 4},
+	}
+	for _, c := range cases {
+		tg, err := ParseTarget(c.until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var written bytes.Buffer
+		plan, err := PlanUntil(t.Context(), st, keys, ix, from, tg, func(string) (io.WriteCloser, error) { return nopCloser{&written}, nil })
+		if err != nil {
+			t.Errorf("%s: %v", c.until, err)
+			continue
+		}
+		if plan.Stop != c.stop || plan.StopGTID != c.gtid || plan.Transactions != c.txs {
+			t.Errorf("%s: stop %s gtid %s after %d transactions; want %s, %s, %d", c.until, plan.Stop, plan.StopGTID, plan.Transactions, c.stop, c.gtid, c.txs)
+		}
+		if c.txs > 0 && (len(plan.Domains) != 1 || !strings.Contains(plan.Domains[0], "contiguous from the snapshot's 0-1-10")) {
+			t.Errorf("%s: proof %v", c.until, plan.Domains)
+		}
+		if written.Len() == 0 {
+			t.Errorf("%s: nothing written", c.until)
+		}
+	}
+	refusals := map[string]string{
+		"2026-11-30T11:30:00Z":             "after the last archived event",
+		"gtid:0-1-20":                      "after the last archived event",
+		"pos:bin.000002:" + itoa(pos13+32): "inside the transaction that starts at bin.000002:" + itoa(pos13),
+		"pos:bin.000002:" + itoa(pos13+1):  "not an event boundary",
+		"pos:bin.000002:" + itoa(end+100):  "bin.000002 ends at " + itoa(end) + " in the archive",
+	}
+	for until, want := range refusals {
+		tg, err := ParseTarget(until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := PlanUntil(t.Context(), st, keys, ix, from, tg, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want %q", until, err, want)
+		}
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func TestPlanUntilRefusesAHoleAGapAndAPrunedStart(t *testing.T) {
+	one, two := newBinlog(), newBinlog()
+	snap := one.tx(10, at0)
+	p11 := one.tx(11, at0.Add(time.Minute))
+	one.tx(13, at0.Add(2*time.Minute)) // 12 missing
+	two.tx(14, at0.Add(3*time.Minute))
+	st, ix, keys := store(t, map[string][]byte{"bin.000001": one.buf.Bytes(), "bin.000002": two.buf.Bytes()})
+	latest, _ := ParseTarget("latest")
+	from := Snapshot{File: "bin.000001", Pos: snap, GTID: "0-1-9"}
+	if _, err := PlanUntil(t.Context(), st, keys, ix, from, latest, nil); err == nil || !strings.Contains(err.Error(), "go from 0-1-11 to 0-1-13") {
+		t.Errorf("a GTID hole: %v", err)
+	}
+	// The first file closed as partial (the server purged the rest first).
+	st, ix, keys = store(t, map[string][]byte{"bin.000001": one.buf.Bytes()[:p11], "bin.000003": two.buf.Bytes()}, "bin.000001")
+	ix.Gaps = []Gap{{After: "bin.000001:" + itoa(p11), Resume: "bin.000003", Why: "the server purged binlogs the archive did not have"}}
+	_, err := PlanUntil(t.Context(), st, keys, ix, Snapshot{File: "bin.000001", Pos: 4, GTID: "0-1-9"}, latest, nil)
+	if err == nil || !strings.Contains(err.Error(), "a gap in the binlog archive") || !strings.Contains(err.Error(), "purged binlogs") {
+		t.Errorf("a gap: %v", err)
+	}
+	if _, err := PlanUntil(t.Context(), st, keys, &Index{Port: "3306", ServerID: 1, Files: ix.Files[1:]}, Snapshot{File: "bin.000001", Pos: 4, GTID: "0-1-9"}, latest, nil); err == nil || !strings.Contains(err.Error(), "starts at bin.000003, after the backup's snapshot file bin.000001") {
+		t.Errorf("a pruned start: %v", err)
+	}
+}
+
+func TestParseTargetWantsAZone(t *testing.T) {
+	for _, bad := range []string{"2026-11-30 12:00:00", "2026-11-30T12:00:00", "gtid:", "pos:bin.000001", "pos:bin.000001:x", "yesterday"} {
+		if _, err := ParseTarget(bad); err == nil {
+			t.Errorf("ParseTarget(%q) took it", bad)
+		}
+	}
+}
