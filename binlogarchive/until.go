@@ -87,7 +87,9 @@ func (t Target) reachedBy(last map[string]uint64) bool {
 func (t Target) Includes(gtid string, finished time.Time) bool {
 	switch t.Kind {
 	case "time":
-		return !finished.IsZero() && !finished.After(t.Time)
+		// Binlogs record seconds: every transaction of the backup has a
+		// timestamp no later than the second it finished in.
+		return !finished.IsZero() && !finished.Truncate(time.Second).After(t.Time)
 	case "gtid":
 		snap, err := parseGTIDs(gtid)
 		if err != nil || gtid == "" {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
@@ -43,6 +44,8 @@ type Options struct {
 	// OnEnd, when set, is told the outcome of a restore that started,
 	// before its cleanup and while it still holds the port's lock.
 	OnEnd func(*Result, error)
+	// Until, when set, makes it a point-in-time restore (see Until).
+	Until *Until
 }
 
 // Result is the outcome of a restore, failed or not.
@@ -72,6 +75,8 @@ type run struct {
 	replayed  int
 	binlogEnd string // file:size of the last binlog put back
 	done      bool
+	plan      *PlanReport     // a point-in-time restore's
+	base      *catalog.Backup // the backup it starts from
 }
 
 // Run restores the backup of date_str ("latest": the newest complete
@@ -100,7 +105,15 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 		return res, err
 	}
 	res.Size = r.src.size()
-	tasks := append(r.src.fetch(r),
+	var tasks []progress.Task
+	if o.Until != nil {
+		tasks = append(tasks, progress.Task{Name: "archive", Fn: r.planArchive})
+	}
+	tasks = append(tasks, r.src.fetch(r)...)
+	if o.Until != nil {
+		tasks = append(tasks, progress.Task{Name: "until", Fn: r.useArchive})
+	}
+	tasks = append(tasks,
 		progress.Task{Name: "copy-back", Fn: r.copyBack}, progress.Task{Name: "identity", Fn: r.identity},
 		progress.Task{Name: "replay", Fn: r.replay}, progress.Task{Name: "binlogs", Fn: r.binlogsBack},
 		progress.Task{Name: "finish", Fn: r.finish}, progress.Task{Name: "verify-start", Fn: r.verifyStart})
@@ -108,8 +121,12 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 		return res, err
 	}
 	pending := ""
-	if in.NeedsCatchup() {
+	if r.needsCatchup() {
 		pending = " catchup=pending"
+	}
+	if r.plan != nil {
+		a := r.plan.Archive
+		pending = fmt.Sprintf(" until=%s stop=%s stop_gtid=%q transactions=%d", a.Target, a.Stop, a.StopGTID, a.Transactions)
 	}
 	res.Summary = fmt.Sprintf("datadir=%s from %s snapshot=%s:%d gtid=%q binlog_end=%s replayed=%d%s took=%s %s",
 		r.cfg.MySQLDataDir, r.src, r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID, r.binlogEnd, r.replayed, pending,
@@ -134,7 +151,16 @@ func (r *run) check(ctx context.Context) error {
 	if err := r.stage.check(); err != nil {
 		return err
 	}
-	if r.src, err = find(ctx, r.in, r.progress); err != nil {
+	date := ""
+	if r.opts.Until != nil {
+		b, err := chooseUntil(ctx, r.in, r.opts.Until.Target)
+		if err != nil {
+			return err
+		}
+		r.base, date = &b, b.Date
+		r.in.Log.Info("point-in-time restore: the newest backup before the target", "until", r.opts.Until.Target, "backup", b.Date, "snapshot", b.Position)
+	}
+	if r.src, err = find(ctx, r.in, r.progress, date); err != nil {
 		return err
 	}
 	// Once the backup to restore is known, what an earlier killed or
@@ -343,7 +369,7 @@ func (r *run) binlogsBack(context.Context) error {
 // finish hands the new datadir over: the pending catch-up marker, chown,
 // the unverified marker, then into place.
 func (r *run) finish(context.Context) error {
-	if r.in.NeedsCatchup() {
+	if r.needsCatchup() {
 		p := instance.PendingCatchup{RestoredAt: time.Now().UTC(), From: r.src.String(), BinlogBasename: r.place.basename, SnapshotGTID: r.snapshot.GTID, BinlogEnd: r.binlogEnd}
 		if err := instance.WriteCatchupMarker(r.stage.dir, p); err != nil {
 			return err
@@ -410,6 +436,11 @@ func (r *run) unpublish() error {
 	return os.Rename(r.cfg.MySQLDataDir, r.stage.dir)
 }
 
+// needsCatchup says whether the restored datadir waits for a catch-up: a
+// point-in-time restore is complete at its target (a catch-up would move
+// past it).
+func (r *run) needsCatchup() bool { return r.opts.Until == nil && r.in.NeedsCatchup() }
+
 // removeWork removes the work of a restore: the stage, the external
 // binlog dir while it holds our marker, the unpacked backup.
 func (r *run) removeWork() error {
@@ -421,7 +452,7 @@ func (r *run) removeWork() error {
 	if r.place.external && fileExists(filepath.Join(r.place.dir, BinlogDirMarker)) {
 		binlogErr = clearBinlogDir(r.place.dir)
 	}
-	return errors.Join(stageErr, binlogErr, os.RemoveAll(r.cfg.BackupDataDir), os.RemoveAll(r.cfg.BackupBinlogDir))
+	return errors.Join(stageErr, binlogErr, os.RemoveAll(r.cfg.BackupDataDir), os.RemoveAll(r.cfg.BackupBinlogDir), os.RemoveAll(r.archiveWorkDir()))
 }
 
 // cleanup runs on every path. A failed restore leaves no datadir: the

@@ -34,15 +34,17 @@ type source interface {
 	signed() bool
 }
 
-// find is the backup of date_str ("latest": the newest complete one) and
+// find is the backup of date (default: date_str, "latest": the newest complete one) and
 // the keys that read it. The format is chosen here: a v2 backup of the
 // date when there is one (when both formats exist for the date, the newer
 // wins), else the legacy archive.
-func find(ctx context.Context, in *instance.Instance, rep progress.Reporter) (source, error) {
+func find(ctx context.Context, in *instance.Instance, rep progress.Reporter, date string) (source, error) {
 	cfg := in.Cfg
-	date, err := resolveDate(ctx, in)
-	if err != nil {
-		return nil, err
+	var err error
+	if date == "" {
+		if date, err = resolveDate(ctx, in); err != nil {
+			return nil, err
+		}
 	}
 	v2, err := findV2(ctx, in, date)
 	if err != nil {

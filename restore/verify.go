@@ -16,7 +16,7 @@ import (
 // every checksum, the decryption and decompression to the end, each
 // entry, and the files a restore needs.
 func Verify(ctx context.Context, in *instance.Instance, o Options) (string, error) {
-	src, err := find(ctx, in, progress.Reporter{Log: in.Log, Term: o.Term})
+	src, err := find(ctx, in, progress.Reporter{Log: in.Log, Term: o.Term}, "")
 	if err != nil {
 		return "", err
 	}

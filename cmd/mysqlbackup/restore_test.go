@@ -43,7 +43,7 @@ func wipe(t *testing.T, in *testbed.Instance) {
 func runRestoreCmd(t *testing.T, confPath string) (string, error) {
 	t.Helper()
 	app, out := newApp(t, confPath)
-	err := RestoreCmd{}.Run(t.Context(), app)
+	err := (&RestoreCmd{}).Run(t.Context(), app)
 	return out.String(), err
 }
 

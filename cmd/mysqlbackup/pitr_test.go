@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+)
+
+// binlogEnd is where the server's current binlog ends now: a transaction
+// boundary between statements.
+func binlogEnd(t *testing.T, in *testbed.Instance) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(in.BinlogDir(), "mysql-bin.[0-9]*"))
+	fi, err := os.Stat(files[len(files)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s:%d", filepath.Base(files[len(files)-1]), fi.Size())
+}
+
+// nextSecond waits until the clock is in a second after at's.
+func nextSecond(at time.Time) {
+	time.Sleep(time.Until(at.Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+}
+
+// archiveUntilCaughtUp runs binlog-archive until the archive holds the
+// server's binlog up to where it ends now, then stops it.
+func archiveUntilCaughtUp(t *testing.T, in *testbed.Instance, m *testbed.MinIO, confPath string) {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"--conf-path", confPath, "binlog-archive"}, &out, &errb) }()
+	want := binlogEnd(t, in)
+	waitFor(t, "the archive to reach "+want, func() bool {
+		ix, err := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+		if err != nil || len(ix.Files) == 0 {
+			return false
+		}
+		last := ix.Files[len(ix.Files)-1]
+		return fmt.Sprintf("%s:%d", last.Name, last.End) == want
+	})
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("binlog-archive: exit %d: %s", code, errb.String())
+	}
+}
+
+// Each kind of --until target restores the table as it was at that point:
+// a time (every transaction of that second and before), a GTID (up to and
+// including it), a position (every event before it), latest (the
+// archive's end). Every restore ends with the normal start of the server.
+func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nclean_after_restore: true\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(32))",
+		"INSERT INTO app.t SELECT seq, 'in the backup' FROM app.seq_1_to_100")
+	if r := runCLI(t, "--conf-path", confPath, "backup"); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Exec("INSERT INTO app.t SELECT seq, 'a' FROM app.seq_101_to_200", "FLUSH BINARY LOGS",
+		"INSERT INTO app.t SELECT seq, 'a' FROM app.seq_201_to_300", "UPDATE app.t SET v = 'a2' WHERE id <= 50")
+	atA, sumA, gtidA := time.Now(), in.Checksum("app.t"), in.Query("SELECT @@gtid_binlog_pos")
+	nextSecond(atA)
+	in.Exec("INSERT INTO app.t SELECT seq, 'b' FROM app.seq_301_to_400")
+	posB, sumB := binlogEnd(t, in), in.Checksum("app.t")
+	in.Exec("DELETE FROM app.t WHERE id > 350", "DROP TABLE app.t") // the mistake
+	archiveUntilCaughtUp(t, in, m, confPath)
+
+	dry := runCLI(t, "--conf-path", confPath, "restore", "--until", "gtid:"+gtidA, "--dry-run")
+	if dry.code != 0 || !strings.Contains(dry.stdout, "proof:") || !strings.Contains(dry.stdout, "gtid "+gtidA) {
+		t.Fatalf("restore --dry-run: exit %d\n%s%s", dry.code, dry.stdout, lastLine(dry.stderr))
+	}
+	t.Log(dry.stdout)
+	if !in.Running() {
+		t.Fatal("--dry-run stopped the instance")
+	}
+	cases := []struct{ until, sum, gtid string }{
+		{atA.UTC().Truncate(time.Second).Format(time.RFC3339), sumA, gtidA},
+		{"gtid:" + gtidA, sumA, gtidA},
+		{"pos:" + posB, sumB, ""},
+		{"latest", "", ""},
+	}
+	for _, c := range cases {
+		wipe(t, in)
+		r := runCLI(t, "--conf-path", confPath, "restore", "--until", c.until)
+		if r.code != 0 || !strings.Contains(r.stdout, "until=") {
+			t.Fatalf("restore --until %s: exit %d %q: %s", c.until, r.code, r.stdout, lastLine(r.stderr))
+		}
+		in.Start()
+		switch {
+		case c.sum == "":
+			if n := in.Query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 't'"); n != "0" {
+				t.Errorf("--until latest: app.t exists; the archive's end drops it")
+			}
+		default:
+			if got := in.Checksum("app.t"); got != c.sum {
+				t.Errorf("--until %s: CHECKSUM TABLE app.t = %s, %s at that point", c.until, got, c.sum)
+			}
+		}
+		if c.gtid != "" {
+			if got := in.Query("SELECT @@gtid_binlog_pos"); got != c.gtid {
+				t.Errorf("--until %s: gtid_binlog_pos %s, want %s", c.until, got, c.gtid)
+			}
+		}
+		if pending, _ := os.Stat(filepath.Join(in.DataDir, "mysqlbackup-catchup-pending.json")); pending != nil {
+			t.Errorf("--until %s: a catch-up marker; a point-in-time restore is complete", c.until)
+		}
+	}
+
+	// Refused before anything is touched: the datadir stays absent.
+	wipe(t, in)
+	ix, _ := binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
+	segs, _ := binlogarchive.ReadSegments(t.Context(), m.Store(), seriesOf(in), ix.Files[len(ix.Files)-1].Name)
+	refusals := map[string]string{
+		"2020-01-01T00:00:00Z":                               "is before the oldest backup",
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339): "is after the last archived event",
+		"pos:" + posB[:strings.IndexByte(posB, ':')+1] + fmt.Sprint(atoi(t, posB[strings.IndexByte(posB, ':')+1:])+1): "not an event boundary",
+	}
+	for until, want := range refusals {
+		r := runCLI(t, "--conf-path", confPath, "restore", "--until", until)
+		if r.code == 0 || !strings.Contains(lastLine(r.stderr), want) {
+			t.Errorf("restore --until %s: exit %d, %q; want a refusal with %q", until, r.code, lastLine(r.stderr), want)
+		}
+	}
+	if err := m.Store().Delete(t.Context(), segs[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "--conf-path", confPath, "restore", "--until", "latest")
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), segs[0].Key) {
+		t.Errorf("restore --until latest with a segment gone: exit %d, %q", r.code, lastLine(r.stderr))
+	}
+	if _, err := os.Stat(in.DataDir); !os.IsNotExist(err) {
+		t.Errorf("a refused restore left the datadir: %v", err)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

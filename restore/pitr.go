@@ -1,0 +1,257 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/binlogsync"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
+	"github.com/mysqlbackup/mysqlbackup/s3"
+	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
+)
+
+// Until asks for a point-in-time restore: the newest backup before the
+// target, then the binlog archive replayed from its snapshot up to the
+// target, instead of the backup's own binlogs.
+type Until struct {
+	Target binlogarchive.Target
+	// ServerID names the archive series to replay (0: the one of the
+	// server that took the backup, or the port's only one).
+	ServerID uint32
+}
+
+// PlanReport is what a point-in-time restore would do, proven before it
+// touches anything.
+type PlanReport struct {
+	Backup       string              `json:"backup"` // its date
+	Format       string              `json:"format"`
+	BackupKey    string              `json:"backup_key"`
+	BackupBytes  int64               `json:"backup_stored_bytes"`
+	BackupPlain  int64               `json:"backup_plain_bytes,omitempty"`
+	Snapshot     string              `json:"snapshot"`
+	SnapshotGTID string              `json:"snapshot_gtid"`
+	Archive      *binlogarchive.Plan `json:"archive"`
+	// NeedBytes is the disk under backup_base the restore needs at most
+	// (the unpacked backup and the binlogs); FreeBytes what it has.
+	NeedBytes int64 `json:"need_bytes"`
+	FreeBytes int64 `json:"free_bytes"`
+}
+
+// archiveWorkDir is where a point-in-time restore puts the archived
+// binlogs it reads, under backup_base, until they join the backup's.
+func (r *run) archiveWorkDir() string {
+	return filepath.Join(r.cfg.BackupBase, r.cfg.BackupBinlogTail+"-archive")
+}
+
+// chooseUntil is the newest complete backup of the port before the
+// target: its date, or a refusal naming the oldest backup.
+func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Target) (catalog.Backup, error) {
+	st, err := in.Store()
+	if err != nil {
+		return catalog.Backup{}, err
+	}
+	bs, err := catalog.List(ctx, st, string(in.Cfg.Port))
+	if err != nil {
+		return catalog.Backup{}, err
+	}
+	var oldest *catalog.Backup
+	for i := len(bs) - 1; i >= 0; i-- {
+		b := bs[i]
+		if !b.Complete {
+			continue
+		}
+		oldest = &bs[i]
+		if t.Includes(b.GTID, finishedOf(b)) {
+			return b, nil
+		}
+	}
+	if oldest == nil {
+		return catalog.Backup{}, fmt.Errorf("--until %s: no complete backup of port %s in bucket %s", t, in.Cfg.Port, in.Cfg.S3Bucket)
+	}
+	return catalog.Backup{}, fmt.Errorf("--until %s is before the oldest backup of port %s (%s, finished %s, gtid %s)", t, in.Cfg.Port, oldest.Date, finishedOf(*oldest).Format(time.RFC3339), oldest.GTID)
+}
+
+// finishedOf is when the backup's snapshot was taken at the latest.
+func finishedOf(b catalog.Backup) time.Time {
+	if b.Manifest != nil && !b.Manifest.Finished.IsZero() {
+		return b.Manifest.Finished
+	}
+	return b.Modified
+}
+
+// planUntil chooses the backup and proves the path from it to the target
+// through the archive. With out set, the archived files are written as
+// they are read.
+func planUntil(ctx context.Context, in *instance.Instance, u *Until, b catalog.Backup, out func(string) (io.WriteCloser, error)) (*PlanReport, error) {
+	file, posText, ok := strings.Cut(b.Position, ":")
+	pos, perr := strconv.ParseUint(posText, 10, 64)
+	if !ok || perr != nil {
+		return nil, fmt.Errorf("the backup of %s records no binlog position (%q): it cannot start a point-in-time restore", b.Date, b.Position)
+	}
+	st, err := in.Store()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := seriesFor(ctx, st, in, b, u.ServerID)
+	if err != nil {
+		return nil, err
+	}
+	tf, _ := binlogsync.SeqNumber(u.Target.File)
+	sf, _ := binlogsync.SeqNumber(file)
+	if u.Target.Kind == "pos" && (tf < sf || (tf == sf && u.Target.Pos < pos)) {
+		return nil, fmt.Errorf("--until %s is before the snapshot %s:%d of the newest backup before it (%s)", u.Target, file, pos, b.Date)
+	}
+	keys, err := in.OpeningKeys()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := binlogarchive.PlanUntil(ctx, st, keys, ix, binlogarchive.Snapshot{File: file, Pos: pos, GTID: b.GTID}, u.Target, out)
+	if err != nil {
+		return nil, fmt.Errorf("point-in-time restore from the backup of %s: %w", b.Date, err)
+	}
+	rep := &PlanReport{Backup: b.Date, Format: b.Format, BackupKey: b.Key, BackupBytes: b.Size, Snapshot: b.Position, SnapshotGTID: b.GTID, Archive: plan}
+	if b.Manifest != nil {
+		rep.BackupPlain = b.Manifest.PlainBytes
+	}
+	rep.NeedBytes = max(rep.BackupPlain, 2*rep.BackupBytes) + int64(plan.Bytes)
+	rep.FreeBytes = freeBytes(in.Cfg.BackupBase)
+	return rep, nil
+}
+
+// seriesFor is the archive series to replay: the one --archive-server-id
+// names, else the one of the server that took the backup (a v2
+// manifest's MariaDB server_id), else the port's only one.
+func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalog.Backup, id uint32) (*binlogarchive.Index, error) {
+	all, err := binlogarchive.ListSeries(ctx, st, string(in.Cfg.Port))
+	if err != nil {
+		return nil, err
+	}
+	if id == 0 && b.Manifest != nil {
+		if n, err := strconv.ParseUint(b.Manifest.InstanceID, 10, 32); err == nil {
+			id = uint32(n)
+		}
+	}
+	var ids []string
+	for _, s := range all {
+		ids = append(ids, strconv.FormatUint(uint64(s.ServerID), 10))
+		if s.ServerID == id || (id == 0 && len(all) == 1) {
+			return binlogarchive.ReadIndex(ctx, st, s)
+		}
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and bucket %s holds none", in.Cfg.Port, in.Cfg.S3Bucket)
+	}
+	if id == 0 {
+		return nil, fmt.Errorf("port %s's binlog archive holds several servers (%s): name the one that took the backup of %s with --archive-server-id", in.Cfg.Port, strings.Join(ids, ", "), b.Date)
+	}
+	return nil, fmt.Errorf("no binlog archive of server %d (which took the backup of %s) for port %s; the port's archive holds servers %s", id, b.Date, in.Cfg.Port, strings.Join(ids, ", "))
+}
+
+// PlanOnly is `restore --until … --dry-run`: the plan, proven, with
+// nothing written anywhere.
+func PlanOnly(ctx context.Context, in *instance.Instance, u *Until) (*PlanReport, error) {
+	b, err := chooseUntil(ctx, in, u.Target)
+	if err != nil {
+		return nil, err
+	}
+	return planUntil(ctx, in, u, b, nil)
+}
+
+// planArchive (the restore's "archive" step, before anything is
+// downloaded or touched) proves the path to the target and keeps the
+// archived files it read in the work dir.
+func (r *run) planArchive(ctx context.Context) error {
+	dir := r.archiveWorkDir()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("archive work dir: %w", err)
+	}
+	rep, err := planUntil(ctx, r.in, r.opts.Until, *r.base, func(name string) (io.WriteCloser, error) {
+		return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	})
+	if err != nil {
+		return err
+	}
+	if rep.FreeBytes > 0 && rep.NeedBytes > rep.FreeBytes {
+		return fmt.Errorf("backup_base %s has %d bytes free, the restore needs about %d", r.cfg.BackupBase, rep.FreeBytes, rep.NeedBytes)
+	}
+	r.plan = rep
+	r.in.Log.Info("point-in-time plan", "backup", rep.Backup, "snapshot", rep.Snapshot, "stop", rep.Archive.Stop, "stop_gtid", rep.Archive.StopGTID,
+		"transactions", rep.Archive.Transactions, "files", len(rep.Archive.Files))
+	return nil
+}
+
+// useArchive (after the download) puts the archived files, the last one
+// cut at the stop, in place of the backup's binlogs from the snapshot
+// file on: the replay and the restored datadir then end at the target.
+func (r *run) useArchive(context.Context) error {
+	dir, binDir := r.archiveWorkDir(), r.cfg.BackupBinlogDir
+	indexPath, err := binlogsync.FindIndex(binDir)
+	if err != nil {
+		return err
+	}
+	index, err := binlogsync.ReadIndex(indexPath)
+	if err != nil {
+		return err
+	}
+	info, err := xtrabackup.ReadBinlogInfo(r.cfg.BackupDataDir)
+	if err != nil {
+		return err
+	}
+	if got := fmt.Sprintf("%s:%d", info.File, info.Pos); got != r.plan.Snapshot {
+		return fmt.Errorf("the downloaded backup's snapshot is %s, the catalogue's %s: the plan does not hold", got, r.plan.Snapshot)
+	}
+	files := r.plan.Archive.Files
+	first := files[0].Name
+	if created, err := binlogsync.Created(filepath.Join(binDir, first)); err == nil {
+		if archived, err := binlogsync.Created(filepath.Join(dir, first)); err == nil && !created.Equal(archived) {
+			return fmt.Errorf("the backup's %s was created %s, the archive's %s: another history under the same name", first, created.Format(time.RFC3339), archived.Format(time.RFC3339))
+		}
+	}
+	var names []string
+	for _, name := range index {
+		if name == first {
+			break
+		}
+		names = append(names, name)
+	}
+	for _, name := range index[len(names):] {
+		if err := os.Remove(filepath.Join(binDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	for _, f := range files {
+		dst := filepath.Join(binDir, f.Name)
+		if err := os.Rename(filepath.Join(dir, f.Name), dst); err != nil {
+			return fmt.Errorf("archived binlog %s: %w", f.Name, err)
+		}
+		if err := os.Truncate(dst, int64(f.To)); err != nil {
+			return err
+		}
+		names = append(names, f.Name)
+	}
+	var text strings.Builder
+	for _, name := range names {
+		text.WriteString("./" + name + "\n")
+	}
+	return atomicfile.WriteFile(indexPath, []byte(text.String()), 0o600)
+}
+
+// freeBytes is the space free for root's use under dir (0 when unknown).
+func freeBytes(dir string) int64 {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		return 0
+	}
+	return int64(fs.Bavail) * fs.Bsize
+}
