@@ -33,6 +33,14 @@ func cliCommand(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	// A test that fails before it stops the command leaves none running:
+	// it is killed by its pid (os.Process knows one that finished, and
+	// signals it no more).
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+		}
+	})
 	return cmd
 }
 
