@@ -137,6 +137,16 @@ func ExtractTar(r io.Reader, dir string, tops []string) (ExtractStats, error) {
 	})
 }
 
+// ExtractTarAs unpacks a plain tar stream into dir as ExtractTar does,
+// each entry's top-level directory (one of tops) renamed to as: the tar
+// of a backup of another port, restored into this one.
+func ExtractTarAs(r io.Reader, dir string, tops []string, as string) (ExtractStats, error) {
+	return ReadTar(r, tops, func(name string, h *tar.Header, body io.Reader) error {
+		_, rest, _ := strings.Cut(name, "/")
+		return writeEntry(body, h, filepath.Join(dir, as, filepath.FromSlash(rest)))
+	})
+}
+
 func untar(tr *tar.Reader, tops []string, visit func(string, *tar.Header, io.Reader) error) (ExtractStats, error) {
 	var st ExtractStats
 	allowed := map[string]bool{}

@@ -75,6 +75,10 @@ type Config struct {
 
 	// Path is the file the configuration was read from ("" without --conf-path).
 	Path string `yaml:"-"`
+	// FromPort, set by restore --from-port, is the port whose backups and
+	// binlog archive a restore reads into this one: a copy of another
+	// instance (the config's --port and --data-base say where).
+	FromPort Number `yaml:"-"`
 	// Ignored lists the legacy keys present in the file that the legacy tool
 	// itself overwrote (cwd, des3_password_fn, backup_tgz_des3_meta).
 	Ignored []string `yaml:"-"`
@@ -153,8 +157,20 @@ const LatestDate = "latest"
 // when it was set, else the key derived from d as from date_str.
 func (c *Config) S3KeyFor(d string) string {
 	derived := c.S3Key == c.DateStr+"/"+string(c.Port)+"/"+c.BackupTgzDes3Tail
-	if !derived {
+	switch {
+	case !derived:
 		return c.S3Key
+	case c.FromPort != "":
+		return d + "/" + string(c.FromPort) + "/mysql-" + string(c.FromPort) + ".tgz.des3"
 	}
 	return d + "/" + string(c.Port) + "/" + c.BackupTgzDes3Tail
+}
+
+// SourcePort is the port whose backups and binlog archive a restore
+// reads: port, or FromPort for a copy restored into another one.
+func (c *Config) SourcePort() string {
+	if c.FromPort != "" {
+		return string(c.FromPort)
+	}
+	return string(c.Port)
 }

@@ -212,3 +212,57 @@ func maskOption(line string) string {
 	}
 	return strings.TrimSpace(k) + "=<redacted>"
 }
+
+// OwnMyCnfElsewhere says whether this host's own my.cnf is for another
+// datadir than mysql_data_dir: the config was pointed at another place
+// (--port, --data-base), to restore a copy beside the instance.
+func (in *Instance) OwnMyCnfElsewhere() (bool, error) {
+	own := in.OwnMyCnf()
+	if own == "" || !Inside(in.Cfg.MySQLDataDir, in.Cfg.MySQLMyCnf) {
+		return false, nil
+	}
+	data, err := os.ReadFile(own)
+	if err != nil {
+		return false, fmt.Errorf("own my.cnf: %w", err)
+	}
+	dir := mysqld.DataDirOf(data)
+	return dir != "" && dir != filepath.Clean(in.Cfg.MySQLDataDir), nil
+}
+
+// InstallRelocatedMyCnf makes the my.cnf of dataDir this host's own
+// rewritten for a copy at mysql_data_dir, mysql_socket, mysql_pid_path
+// and port (mysqld.Relocate), and logs what it changed.
+func (in *Instance) InstallRelocatedMyCnf(dataDir string) error {
+	cfg := in.Cfg
+	own := in.OwnMyCnf()
+	data, err := os.ReadFile(own)
+	if err != nil {
+		return fmt.Errorf("own my.cnf: %w", err)
+	}
+	port, err := cfg.Port.Uint()
+	if err != nil {
+		return err
+	}
+	for _, o := range []struct{ name, key, value string }{
+		{"socket", "mysql_socket", cfg.MySQLSocket}, {"pid-file", "mysql_pid_path", cfg.MySQLPidPath}, {"port", "port", string(cfg.Port)},
+	} {
+		if mysqld.ServerOption(data, o.name) == o.value {
+			return fmt.Errorf("a copy beside the instance at %s: its %s (%s) would be the instance's own %s; let it follow --port (leave %s out of the config) or give the copy its own", cfg.MySQLDataDir, o.key, o.value, o.name, o.key)
+		}
+	}
+	out, changed, err := mysqld.Relocate(data, mysqld.Relocation{DataDir: cfg.MySQLDataDir, Socket: cfg.MySQLSocket, PidFile: cfg.MySQLPidPath, Port: int(port)})
+	if err != nil {
+		return fmt.Errorf("own my.cnf %s for a copy at %s: %w", own, cfg.MySQLDataDir, err)
+	}
+	target := in.MyCnfFor(dataDir)
+	if _, err := os.Stat(target); err == nil {
+		if err := os.Rename(target, target+FromBackupSuffix); err != nil {
+			return fmt.Errorf("keep the backup's my.cnf: %w", err)
+		}
+	}
+	in.Log.Info("installed this host's own my.cnf relocated for a copy beside the instance", "from", own, "to", target, "changed", strings.Join(changed, "; "))
+	if err := atomicfile.WriteFile(target, out, 0o640); err != nil {
+		return fmt.Errorf("install relocated my.cnf: %w", err)
+	}
+	return in.ChownToMySQL(target)
+}

@@ -61,7 +61,7 @@ func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Tar
 	if err != nil {
 		return catalog.Backup{}, err
 	}
-	bs, err := catalog.List(ctx, st, string(in.Cfg.Port))
+	bs, err := catalog.List(ctx, st, in.Cfg.SourcePort())
 	if err != nil {
 		return catalog.Backup{}, err
 	}
@@ -77,9 +77,9 @@ func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Tar
 		}
 	}
 	if oldest == nil {
-		return catalog.Backup{}, fmt.Errorf("--until %s: no complete backup of port %s in bucket %s", t, in.Cfg.Port, in.Cfg.S3Bucket)
+		return catalog.Backup{}, fmt.Errorf("--until %s: no complete backup of port %s in bucket %s", t, in.Cfg.SourcePort(), in.Cfg.S3Bucket)
 	}
-	return catalog.Backup{}, fmt.Errorf("--until %s is before the oldest backup of port %s (%s, finished %s, gtid %s)", t, in.Cfg.Port, oldest.Date, finishedOf(*oldest).Format(time.RFC3339), oldest.GTID)
+	return catalog.Backup{}, fmt.Errorf("--until %s is before the oldest backup of port %s (%s, finished %s, gtid %s)", t, in.Cfg.SourcePort(), oldest.Date, finishedOf(*oldest).Format(time.RFC3339), oldest.GTID)
 }
 
 // finishedOf is when the backup's snapshot was taken at the latest.
@@ -133,7 +133,7 @@ func planUntil(ctx context.Context, in *instance.Instance, u *Until, b catalog.B
 // names, else the one of the server that took the backup (a v2
 // manifest's MariaDB server_id), else the port's only one.
 func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalog.Backup, id uint32) (*binlogarchive.Index, error) {
-	all, err := binlogarchive.ListSeries(ctx, st, string(in.Cfg.Port))
+	all, err := binlogarchive.ListSeries(ctx, st, in.Cfg.SourcePort())
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +150,12 @@ func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalo
 		}
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and bucket %s holds none", in.Cfg.Port, in.Cfg.S3Bucket)
+		return nil, fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and bucket %s holds none", in.Cfg.SourcePort(), in.Cfg.S3Bucket)
 	}
 	if id == 0 {
-		return nil, fmt.Errorf("port %s's binlog archive holds several servers (%s): name the one that took the backup of %s with --archive-server-id", in.Cfg.Port, strings.Join(ids, ", "), b.Date)
+		return nil, fmt.Errorf("port %s's binlog archive holds several servers (%s): name the one that took the backup of %s with --archive-server-id", in.Cfg.SourcePort(), strings.Join(ids, ", "), b.Date)
 	}
-	return nil, fmt.Errorf("no binlog archive of server %d (which took the backup of %s) for port %s; the port's archive holds servers %s", id, b.Date, in.Cfg.Port, strings.Join(ids, ", "))
+	return nil, fmt.Errorf("no binlog archive of server %d (which took the backup of %s) for port %s; the port's archive holds servers %s", id, b.Date, in.Cfg.SourcePort(), strings.Join(ids, ", "))
 }
 
 // PlanOnly is `restore --until … --dry-run`: the plan, proven, with

@@ -289,8 +289,20 @@ func (r *run) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {
 // that my.cnf's normal start reads them.
 func (r *run) identity(ctx context.Context) (err error) {
 	cfg := r.cfg
-	if _, err := r.in.InstallOwnMyCnf(r.stage.dir, instance.FromBackupSuffix); err != nil {
+	elsewhere, err := r.in.OwnMyCnfElsewhere()
+	switch {
+	case err != nil:
 		return err
+	case elsewhere && (r.opts.Until != nil || cfg.FromPort != ""):
+		// A copy beside the instance (--port, --data-base): the own
+		// my.cnf, rewritten for the copy's place.
+		if err := r.in.InstallRelocatedMyCnf(r.stage.dir); err != nil {
+			return err
+		}
+	default:
+		if _, err := r.in.InstallOwnMyCnf(r.stage.dir, instance.FromBackupSuffix); err != nil {
+			return err
+		}
 	}
 	switch {
 	case !instance.Inside(cfg.MySQLDataDir, cfg.MySQLMyCnf):

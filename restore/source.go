@@ -59,6 +59,9 @@ func find(ctx context.Context, in *instance.Instance, rep progress.Reporter, dat
 		in.Log.Info("found a v2 backup", "manifest", v2.String(), "run", m.Run, "host", m.Host, "snapshot", fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos))
 		return v2, nil
 	}
+	if cfg.FromPort != "" {
+		return nil, fmt.Errorf("no v2 backup of port %s for date_str %s: a copy into port %s is restored from v2 backups only (a legacy archive's paths name its own port)", cfg.FromPort, date, cfg.Port)
+	}
 	if len(cfg.BackupVerifyKeys) > 0 {
 		return nil, fmt.Errorf("no signed v2 backup for date_str %s, and backup_verify_keys refuses an unsigned legacy archive (remove backup_verify_keys to restore one)", date)
 	}
@@ -96,15 +99,15 @@ func resolveDate(ctx context.Context, in *instance.Instance) (string, error) {
 // latest is the newest complete backup of the port. One newer that cannot
 // be read is an error, not a reason to take an older one.
 func latest(ctx context.Context, st s3.Store, cfg *conf.Config) (catalog.Backup, error) {
-	b, ok, err := catalog.LatestOf(ctx, st, string(cfg.Port))
+	b, ok, err := catalog.LatestOf(ctx, st, cfg.SourcePort())
 	if _, unknown := errors.AsType[*catalog.UnknownError](err); unknown {
-		return b, fmt.Errorf("--date-str latest: the newest backup of port %s is unreadable, not falling back to an older one: %w", cfg.Port, err)
+		return b, fmt.Errorf("--date-str latest: the newest backup of port %s is unreadable, not falling back to an older one: %w", cfg.SourcePort(), err)
 	}
 	if err != nil {
 		return b, err
 	}
 	if !ok {
-		return b, fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.Port, cfg.S3Bucket)
+		return b, fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.SourcePort(), cfg.S3Bucket)
 	}
 	return b, nil
 }
@@ -116,15 +119,15 @@ func missingBackupError(ctx context.Context, st s3.Store, cfg *conf.Config, date
 		return fmt.Errorf("no backup at s3 key %s (listing the others failed: %v)", key, err)
 	}
 	if len(dates) == 0 {
-		return fmt.Errorf("no backup at s3 key %s, and none for port %s in bucket %s", key, cfg.Port, cfg.S3Bucket)
+		return fmt.Errorf("no backup at s3 key %s, and none for port %s in bucket %s", key, cfg.SourcePort(), cfg.S3Bucket)
 	}
-	return fmt.Errorf("no backup for date_str %s at s3 key %s; dates with a backup of port %s: %s", date, key, cfg.Port, strings.Join(dates, " "))
+	return fmt.Errorf("no backup for date_str %s at s3 key %s; dates with a backup of port %s: %s", date, key, cfg.SourcePort(), strings.Join(dates, " "))
 }
 
 // backupDates lists the date_str of every complete backup of the port,
 // either format, oldest first.
 func backupDates(ctx context.Context, st s3.Store, cfg *conf.Config) ([]string, error) {
-	bs, err := catalog.List(ctx, st, string(cfg.Port))
+	bs, err := catalog.List(ctx, st, cfg.SourcePort())
 	if err != nil {
 		return nil, err
 	}

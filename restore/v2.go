@@ -57,7 +57,7 @@ func findV2(ctx context.Context, in *instance.Instance, date string) (*v2Source,
 	if err != nil {
 		return nil, err
 	}
-	v := &v2Source{st: st, prefix: catalog.V2Prefix(date, string(cfg.Port))}
+	v := &v2Source{st: st, prefix: catalog.V2Prefix(date, cfg.SourcePort())}
 	v.manifest, err = catalog.ReadManifest(ctx, v.st, v.prefix, keys)
 	if errors.Is(err, s3.ErrNotExist) {
 		return nil, nil
@@ -118,7 +118,7 @@ func (v *v2Source) download(ctx context.Context, r *run) error {
 	}
 	binlogs := func(ctx context.Context, rep progress.Reporter) error {
 		return v.read(ctx, rep, catalog.RoleBinlogs, func(in io.Reader) error {
-			_, err := archive.ExtractTar(in, cfg.BackupBase, []string{cfg.BackupBinlogTail})
+			_, err := archive.ExtractTarAs(in, cfg.BackupBase, []string{cfg.BackupBinlogTail, "mysql-" + cfg.SourcePort() + "-binlog"}, cfg.BackupBinlogTail)
 			return err
 		})
 	}

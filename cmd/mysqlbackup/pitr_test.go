@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 )
 
 // binlogEnd is where the server's current binlog ends now: a transaction
@@ -152,4 +157,104 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// "Undo a DROP TABLE at 11:02": a point-in-time copy restored beside the
+// instance, on another port and data_base given on the command line,
+// while the instance keeps serving; the copy starts normally from its own
+// (relocated) my.cnf and holds the table as it was.
+func TestPointInTimeCopyBesideTheServingInstanceUndoesADropTable(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(32))",
+		"INSERT INTO app.t SELECT seq, 'kept' FROM app.seq_1_to_500")
+	if r := runCLI(t, "--conf-path", confPath, "backup"); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Exec("UPDATE app.t SET v = 'changed after the backup' WHERE id <= 100")
+	before, sum := time.Now(), in.Checksum("app.t")
+	nextSecond(before)
+	in.Exec("DROP TABLE app.t", "CREATE TABLE app.other (id INT PRIMARY KEY)")
+	archiveUntilCaughtUp(t, in, m, confPath)
+
+	// The copy's config: the instance's, its socket and pid-file left to
+	// follow the port (the legacy defaults), on the instance's conf_base.
+	data, _ := os.ReadFile(confPath)
+	var copyConf []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(l, "mysql_socket:") && !strings.HasPrefix(l, "mysql_pid_path:") {
+			copyConf = append(copyConf, l)
+		}
+	}
+	copyConf = append(copyConf, "conf_base: "+in.ConfBase)
+	copyPath := filepath.Join(t.TempDir(), "copy.yaml")
+	if err := os.WriteFile(copyPath, []byte(strings.Join(copyConf, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll("/var/run/mysqld", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port, dataBase := testbed.FreePort(t), t.TempDir()
+	until := before.UTC().Truncate(time.Second).Format(time.RFC3339)
+	r := runCLI(t, "--conf-path", copyPath, "--port", fmt.Sprint(port), "--data-base", dataBase, "restore", "--until", until, "--from-port", fmt.Sprint(in.Port))
+	if r.code != 0 {
+		t.Fatalf("restore --until %s into port %d: exit %d: %s", until, port, r.code, lastLine(r.stderr))
+	}
+	if !in.Running() || in.Checksum("app.other") == "" {
+		t.Fatal("the instance stopped serving during the copy's restore")
+	}
+	copyDir := filepath.Join(dataBase, fmt.Sprintf("mysql-%d", port))
+	cnf, err := os.ReadFile(filepath.Join(copyDir, "my.cnf"))
+	if err != nil || !strings.Contains(string(cnf), fmt.Sprintf("port = %d", port)) || strings.Contains(string(cnf), in.DataDir) {
+		t.Fatalf("the copy's my.cnf (%v):\n%s", err, cnf)
+	}
+	db := startCopy(t, filepath.Join(copyDir, "my.cnf"), mysqld.Conn{Socket: fmt.Sprintf("/var/run/mysqld/mysqld-%d.sock", port), User: "root", Password: in.RootPassword})
+	var name, got string
+	if err := db.QueryRowContext(t.Context(), "CHECKSUM TABLE app.t").Scan(&name, &got); err != nil || got != sum {
+		t.Errorf("the copy's app.t: CHECKSUM %s (%v), %s before the DROP", got, err, sum)
+	}
+	var others int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'other'").Scan(&others); err != nil || others != 0 {
+		t.Errorf("the copy holds app.other, created after the target (%v)", err)
+	}
+}
+
+// startCopy starts a restored copy as its normal start would (mariadbd
+// with the datadir's my.cnf), stopped by its pid when the test ends.
+func startCopy(t *testing.T, cnf string, conn mysqld.Conn) *sql.DB {
+	t.Helper()
+	bin, err := exec.LookPath("mariadbd")
+	if err != nil {
+		bin = "/usr/sbin/mariadbd"
+	}
+	p, err := proc.Start(context.WithoutCancel(t.Context()), proc.Spec{Name: bin, Args: []string{"--defaults-file=" + cnf}, DieWithParent: true, WaitDelay: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- p.Wait() }()
+	t.Cleanup(func() {
+		_ = p.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(time.Minute):
+			_ = p.Signal(syscall.SIGKILL)
+			<-exited
+		}
+	})
+	db, err := conn.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	waitFor(t, "the copy to answer", func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("the copy exited: %v: %s", err, p.Tail())
+		default:
+		}
+		return db.PingContext(t.Context()) == nil
+	})
+	return db
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
@@ -20,10 +21,18 @@ type RestoreCmd struct {
 	DryRun          bool   `name:"dry-run" help:"With --until: print the plan (backup, archived binlogs, continuity proof, stop point, disk) and touch nothing."`
 	JSON            bool   `name:"json" help:"With --dry-run: the plan as JSON."`
 	ArchiveServerID uint32 `name:"archive-server-id" placeholder:"ID" help:"With --until: the archive series to replay (default: the server that took the backup, or the port's only one)."`
+	FromPort        uint16 `name:"from-port" placeholder:"PORT" help:"Restore the backups (and binlog archive) of PORT into this config's port and data dir (--port, --data-base): a copy beside the instance, its own my.cnf relocated. v2 backups only."`
 }
 
 // Run implements restore (see package restore).
 func (c *RestoreCmd) Run(ctx context.Context, app *App) error {
+	if c.FromPort != 0 {
+		from := conf.Number(strconv.Itoa(int(c.FromPort)))
+		if from == app.Cfg.Port {
+			return usageError{fmt.Errorf("--from-port %s is the config's port: give the copy another one with --port", from)}
+		}
+		app.Cfg.FromPort = from
+	}
 	if c.Until == "" {
 		if c.DryRun || c.ArchiveServerID != 0 {
 			return usageError{errors.New("--dry-run and --archive-server-id go with --until")}
