@@ -90,6 +90,10 @@ type Result struct {
 // not take them; beyond it the archiver fails, loudly.
 const maxPending = 64 << 20
 
+// flushBytes flushes early what a catch-up or a burst piles up: segments
+// of a few MiB keep the archiver's memory small.
+const flushBytes = 4 << 20
+
 // RotateAfter is how many segments a file gets before the archiver asks
 // the server to rotate (FLUSH BINARY LOGS), as PostgreSQL's
 // archive_timeout switches WAL files: a quiet server's file would
@@ -98,7 +102,7 @@ var RotateAfter = 900
 
 // CompactMax is the largest closed file compacted into one object (read
 // back and sealed again in memory).
-var CompactMax uint64 = 32 << 20
+var CompactMax uint64 = 8 << 20
 
 // Event types the archiver treats specially.
 const (
@@ -135,6 +139,10 @@ type archiver struct {
 	failingSince time.Time
 	semiSync     string
 	semiChecked  time.Time
+	// arrived is when the oldest pending event arrived (zero: none
+	// pending); flushCost a decaying maximum of how long flushes take.
+	arrived   time.Time
+	flushCost time.Duration
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -430,12 +438,12 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 		a.pending.Write(binlogsync.Magic)
 		a.offset, a.start = 4, 0
 	}
-	flushAt := time.Now().Add(o.Interval)
+	tick := time.Now()
 	for {
 		if o.Once && a.reached(srv) {
 			return a.finish(ctx)
 		}
-		wait, cancel := context.WithDeadline(ctx, flushAt)
+		wait, cancel := context.WithDeadline(ctx, a.flushAt(tick))
 		ev, durable, err := next(wait)
 		cancel()
 		switch {
@@ -448,7 +456,7 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 				return &a.res, err
 			}
 			a.askRotation(ctx)
-			flushAt = time.Now().Add(o.Interval)
+			tick = time.Now()
 			continue
 		case err != nil:
 			return &a.res, fmt.Errorf("binlog stream: %w", err)
@@ -467,12 +475,23 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			}
 			continue
 		}
-		if a.pending.Len() > maxPending/4 {
+		if a.pending.Len() > flushBytes {
 			if err := a.flushDurable(ctx); err != nil {
 				return &a.res, err
 			}
 		}
 	}
+}
+
+// flushAt is when the loop flushes next: early enough that the oldest
+// pending event is durable within the interval of its arrival (the flush
+// itself takes time), or an interval after the last tick when nothing is
+// pending (metrics, rotation).
+func (a *archiver) flushAt(tick time.Time) time.Time {
+	if a.arrived.IsZero() {
+		return tick.Add(a.o.Interval)
+	}
+	return a.arrived.Add(a.o.Interval - min(a.flushCost*3/2, a.o.Interval/2))
 }
 
 // reached says whether the archive holds the server's end at the start.
@@ -544,6 +563,9 @@ func (a *archiver) follows(h *gomysql.EventHeader, size uint64) error {
 func (a *archiver) append(ev *gomysql.BinlogEvent) error {
 	if a.pending.Len() > maxPending {
 		return fmt.Errorf("%d bytes of binlog wait for the store: giving up", a.pending.Len())
+	}
+	if a.arrived.IsZero() {
+		a.arrived = time.Now()
 	}
 	a.pending.Write(ev.RawData)
 	a.offset += uint64(len(ev.RawData))
@@ -636,9 +658,11 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 // and reports the state.
 func (a *archiver) flushDurable(ctx context.Context) error {
 	oldest := a.first
+	began := time.Now()
 	if err := a.retrying(ctx, "binlog segment", func() error { return a.flush(ctx) }); err != nil {
 		return err
 	}
+	a.flushCost = max(time.Since(began), a.flushCost*7/8)
 	lag := time.Duration(0)
 	if !oldest.IsZero() {
 		lag = max(0, time.Since(oldest))
@@ -804,7 +828,7 @@ func (a *archiver) flush(ctx context.Context) error {
 	}
 	a.noteDurable(seg.GTIDs)
 	a.pending.Reset()
-	a.start, a.first, a.last, a.gtids = a.offset, time.Time{}, time.Time{}, nil
+	a.start, a.first, a.last, a.gtids, a.arrived = a.offset, time.Time{}, time.Time{}, nil, time.Time{}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
@@ -12,6 +13,10 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/internal/promfile"
 )
+
+// archiverMemoryLimit is the archiver's soft memory limit (GOMEMLIMIT
+// overrides it).
+const archiverMemoryLimit = 40 << 20
 
 // BinlogArchiveCmd is `mysqlbackup binlog-archive`.
 type BinlogArchiveCmd struct {
@@ -33,6 +38,11 @@ func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	st, err := app.inst().Store()
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A long-running process beside the server: the garbage collector
+		// keeps its heap small (a soft limit: it never fails for it).
+		debug.SetMemoryLimit(archiverMemoryLimit)
 	}
 	id, _ := cfg.BinlogArchiveServerID.Uint()
 	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
