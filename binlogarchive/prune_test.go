@@ -143,3 +143,21 @@ func TestPruneDeletesTheRemovedFilesObjectsAndLeftovers(t *testing.T) {
 		t.Errorf("the removed file's list: %v", err)
 	}
 }
+
+func TestWindowStartsAtTheOldestBackupAfterTheLastGap(t *testing.T) {
+	files := archivedFiles("0-1-1..0-1-10", "0-1-11..0-1-20", "0-1-21..0-1-30", "0-1-31..0-1-40")
+	files[1].Partial = true // a gap after bin.000002
+	ix := &Index{Files: files}
+	bases := []Base{
+		{Date: "d1", File: "bin.000001", Finished: t0},
+		{Date: "d3", File: "bin.000003", Finished: t0.Add(3 * time.Minute)},
+		{Date: "d4", File: "bin.000004", Finished: t0.Add(4 * time.Minute)},
+	}
+	w, ok := ix.Window(bases)
+	if !ok || w.Backup != "d3" || !w.To.Equal(files[3].LastEvent) || w.LastFile != "bin.000004" {
+		t.Errorf("window %+v, %v; want from d3 (the first backup after the gap) to the last event", w, ok)
+	}
+	if _, ok := ix.Window(bases[:1]); ok {
+		t.Error("a window from a backup before the gap")
+	}
+}

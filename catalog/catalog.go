@@ -62,6 +62,15 @@ type Backup struct {
 	Manifest *Manifest `json:"-"` // v2, complete
 }
 
+// Finished is when the backup's snapshot was taken at the latest: its
+// manifest's end (v2), else when its object was stored.
+func (b Backup) Finished() time.Time {
+	if b.Manifest != nil && !b.Manifest.Finished.IsZero() {
+		return b.Manifest.Finished
+	}
+	return b.Modified
+}
+
 // keyRe matches {date}/{port}/mysql-{port}.tgz.des3[.partial].
 var keyRe = regexp.MustCompile(`^([^/]+)/([0-9]+)/mysql-([0-9]+)\.tgz\.des3(\.partial)?$`)
 

@@ -72,22 +72,14 @@ func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Tar
 			continue
 		}
 		oldest = &bs[i]
-		if t.Includes(b.GTID, finishedOf(b)) {
+		if t.Includes(b.GTID, b.Finished()) {
 			return b, nil
 		}
 	}
 	if oldest == nil {
 		return catalog.Backup{}, fmt.Errorf("--until %s: no complete backup of port %s in bucket %s", t, in.Cfg.SourcePort(), in.Cfg.S3Bucket)
 	}
-	return catalog.Backup{}, fmt.Errorf("--until %s is before the oldest backup of port %s (%s, finished %s, gtid %s)", t, in.Cfg.SourcePort(), oldest.Date, finishedOf(*oldest).Format(time.RFC3339), oldest.GTID)
-}
-
-// finishedOf is when the backup's snapshot was taken at the latest.
-func finishedOf(b catalog.Backup) time.Time {
-	if b.Manifest != nil && !b.Manifest.Finished.IsZero() {
-		return b.Manifest.Finished
-	}
-	return b.Modified
+	return catalog.Backup{}, fmt.Errorf("--until %s is before the oldest backup of port %s (%s, finished %s, gtid %s)", t, in.Cfg.SourcePort(), oldest.Date, oldest.Finished().Format(time.RFC3339), oldest.GTID)
 }
 
 // planUntil chooses the backup and proves the path from it to the target

@@ -11,7 +11,9 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
+	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
 // listBinlogs prints the port's binlog archive: per file its segments,
@@ -25,27 +27,63 @@ func listBinlogs(ctx context.Context, app *App, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	indexes := []*binlogarchive.Index{}
+	bases, err := pitrBases(ctx, st, string(app.Cfg.Port))
+	if err != nil {
+		return err
+	}
+	type archived struct {
+		*binlogarchive.Index
+		Recoverable *binlogarchive.Window `json:"recoverable"`
+	}
+	out := []archived{}
 	for _, s := range series {
 		ix, err := binlogarchive.ReadIndex(ctx, st, s)
 		if err != nil {
 			return err
 		}
-		indexes = append(indexes, ix)
+		a := archived{Index: ix}
+		if w, ok := ix.Window(bases); ok {
+			a.Recoverable = &w
+		}
+		out = append(out, a)
 	}
 	if asJSON {
 		enc := json.NewEncoder(app.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"binlog_archives": indexes})
+		return enc.Encode(map[string]any{"binlog_archives": out})
 	}
-	if len(indexes) == 0 {
+	if len(out) == 0 {
 		fmt.Fprintln(app.Stdout, "no archived binlogs")
 	}
-	for _, ix := range indexes {
-		fmt.Fprintf(app.Stdout, "s3 %s (server_id %d)\n", ix.Series().Prefix(), ix.ServerID)
-		renderBinlogs(app.Stdout, ix)
+	for _, a := range out {
+		fmt.Fprintf(app.Stdout, "s3 %s (server_id %d)\n", a.Series().Prefix(), a.ServerID)
+		if w := a.Recoverable; w != nil {
+			fmt.Fprintf(app.Stdout, "recoverable (restore --until) from %s (backup %s) to %s (%s)\n",
+				w.From.Local().Format("2006-01-02 15:04:05"), w.Backup, w.To.Local().Format("2006-01-02 15:04:05"), w.LastFile)
+		} else {
+			fmt.Fprintln(app.Stdout, "recoverable: nothing (no complete backup's snapshot is in this archive after its last gap)")
+		}
+		renderBinlogs(app.Stdout, a.Index)
 	}
 	return nil
+}
+
+// pitrBases are the port's complete backups a point-in-time restore can
+// start from.
+func pitrBases(ctx context.Context, st s3.Store, port string) ([]binlogarchive.Base, error) {
+	bs, err := catalog.List(ctx, st, port)
+	if err != nil {
+		return nil, err
+	}
+	var out []binlogarchive.Base
+	for _, b := range bs {
+		file, _, ok := strings.Cut(b.Position, ":")
+		if !b.Complete || !ok {
+			continue
+		}
+		out = append(out, binlogarchive.Base{Date: b.Date, File: file, Finished: b.Finished()})
+	}
+	return out, nil
 }
 
 func renderBinlogs(w io.Writer, ix *binlogarchive.Index) {

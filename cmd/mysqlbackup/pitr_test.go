@@ -82,6 +82,9 @@ func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
 	in.Exec("DELETE FROM app.t WHERE id > 350", "DROP TABLE app.t") // the mistake
 	archiveUntilCaughtUp(t, in, m, confPath)
 
+	if r := runCLI(t, "--conf-path", confPath, "list", "--binlogs"); !strings.Contains(r.stdout, "recoverable (restore --until) from ") || !strings.Contains(r.stdout, "(backup "+testDate+")") {
+		t.Errorf("list --binlogs shows no recoverable window:\n%s", r.stdout)
+	}
 	dry := runCLI(t, "--conf-path", confPath, "restore", "--until", "gtid:"+gtidA, "--dry-run")
 	if dry.code != 0 || !strings.Contains(dry.stdout, "proof:") || !strings.Contains(dry.stdout, "gtid "+gtidA) {
 		t.Fatalf("restore --dry-run: exit %d\n%s%s", dry.code, dry.stdout, lastLine(dry.stderr))
