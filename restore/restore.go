@@ -30,6 +30,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/replication"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
 
@@ -266,6 +267,38 @@ func (r *run) replay(ctx context.Context) (err error) {
 		return err
 	}
 	r.replayed = len(plan.Files)
+	if r.opts.Until != nil {
+		return forgetReplication(ctx, srv)
+	}
+	return nil
+}
+
+// forgetReplication removes the replication channels a point-in-time
+// copy brought from the backup (MySQL keeps them in tables the backup
+// holds; MariaDB's files are not copied): started with the datadir, they
+// would fetch what came after the target.
+func forgetReplication(ctx context.Context, srv *mysqld.TempServer) error {
+	db, err := srv.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	version, err := mysqld.ServerVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	v, err := mysqld.ParseVersion(version)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := replication.Setup(ctx, conn, v, nil, replication.SetupOptions{}); err != nil {
+		return fmt.Errorf("remove the backup's replication channels: %w", err)
+	}
 	return nil
 }
 
