@@ -3,6 +3,7 @@ package binlogarchive
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -129,6 +130,8 @@ type archiver struct {
 	errors  int
 	durable time.Time // timestamp of the last durable event
 	segs    []Segment // the current file's list
+	listTag string    // its stored version ("": none yet)
+	run     string    // this run's name in its segments' keys
 	db      *sql.DB
 	rotated bool // FLUSH BINARY LOGS asked for the current file
 	version mysqld.Version
@@ -172,7 +175,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &archiver{o: o, ix: ix, db: db, version: srv.version}
+	a := &archiver{o: o, ix: ix, db: db, version: srv.version, run: runName()}
 	a.res.Prefix = ix.Series().Prefix()
 	if err := a.loadLast(ctx); err != nil {
 		return nil, err
@@ -254,7 +257,7 @@ func (a *archiver) startAt(ctx context.Context, srv server) (string, uint64, err
 		}
 		// Its list may exist already (a run stopped before the head named
 		// it): go on from where it ends.
-		if a.segs, err = ReadSegments(ctx, a.o.Store, a.ix.Series(), next); err != nil {
+		if a.segs, a.listTag, err = readSegments(ctx, a.o.Store, a.ix.Series(), next); err != nil {
 			return "", 0, err
 		}
 		file, pos = next, 0
@@ -314,11 +317,11 @@ func (a *archiver) loadLast(ctx context.Context) error {
 		return nil
 	}
 	last := &a.ix.Files[len(a.ix.Files)-1]
-	segs, err := ReadSegments(ctx, a.o.Store, a.ix.Series(), last.Name)
+	segs, tag, err := readSegments(ctx, a.o.Store, a.ix.Series(), last.Name)
 	if err != nil {
 		return err
 	}
-	a.segs = segs
+	a.segs, a.listTag = segs, tag
 	summarize(last, segs)
 	for _, f := range a.ix.Files {
 		a.noteDurable(f.GTIDs)
@@ -609,6 +612,33 @@ func (a *archiver) noteGTID(ev *gomysql.BinlogEvent) {
 	a.gtids[key] = r
 }
 
+// writeList stores the current file's list over the version this run
+// last read or wrote; its own earlier write whose answer was lost is no
+// other writer.
+func (a *archiver) writeList(ctx context.Context, segs []Segment) error {
+	tag, err := writeSegments(ctx, a.o.Store, a.ix.Series(), a.file, segs, a.listTag)
+	if errors.Is(err, errOtherWriter) {
+		stored, storedTag, rerr := readSegments(ctx, a.o.Store, a.ix.Series(), a.file)
+		mine, _ := json.Marshal(segs)
+		theirs, _ := json.Marshal(stored)
+		if rerr == nil && bytes.Equal(mine, theirs) {
+			tag, err = storedTag, nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	a.listTag = tag
+	return nil
+}
+
+// runName names a run in its segments' keys: 8 random hex digits.
+func runName() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // noteDurable moves the last durable GTID of each domain in gtids (ranges
 // "first..last") to its range's end.
 func (a *archiver) noteDurable(gtids map[string]string) {
@@ -646,7 +676,7 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 	if err := a.retrying(ctx, "binlog archive index", func() error { return a.writeIndex(ctx) }); err != nil {
 		return err
 	}
-	a.file, a.offset, a.start, a.segs, a.rotated = next, 4, 0, nil, false
+	a.file, a.offset, a.start, a.segs, a.listTag, a.rotated = next, 4, 0, nil, "", false
 	a.pending.Write(binlogsync.Magic)
 	if pos > 4 {
 		return fmt.Errorf("binlog stream: the server continues %s at %d, not at its start", next, pos)
@@ -787,7 +817,7 @@ func (a *archiver) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	key := a.ix.Series().SegmentKey(a.file, a.start)
+	key := a.ix.Series().RunSegmentKey(a.file, a.start, a.run)
 	if err := a.o.Store.Put(ctx, key, bytes.NewReader(sealed), nil); err != nil {
 		return fmt.Errorf("binlog segment %s: %w", key, err)
 	}
@@ -813,7 +843,7 @@ func (a *archiver) flush(ctx context.Context) error {
 	} else {
 		a.segs = append(a.segs, seg)
 	}
-	if err := writeSegments(ctx, a.o.Store, a.ix.Series(), a.file, a.segs); err != nil {
+	if err := a.writeList(ctx, a.segs); err != nil {
 		return fmt.Errorf("binlog segment list: %w", err)
 	}
 	summarize(a.ix.file(a.file), a.segs)
@@ -863,7 +893,7 @@ func (a *archiver) compact(ctx context.Context) error {
 	one := Segment{Key: key, Start: start, End: f.End, Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:]),
 		FirstEvent: f.FirstEvent, LastEvent: f.LastEvent, GTIDs: f.GTIDs}
 	old := a.segs
-	if err := writeSegments(ctx, a.o.Store, s, a.file, []Segment{one}); err != nil {
+	if err := a.writeList(ctx, []Segment{one}); err != nil {
 		return err
 	}
 	a.segs = []Segment{one}

@@ -13,7 +13,7 @@ func archiverOn(t *testing.T, ix *Index, lists map[string][]Segment) (*archiver,
 	t.Helper()
 	st := &s3test.Mem{}
 	for file, segs := range lists {
-		if err := writeSegments(t.Context(), st, ix.Series(), file, segs); err != nil {
+		if _, err := writeSegments(t.Context(), st, ix.Series(), file, segs, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,7 +23,6 @@
 package binlogarchive
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,11 +53,30 @@ func (s Series) Prefix() string { return fmt.Sprintf("%s%d/", PortPrefix(s.Port)
 // IndexName is the index's object name under a series' prefix.
 const IndexName = "index.json"
 
-// SegmentKey is the key of the segment of file that starts at start.
-// A segment rewritten from the same start (a run killed before its index
-// named it) replaces the orphan.
+// SegmentKey is the key of the segment of file that starts at start, as
+// the first archives named them; RunSegmentKey is how a run names its
+// own: never another run's object, so that a second writer of a series
+// (stopped at its first list or index write) cannot overwrite a segment a
+// list names.
 func (s Series) SegmentKey(file string, start uint64) string {
 	return fmt.Sprintf("%s%s/%012d.zst.age", s.Prefix(), file, start)
+}
+
+// RunSegmentKey is the key run gives the segment of file from start.
+func (s Series) RunSegmentKey(file string, start uint64, run string) string {
+	return fmt.Sprintf("%s%s/%012d.%s.zst.age", s.Prefix(), file, start, run)
+}
+
+// ownKey says whether key is one of the names of the segment of file
+// from start to end: as the first archives named it, a run's, or the
+// compacted file's.
+func (s Series) ownKey(key, file string, start, end uint64) bool {
+	if key == s.SegmentKey(file, start) || key == s.CompactKey(file, start, end) {
+		return true
+	}
+	run, ok := strings.CutPrefix(key, fmt.Sprintf("%s%s/%012d.", s.Prefix(), file, start))
+	run, ok2 := strings.CutSuffix(run, ".zst.age")
+	return ok && ok2 && run != "" && !strings.ContainsAny(run, "/.")
 }
 
 // CompactKey is the key of the object that holds file's bytes [start,
@@ -202,24 +220,38 @@ func (ix *Index) Position() (file string, pos uint64, ok bool) {
 
 // ReadSegments reads file's segment list (none when it has none yet).
 func ReadSegments(ctx context.Context, st s3.Store, s Series, file string) ([]Segment, error) {
-	var segs []Segment
-	err := catalog.ReadJSON(ctx, st, s.ListKey(file), &segs)
-	if errors.Is(err, s3.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("binlog archive: %w", err)
-	}
-	return segs, nil
+	segs, _, err := readSegments(ctx, st, s, file)
+	return segs, err
 }
 
-// writeSegments stores file's segment list.
-func writeSegments(ctx context.Context, st s3.Store, s Series, file string, segs []Segment) error {
+// readSegments reads file's segment list and its tag ("" when none).
+func readSegments(ctx context.Context, st s3.Store, s Series, file string) ([]Segment, string, error) {
+	data, tag, err := st.ReadTagged(ctx, s.ListKey(file), catalog.MaxJSON)
+	if errors.Is(err, s3.ErrNotExist) {
+		return nil, "", nil
+	}
+	var segs []Segment
+	if err == nil {
+		err = json.Unmarshal(data, &segs)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("binlog archive %s: %w", s.ListKey(file), err)
+	}
+	return segs, tag, nil
+}
+
+// writeSegments stores file's segment list over the version tagged tag
+// ("": none), a compare-and-swap like the index's, and returns its tag.
+func writeSegments(ctx context.Context, st s3.Store, s Series, file string, segs []Segment, tag string) (string, error) {
 	data, err := json.Marshal(segs)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return st.Put(ctx, s.ListKey(file), bytes.NewReader(data), nil)
+	tag, err = st.Swap(ctx, s.ListKey(file), data, tag)
+	if errors.Is(err, s3.ErrChanged) {
+		return "", fmt.Errorf("binlog segment list %s %w (a second binlog-archive of server %d, on another host?): stopping this one", s.ListKey(file), errOtherWriter, s.ServerID)
+	}
+	return tag, err
 }
 
 // Series is the series the index describes.

@@ -95,7 +95,9 @@ func PlanUntil(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index,
 		plan.Bytes += pf.To - min(pf.From, pf.To)
 	}
 	if !pl.stopped {
-		if t.Kind != "latest" {
+		// latest, or a GTID target the archive's last transaction reaches:
+		// the end of what the archive holds whole.
+		if t.Kind != "latest" && (t.Kind != "gtid" || !t.reachedBy(pl.last)) {
 			return nil, pl.beyond(ix)
 		}
 		last := plan.Files[len(plan.Files)-1]
@@ -172,7 +174,7 @@ type planner struct {
 	lastTime  time.Time // of the last transaction replayed
 	lastEvent time.Time // of the last event read
 	inTx      bool
-	afterGTID bool // the event before was a transaction's GTID
+	txMode    int // how the transaction read ends (txMulti…)
 	txStart   uint64
 	pending   pendingTx // the transaction being read
 	stopped   bool
@@ -231,8 +233,8 @@ func (pl *planner) readFile(ctx context.Context, st s3.Store, keys archive.V2Key
 		return fmt.Errorf("archived binlog %s ends inside the transaction that starts at %d", f.Name, pl.txStart)
 	}
 	if pl.t.Kind == "pos" && pl.t.File == f.Name && pl.t.Pos >= f.End {
-		if pl.t.Pos > f.End || !f.Whole() {
-			return fmt.Errorf("--until %s: %s ends at %d in the archive", pl.t, f.Name, f.End)
+		if pl.t.Pos > f.End || pl.inTx {
+			return fmt.Errorf("--until %s: %s ends at %d in the archive (the last archived event)", pl.t, f.Name, f.End)
 		}
 		pl.stop(f.End)
 	}
@@ -277,35 +279,62 @@ func (pl *planner) event(off uint64, ev []byte, crc bool) error {
 		if err := pl.gtid(off, ev); err != nil {
 			return err
 		}
+		if err := pl.overshoots(off); err != nil {
+			return err
+		}
 		pl.pending.at = ts
-		pl.inTx, pl.afterGTID, pl.txStart = true, true, off
+		pl.inTx, pl.txStart = true, off
 		pl.lastEvent = ts
-		if typ == mariadbGTID && len(ev) > headerLen+12 && ev[headerLen+12]&mariadbStandalone != 0 {
-			pl.afterGTID = true // its one event ends it, whatever it is
+		pl.txMode = txMulti
+		switch {
+		case typ != mariadbGTID:
+			pl.txMode = txFirstQuery // MySQL: its first query tells
+		case len(ev) > headerLen+12 && ev[headerLen+12]&mariadbStandalone != 0:
+			pl.txMode = txStandalone
 		}
 		return nil
 	}
 	pl.lastEvent = ts
-	if pl.inTx {
-		if endsTx(typ, ev, crc, pl.afterGTID) {
-			pl.inTx = false
-			pl.commit()
-		}
-		pl.afterGTID = false
+	if pl.inTx && pl.endsTx(typ, ev, crc) {
+		pl.inTx = false
+		pl.commit()
 	}
 	return nil
 }
 
+// How a transaction read up to its GTID ends.
+const (
+	// txMulti ends at an XID, a COMMIT or ROLLBACK query, an XA prepare,
+	// or an XA COMMIT or ROLLBACK (MariaDB without FL_STANDALONE: a
+	// CREATE TABLE … SELECT is its query, rows and XID or COMMIT).
+	txMulti = iota
+	// txStandalone (MariaDB FL_STANDALONE) is one query: DDL, say.
+	txStandalone
+	// txFirstQuery (MySQL): BEGIN or "… START TRANSACTION" (an atomic
+	// CREATE TABLE … SELECT) open a txMulti; any other query is DDL.
+	txFirstQuery
+)
+
 // endsTx says whether the event ends the transaction it is in.
-func endsTx(typ byte, ev []byte, crc, first bool) bool {
-	switch typ {
-	case xidEvent, xaPrepareEvent:
+func (pl *planner) endsTx(typ byte, ev []byte, crc bool) bool {
+	if typ == xidEvent || typ == xaPrepareEvent {
 		return true
-	case queryEvent:
-		q := strings.ToUpper(strings.TrimSpace(queryOf(ev, crc)))
-		return (first && q != "BEGIN") || q == "COMMIT" || q == "ROLLBACK" || strings.HasPrefix(q, "XA ")
 	}
-	return false
+	if typ != queryEvent {
+		return false
+	}
+	q := strings.ToUpper(strings.TrimSpace(queryOf(ev, crc)))
+	switch pl.txMode {
+	case txStandalone:
+		return true
+	case txFirstQuery:
+		if q == "BEGIN" || strings.HasSuffix(q, "START TRANSACTION") {
+			pl.txMode = txMulti
+			return false
+		}
+		return true
+	}
+	return q == "COMMIT" || q == "ROLLBACK" || strings.HasPrefix(q, "XA COMMIT") || strings.HasPrefix(q, "XA ROLLBACK")
 }
 
 // queryOf is a query event's statement.
@@ -354,6 +383,19 @@ func (pl *planner) gtid(off uint64, ev []byte) error {
 	}
 	pl.pending = pendingTx{key: key, text: text, seq: seq}
 	return nil
+}
+
+// overshoots refuses a GTID target no point of the binlog reaches: the
+// transaction read goes past the target in its domain before every domain
+// the target names got there (the binlog interleaves the domains).
+func (pl *planner) overshoots(off uint64) error {
+	p := pl.pending
+	want, ok := pl.t.gtid[p.key]
+	if pl.t.Kind != "gtid" || !ok || p.key == "" || len(want) == 0 || p.seq <= want[len(want)-1][1] {
+		return nil
+	}
+	return fmt.Errorf("--until %s: the binlog commits %s (at %s:%d) before the target's other domains are reached (%s so far): no point of it holds exactly that position; reachable: gtid:%s",
+		pl.t, p.text, pl.file, off, orNone(pl.position()), pl.position())
 }
 
 // commit counts the transaction that just ended.

@@ -85,7 +85,7 @@ func store(t *testing.T, files map[string][]byte, partial ...string) (*s3test.Me
 		}
 		sum := sha256.Sum256(sealed)
 		seg := Segment{Key: key, Start: 0, End: uint64(len(data)), Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])}
-		if err := writeSegments(t.Context(), st, s, name, []Segment{seg}); err != nil {
+		if _, err := writeSegments(t.Context(), st, s, name, []Segment{seg}, ""); err != nil {
 			t.Fatal(err)
 		}
 		f := ix.file(name)
@@ -198,5 +198,80 @@ func TestParseTargetWantsAZone(t *testing.T) {
 		if _, err := ParseTarget(bad); err == nil {
 			t.Errorf("ParseTarget(%q) took it", bad)
 		}
+	}
+}
+
+// gtidEvent is a MariaDB GTID event of domain and seq with flags.
+func (b *binlog) gtidEvent(domain uint32, seq uint64, flags byte, at time.Time) uint64 {
+	g := binary.LittleEndian.AppendUint64(nil, seq)
+	g = binary.LittleEndian.AppendUint32(g, domain)
+	return b.event(mariadbGTID, at, append(g, flags))
+}
+
+// A CREATE TABLE … SELECT is not standalone: its query, rows and XID are
+// one transaction; a standalone DDL is its one query.
+func TestPlanUntilKeepsACreateTableSelectWhole(t *testing.T) {
+	b := newBinlog()
+	snap := b.tx(10, at0)
+	ctas := b.gtidEvent(0, 11, 0, at0)
+	afterQuery := b.event(queryEvent, at0, query("CREATE TABLE c SELECT * FROM t"))
+	b.event(30, at0, []byte("rows"))
+	b.event(xidEvent, at0, make([]byte, 8))
+	ddl := b.gtidEvent(0, 12, mariadbStandalone, at0)
+	b.event(queryEvent, at0, query("DROP TABLE c"))
+	end := uint64(b.buf.Len())
+	b.gtidEvent(0, 13, 0, at0) // cut: the archive ends inside it
+	b.event(queryEvent, at0, query("CREATE TABLE d SELECT 1"))
+	st, ix, keys := store(t, map[string][]byte{"bin.000001": b.buf.Bytes()})
+	from := Snapshot{File: "bin.000001", Pos: snap, GTID: "0-1-9"}
+	_ = ctas
+	pos, _ := ParseTarget("pos:bin.000001:" + itoa(afterQuery+uint64(headerLen+14+len("CREATE TABLE c SELECT * FROM t"))))
+	if _, err := PlanUntil(t.Context(), st, keys, ix, from, pos, nil); err == nil || !strings.Contains(err.Error(), "inside the transaction that starts at bin.000001:"+itoa(ctas)) {
+		t.Errorf("a stop after the CREATE … SELECT's query: %v", err)
+	}
+	latest, _ := ParseTarget("latest")
+	plan, err := PlanUntil(t.Context(), st, keys, ix, from, latest, nil)
+	if err != nil || plan.Stop != "bin.000001:"+itoa(end) || plan.StopGTID != "0-1-12" || plan.Transactions != 3 {
+		t.Errorf("latest over an archive ending inside a CREATE … SELECT: %+v, %v; want the stop before it at %d, 0-1-12", plan, err, end)
+	}
+	_ = ddl
+}
+
+// The binlog interleaves domains: a GTID target that no prefix of it
+// reaches exactly is refused, naming what is reachable; a target at the
+// archive's last transaction is reached.
+func TestPlanUntilGTIDTargetsAcrossDomains(t *testing.T) {
+	b := newBinlog()
+	snap := b.tx(10, at0)
+	for _, g := range []struct {
+		domain uint32
+		seq    uint64
+	}{{1, 6}, {2, 1}, {1, 7}, {2, 2}} {
+		b.gtidEvent(g.domain, g.seq, 0, at0)
+		b.event(queryEvent, at0, query("BEGIN"))
+		b.event(xidEvent, at0, make([]byte, 8))
+	}
+	st, ix, keys := store(t, map[string][]byte{"bin.000001": b.buf.Bytes()})
+	from := Snapshot{File: "bin.000001", Pos: snap, GTID: "0-1-9,1-1-5"}
+	over, _ := ParseTarget("gtid:1-1-6,2-1-2")
+	if _, err := PlanUntil(t.Context(), st, keys, ix, from, over, nil); err == nil || !strings.Contains(err.Error(), "commits 1-1-7") {
+		t.Errorf("a target no prefix reaches: %v", err)
+	}
+	last, _ := ParseTarget("gtid:1-1-7,2-1-2")
+	plan, err := PlanUntil(t.Context(), st, keys, ix, from, last, nil)
+	if err != nil || plan.Stop != "bin.000001:"+itoa(uint64(b.buf.Len())) || plan.Transactions != 5 {
+		t.Errorf("a target at the archive's last transaction: %+v, %v", plan, err)
+	}
+}
+
+func TestAPositionTargetTakesTheBackupBeforeIt(t *testing.T) {
+	tg, _ := ParseTarget("pos:mysql-bin.000003:4101")
+	for pos, want := range map[string]bool{"mysql-bin.000003:4480": false, "mysql-bin.000003:4101": true, "mysql-bin.000002:9000": true, "mysql-bin.000004:4": false} {
+		if got := tg.Includes("", pos, time.Time{}); got != want {
+			t.Errorf("a backup at %s: %v, want %v", pos, got, want)
+		}
+	}
+	if _, err := ParseTarget("pos:foo:100"); err == nil {
+		t.Error("pos:foo:100 taken")
 	}
 }

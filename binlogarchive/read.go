@@ -28,7 +28,7 @@ func ReadFile(ctx context.Context, st s3.Store, keys archive.V2Keys, s Series, f
 		if seg.Start != at {
 			return fmt.Errorf("binlog %s: segment %s starts at %d, the one before ends at %d", f.Name, seg.Key, seg.Start, at)
 		}
-		if seg.Key != s.SegmentKey(f.Name, seg.Start) && seg.Key != s.CompactKey(f.Name, seg.Start, seg.End) {
+		if !s.ownKey(seg.Key, f.Name, seg.Start, seg.End) {
 			return fmt.Errorf("binlog %s: its list names %s, not one of the file's own objects", f.Name, seg.Key)
 		}
 		data, err := readSegment(ctx, st, keys, seg)

@@ -53,8 +53,8 @@ func ParseTarget(s string) (Target, error) {
 	case strings.HasPrefix(s, "pos:"):
 		i := strings.LastIndexByte(s, ':')
 		pos, err := strconv.ParseUint(s[i+1:], 10, 64)
-		if i <= 4 || err != nil || pos < 4 {
-			return Target{}, fmt.Errorf("--until %s: want pos:<binlog file>:<position>", s)
+		if i <= 4 || err != nil || pos < 4 || num(s[4:i]) < 0 {
+			return Target{}, fmt.Errorf("--until %s: want pos:<binlog file, e.g. mysql-bin.000042>:<position>", s)
 		}
 		return Target{Kind: "pos", File: s[4:i], Pos: pos}, nil
 	}
@@ -82,10 +82,18 @@ func (t Target) reachedBy(last map[string]uint64) bool {
 	return true
 }
 
-// Includes says whether a backup whose snapshot is at gtid (its time
-// finished) is before the target: the target is reachable from it.
-func (t Target) Includes(gtid string, finished time.Time) bool {
+// Includes says whether a backup whose snapshot is at gtid and position
+// (file:pos), taken by finished, is before the target: the target is
+// reachable from it.
+func (t Target) Includes(gtid, position string, finished time.Time) bool {
 	switch t.Kind {
+	case "pos":
+		file, posText, _ := strings.Cut(position, ":")
+		pos, err := strconv.ParseUint(posText, 10, 64)
+		if err != nil {
+			return false
+		}
+		return num(file) < num(t.File) || (num(file) == num(t.File) && pos <= t.Pos)
 	case "time":
 		// Binlogs record seconds: every transaction of the backup has a
 		// timestamp no later than the second it finished in.
@@ -106,7 +114,7 @@ func (t Target) Includes(gtid string, finished time.Time) bool {
 		}
 		return true
 	}
-	return true // pos (checked against the series) and latest
+	return true // latest
 }
 
 // gtidText is a GTID position as text: per domain its last GTID,

@@ -72,7 +72,7 @@ func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Tar
 			continue
 		}
 		oldest = &bs[i]
-		if t.Includes(b.GTID, b.Finished()) {
+		if t.Includes(b.GTID, b.Position, b.Finished()) {
 			return b, nil
 		}
 	}

@@ -617,3 +617,66 @@ func TestSemiSyncArchiveHoldsEveryTransactionWhenItsCommitReturns(t *testing.T) 
 	}
 	archiveMatchesServer(t, in, m)
 }
+
+// Two archivers of one series (two configs of the port that do not share
+// a lock: another backup_base, another replica id): one is stopped at its
+// first list or index write over the other's, naming the index or list,
+// and the archive stays whole: every segment a list names is the one it
+// names (no run writes another run's object), and the server's bytes.
+func TestASecondArchiverOfTheSameSeriesStopsAndLeavesTheArchiveWhole(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	data, _ := os.ReadFile(confPath)
+	second := strings.Replace(string(data), "backup_base: "+in.BackupBase, "backup_base: "+t.TempDir(), 1) + "binlog_archive_server_id: 4242\n"
+	secondPath := filepath.Join(in.ConfBase, "second.yaml")
+	if err := os.WriteFile(secondPath, []byte(second), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+	writing, stopWriting := context.WithCancel(t.Context())
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		db := in.DB()
+		defer db.Close()
+		for writing.Err() == nil {
+			db.ExecContext(writing, "INSERT INTO app.t (v) VALUES (1)")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	ctx, stop := context.WithCancel(t.Context())
+	type ended struct {
+		code int
+		err  string
+	}
+	done := make(chan ended, 2)
+	for _, c := range []string{confPath, secondPath} {
+		go func() {
+			var out, errb bytes.Buffer
+			done <- ended{run(ctx, []string{"--conf-path", c, "binlog-archive"}, &out, &errb), errb.String()}
+		}()
+	}
+	var first ended
+	select {
+	case first = <-done:
+	case <-time.After(30 * time.Second):
+	}
+	stopWriting()
+	<-wrote
+	stop()
+	rest := <-done
+	if first.code != 1 || !strings.Contains(lastLine(first.err), "written by another process") {
+		t.Errorf("with two archivers of one series, the first to end: exit %d, %q; want one stopped as another writer", first.code, lastLine(first.err))
+	}
+	if rest.code != 0 {
+		t.Errorf("the archiver that went on: exit %d: %s", rest.code, lastLine(rest.err))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "binlog-archive", "--once"); r.code != 0 {
+		t.Fatalf("binlog-archive --once afterwards: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "verify", "--binlogs"); r.code != 0 {
+		t.Errorf("verify --binlogs after two writers: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	archiveMatchesServer(t, in, m)
+}
