@@ -75,7 +75,7 @@ func PlanUntil(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index,
 	for i := start; i < len(ix.Files) && !pl.stopped; i++ {
 		f := ix.Files[i]
 		if i > start {
-			if err := ix.follows(i); err != nil {
+			if err := ix.Follows(i); err != nil {
 				return nil, err
 			}
 		}
@@ -133,24 +133,29 @@ func (ix *Index) startOf(from Snapshot) (int, error) {
 	return 0, fmt.Errorf("the binlog archive s3 %s (%s to %s) does not hold the backup's snapshot file %s", ix.Series().Prefix(), first.Name, last.Name, from.File)
 }
 
-// follows checks that file i continues file i-1 with nothing missing.
-func (ix *Index) follows(i int) error {
+// Follows checks that file i continues file i-1 with nothing missing:
+// the one before whole, and named next.
+func (ix *Index) Follows(i int) error {
 	prev, f := ix.Files[i-1], ix.Files[i]
 	next, _ := nextName(prev.Name)
-	if prev.Partial || f.Name != next {
-		why := "the archive holds only its start"
-		for _, g := range ix.Gaps {
-			if file, _, _ := strings.Cut(g.After, ":"); file == prev.Name {
-				why = g.Why
-			}
+	if !prev.Partial && f.Name == next {
+		if !prev.Closed {
+			return fmt.Errorf("the binlog archive s3 %s: %s is not closed but %s follows it", ix.Series().Prefix(), prev.Name, f.Name)
 		}
-		return fmt.Errorf("a gap in the binlog archive s3 %s after %s:%d (last event %s) up to %s: %s; reachable targets end at %s:%d",
-			ix.Series().Prefix(), prev.Name, prev.End, prev.LastEvent.Format(time.RFC3339), f.Name, why, prev.Name, prev.End)
+		return nil
 	}
-	if !prev.Closed {
-		return fmt.Errorf("the binlog archive s3 %s: %s is not closed but %s follows it", ix.Series().Prefix(), prev.Name, f.Name)
+	why := "the archive holds only its start"
+	if !prev.Partial {
+		why = fmt.Sprintf("the files from %s to the one before %s are not in the archive", next, f.Name)
 	}
-	return nil
+	for _, g := range ix.Gaps {
+		if file, _, _ := strings.Cut(g.After, ":"); file == prev.Name || g.Resume == f.Name {
+			why += " (" + g.Why + ")"
+			break
+		}
+	}
+	return fmt.Errorf("a gap in the binlog archive s3 %s after %s:%d (last event %s) up to %s: %s; reachable targets end at %s:%d",
+		ix.Series().Prefix(), prev.Name, prev.End, prev.LastEvent.Format(time.RFC3339), f.Name, why, prev.Name, prev.End)
 }
 
 // pendingTx is a transaction read up to its GTID: it counts once it ends.

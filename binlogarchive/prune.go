@@ -20,6 +20,9 @@ type Need struct {
 	// or a MySQL set (uuid:1-100). Without one nothing is removed: the
 	// files cannot be told to be before it.
 	GTID string
+	// File is the snapshot's binlog file: it stays, whatever it holds (a
+	// point-in-time restore from the backup starts in it).
+	File string
 }
 
 // PruneResult says what a prune removed (or, dry, would remove).
@@ -78,6 +81,8 @@ func (ix *Index) prunable(need Need) PruneResult {
 			last = f.Created
 		}
 		switch {
+		case f.Name == need.File:
+			res.Why = f.Name + " holds the oldest kept backup's snapshot"
 		case i == len(ix.Files)-1 || !f.Closed:
 			res.Why = f.Name + " is the archive's last file"
 		case last.IsZero() || last.After(need.Time):

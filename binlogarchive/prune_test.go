@@ -39,6 +39,7 @@ func TestPrunableIsTheRunOfOldestFilesWhollyInTheBackup(t *testing.T) {
 		{"snapshot inside the third file", Need{Backup: "d", Time: t0.Add(time.Hour), GTID: "0-1-15"}, "bin.000001,bin.000002", "bin.000003 has transactions"},
 		{"snapshot at the end of the fourth file", Need{Backup: "d", Time: t0.Add(time.Hour), GTID: "0-1-30"}, "bin.000001,bin.000002,bin.000003,bin.000004", "bin.000005 is the archive's last file"},
 		{"events after the backup's time", Need{Backup: "d", Time: t0.Add(90 * time.Second), GTID: "0-1-30"}, "bin.000001,bin.000002", "bin.000003 has events after"},
+		{"the snapshot's own file stays", Need{Backup: "d", Time: t0.Add(time.Hour), GTID: "0-1-30", File: "bin.000003"}, "bin.000001,bin.000002", "bin.000003 holds the oldest kept backup's snapshot"},
 		{"another domain only", Need{Backup: "d", Time: t0.Add(time.Hour), GTID: "1-1-500"}, "", "bin.000001 has transactions"},
 		{"no GTID recorded", Need{Backup: "d", Time: t0.Add(time.Hour)}, "", "records no GTID position"},
 		{"a GTID that does not parse", Need{Backup: "d", Time: t0.Add(time.Hour), GTID: "0-1"}, "", "bad GTID"},

@@ -92,8 +92,11 @@ func endsTransaction(ev *gomysql.BinlogEvent) bool {
 	case xidEvent, xaPrepareEvent:
 		return true
 	case queryEvent:
-		q, ok := ev.Event.(*gomysql.QueryEvent)
-		return !ok || !strings.EqualFold(strings.TrimSpace(string(q.Query)), "BEGIN")
+		// Raw mode: the statement from the bytes (with their CRC-32 maybe,
+		// which a prefix test ignores). Waiting on a query that does not
+		// end a transaction costs a flush, never an early acknowledgement.
+		q := strings.ToUpper(strings.TrimSpace(queryOf(ev.RawData, false)))
+		return !strings.HasPrefix(q, "BEGIN")
 	}
 	return false
 }

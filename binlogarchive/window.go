@@ -30,7 +30,7 @@ func (ix *Index) Window(bases []Base) (Window, bool) {
 	// The files from the last gap on: every one whole but the last.
 	from := 0
 	for i := 1; i < len(ix.Files); i++ {
-		if ix.follows(i) != nil {
+		if ix.Follows(i) != nil {
 			from = i
 		}
 	}

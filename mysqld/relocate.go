@@ -22,12 +22,25 @@ type Relocation struct {
 // original) they come inside the new one, keeping their base name.
 var relocatedPaths = map[string]bool{
 	"log-bin": true, "log-bin-index": true, "relay-log": true, "relay-log-index": true,
-	"log-error": true, "general-log-file": true, "slow-query-log-file": true,
+	"log-error": true, "general-log-file": true, "slow-query-log-file": true, "log-tc": true,
+	"master-info-file": true, "relay-log-info-file": true, "aria-log-dir-path": true,
+	"innodb-tmpdir": true,
 }
 
 // relocatedDirs hold data: they must lie inside the old datadir.
 var relocatedDirs = map[string]bool{
 	"innodb-data-home-dir": true, "innodb-log-group-home-dir": true, "innodb-undo-directory": true,
+}
+
+// dropped options would make the copy take what the original holds (a
+// second port of its own).
+var dropped = map[string]bool{"extra-port": true}
+
+// auxGroups are read by the server's wrapper and the admin tool: their
+// socket, pid-file and log-error follow the copy too.
+func auxGroup(g string) bool {
+	g = strings.ToLower(g)
+	return g == "mysqld_safe" || g == "safe_mysqld" || g == "mariadb-safe" || g == "mysqladmin" || g == "mariadb-admin"
 }
 
 // readByClients says whether g is a group the clients read.
@@ -66,6 +79,11 @@ func Relocate(data []byte, r Relocation) ([]byte, []string, error) {
 		case t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, ";"):
 			k, v, hasValue := strings.Cut(t, "=")
 			n, value := optionName(k), unquotedValue(v)
+			if dropped[n] && serverGroup(group) {
+				changed = append(changed, strings.TrimSpace(k)+": removed")
+				out.WriteString("# mysqlbackup: not for a copy beside the instance: " + l + "\n")
+				continue
+			}
 			want, err := relocated(group, n, value, hasValue, old, r)
 			if err != nil {
 				return nil, nil, err
@@ -126,6 +144,18 @@ func relocated(group, n, value string, hasValue bool, old string, r Relocation) 
 		return strconv.Itoa(r.Port), nil
 	case readByClients(group) && n == "socket":
 		return r.Socket, nil
+	case auxGroup(group) && hasValue:
+		switch n {
+		case "socket":
+			return r.Socket, nil
+		case "pid-file":
+			return r.PidFile, nil
+		case "port":
+			return strconv.Itoa(r.Port), nil
+		case "log-error":
+			return relocatedPath(value, old, r), nil
+		}
+		return value, nil
 	case !serverGroup(group) || !hasValue:
 		return value, nil
 	}
@@ -144,11 +174,48 @@ func relocated(group, n, value string, hasValue bool, old string, r Relocation) 
 			return "", fmt.Errorf("its %s %s is outside its datadir %s: the copy would share it", n, value, old)
 		}
 		return filepath.Join(r.DataDir, rel), nil
-	case relocatedPaths[n] && filepath.IsAbs(value):
-		if rel, err := filepath.Rel(old, value); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.Join(r.DataDir, rel), nil
-		}
-		return filepath.Join(r.DataDir, filepath.Base(value)), nil
+	case n == "innodb-data-file-path":
+		return relocatedFilePath(value, old, r)
+	case relocatedPaths[n]:
+		return relocatedPath(value, old, r), nil
 	}
 	return value, nil
+}
+
+// relocatedPath is a file's path in the copy: under the old datadir it
+// moves with it; elsewhere (a relative path that climbs out of it too) it
+// comes inside the copy's datadir, keeping its base name.
+func relocatedPath(value, old string, r Relocation) string {
+	abs := value
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(old, value)
+	}
+	if rel, err := filepath.Rel(old, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		if !filepath.IsAbs(value) {
+			return value // relative inside the datadir: it follows by itself
+		}
+		return filepath.Join(r.DataDir, rel)
+	}
+	return filepath.Join(r.DataDir, filepath.Base(value))
+}
+
+// relocatedFilePath is innodb_data_file_path in the copy: its absolute
+// files under the old datadir move with it; one elsewhere is refused.
+func relocatedFilePath(value, old string, r Relocation) (string, error) {
+	parts := strings.Split(value, ";")
+	for i, p := range parts {
+		name, rest, _ := strings.Cut(p, ":")
+		if !filepath.IsAbs(name) {
+			continue
+		}
+		rel, err := filepath.Rel(old, name)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return "", fmt.Errorf("its innodb_data_file_path names %s, outside its datadir %s: the copy would share it", name, old)
+		}
+		parts[i] = filepath.Join(r.DataDir, rel)
+		if rest != "" {
+			parts[i] += ":" + rest
+		}
+	}
+	return strings.Join(parts, ";"), nil
 }

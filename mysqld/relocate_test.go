@@ -59,3 +59,40 @@ func TestRelocateRefusesIncludesAndDataOutsideTheDatadir(t *testing.T) {
 		}
 	}
 }
+
+func TestRelocateLeavesTheCopyNothingOfTheOriginals(t *testing.T) {
+	cnf := `[mysqld]
+datadir = /data/mysql-3309
+aria_log_dir_path = /data/mysql-3309
+log-tc = /data/mysql-3309/tc.log
+master_info_file = /var/lib/mysql-3309/master.info
+innodb_data_file_path = /data/mysql-3309/ibdata1:12M:autoextend
+extra_port = 3310
+log-bin = ../binlog-3309/mysql-bin
+relay_log = relay-bin
+
+[mysqld_safe]
+socket = /run/mysqld/mysqld-3309.sock
+pid-file = /run/mysqld/mysqld-3309.pid
+log-error = /var/log/mysql/3309.err
+`
+	r := Relocation{DataDir: "/scratch/c", Socket: "/run/mysqld/mysqld-3399.sock", PidFile: "/run/mysqld/mysqld-3399.pid", Port: 3399}
+	out, _, err := Relocate([]byte(cnf), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"aria_log_dir_path = /scratch/c\n", "log-tc = /scratch/c/tc.log", "master_info_file = /scratch/c/master.info",
+		"innodb_data_file_path = /scratch/c/ibdata1:12M:autoextend", "# mysqlbackup: not for a copy beside the instance: extra_port = 3310",
+		"log-bin = /scratch/c/mysql-bin", "relay_log = relay-bin",
+		"socket = /run/mysqld/mysqld-3399.sock\npid-file = /run/mysqld/mysqld-3399.pid\nlog-error = /scratch/c/3309.err",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("relocated my.cnf lacks %q:\n%s", want, got)
+		}
+	}
+	if _, _, err := Relocate([]byte("[mysqld]\ndatadir=/d\ninnodb_data_file_path=/ssd/ibdata1:12M\n"), r); err == nil {
+		t.Error("an InnoDB system tablespace outside the datadir was relocated, not refused")
+	}
+}

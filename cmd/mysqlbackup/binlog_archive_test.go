@@ -680,3 +680,20 @@ func TestASecondArchiverOfTheSameSeriesStopsAndLeavesTheArchiveWhole(t *testing.
 	}
 	archiveMatchesServer(t, in, m)
 }
+
+// binlog-fetch sees a gap by the names too: a file missing between two
+// whole ones (a run killed between a rotation and the next file's first
+// segment, then a purge) is a gap.
+func TestFetchRangeStopsAtAGapBetweenWholeFiles(t *testing.T) {
+	ix := &binlogarchive.Index{Port: "3306", ServerID: 1, Files: []binlogarchive.File{
+		{Name: "mysql-bin.000001", Closed: true, End: 100}, {Name: "mysql-bin.000002", Closed: true, End: 100},
+		{Name: "mysql-bin.000004", End: 50},
+	}}
+	files, err := fetchRange(ix, "")
+	if err != nil || len(files) != 1 || files[0].Name != "mysql-bin.000004" {
+		t.Errorf("fetch without --from: %v, %v; want only the files after the gap", files, err)
+	}
+	if _, err := fetchRange(ix, "mysql-bin.000002"); err == nil || !strings.Contains(err.Error(), "the files from mysql-bin.000003 to the one before mysql-bin.000004 are not in the archive") {
+		t.Errorf("fetch --from across the gap: %v", err)
+	}
+}

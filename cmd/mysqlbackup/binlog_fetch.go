@@ -115,12 +115,12 @@ func fetchRange(ix *binlogarchive.Index, from string) ([]binlogarchive.File, err
 		}
 	}
 	for i := len(ix.Files) - 1; i > start; i-- {
-		if !ix.Files[i-1].Whole() {
+		if err := ix.Follows(i); err != nil {
 			if from == "" {
 				start = i
 				break
 			}
-			return nil, fmt.Errorf("the binlog archive has a gap after %s (it holds only its start): fetch --from %s, or from a file before it", ix.Files[i-1].Name, ix.Files[i].Name)
+			return nil, fmt.Errorf("%w: fetch --from %s, or from a file before the gap", err, ix.Files[i].Name)
 		}
 	}
 	return ix.Files[start:], nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
@@ -100,7 +101,8 @@ func oldestKept(bs []catalog.Backup, plan catalog.Plan) (binlogarchive.Need, str
 		if b.Manifest != nil && !b.Manifest.Started.IsZero() {
 			at = b.Manifest.Started
 		}
-		return binlogarchive.Need{Backup: b.Date, Time: at, GTID: b.GTID}, ""
+		file, _, _ := strings.Cut(b.Position, ":")
+		return binlogarchive.Need{Backup: b.Date, Time: at, GTID: b.GTID, File: file}, ""
 	}
 	return binlogarchive.Need{}, "no complete backup is kept"
 }

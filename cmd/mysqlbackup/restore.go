@@ -17,11 +17,11 @@ import (
 
 // RestoreCmd is `mysqlbackup restore`.
 type RestoreCmd struct {
-	Until           string `name:"until" placeholder:"T" help:"Point-in-time restore from the binlog archive: an RFC 3339 time (2026-11-30T12:00:00Z), \"2026-11-30 12:00:00 Europe/Paris\", gtid:<GTID list>, pos:<file>:<pos>, or latest."`
-	DryRun          bool   `name:"dry-run" help:"With --until: print the plan (backup, archived binlogs, continuity proof, stop point, disk) and touch nothing."`
-	JSON            bool   `name:"json" help:"With --dry-run: the plan as JSON."`
-	ArchiveServerID uint32 `name:"archive-server-id" placeholder:"ID" help:"With --until: the archive series to replay (default: the server that took the backup, or the port's only one)."`
-	FromPort        uint16 `name:"from-port" placeholder:"PORT" help:"Restore the backups (and binlog archive) of PORT into this config's port and data dir (--port, --data-base): a copy beside the instance, its own my.cnf relocated. v2 backups only."`
+	Until           *string `name:"until" placeholder:"T" help:"Point-in-time restore from the binlog archive: an RFC 3339 time (2026-11-30T12:00:00Z), \"2026-11-30 12:00:00 Europe/Paris\", gtid:<GTID list>, pos:<file>:<pos>, or latest."`
+	DryRun          bool    `name:"dry-run" help:"With --until: print the plan (backup, archived binlogs, continuity proof, stop point, disk) and touch nothing."`
+	JSON            bool    `name:"json" help:"With --dry-run: the plan as JSON."`
+	ArchiveServerID uint32  `name:"archive-server-id" placeholder:"ID" help:"With --until: the archive series to replay (default: the server that took the backup, or the port's only one)."`
+	FromPort        uint16  `name:"from-port" placeholder:"PORT" help:"Restore the backups (and binlog archive) of PORT into this config's port and data dir (--port, --data-base): a copy beside the instance, its own my.cnf relocated. v2 backups only."`
 }
 
 // Run implements restore (see package restore).
@@ -33,13 +33,13 @@ func (c *RestoreCmd) Run(ctx context.Context, app *App) error {
 		}
 		app.Cfg.FromPort = from
 	}
-	if c.Until == "" {
+	if c.Until == nil {
 		if c.DryRun || c.ArchiveServerID != 0 {
 			return usageError{errors.New("--dry-run and --archive-server-id go with --until")}
 		}
 		return runRestore(ctx, app, restore.Options{})
 	}
-	t, err := binlogarchive.ParseTarget(c.Until)
+	t, err := binlogarchive.ParseTarget(*c.Until)
 	if err != nil {
 		return usageError{err}
 	}
