@@ -182,7 +182,7 @@ func TestBinlogArchiveRecordsAGapWhenTheServerPurgedWhatItHadNotArchived(t *test
 	// binlog-fetch hands out nothing across the gap.
 	ix, _ = binlogarchive.ReadIndex(t.Context(), m.Store(), seriesOf(in))
 	r = runCLI(t, "--conf-path", confPath, "binlog-fetch", "--to", t.TempDir(), "--from", ix.Files[0].Name)
-	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "the binlog archive has a gap after "+ix.Files[0].Name) {
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "a gap in the binlog archive s3 "+seriesOf(in).Prefix()+" after "+ix.Files[0].Name) {
 		t.Errorf("binlog-fetch across the gap: exit %d, %q", r.code, lastLine(r.stderr))
 	}
 	r = runCLI(t, "--conf-path", confPath, "binlog-fetch", "--to", t.TempDir())
