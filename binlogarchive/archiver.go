@@ -61,8 +61,10 @@ type Options struct {
 type State struct {
 	Position  string    // file:pos the durable archive ends at
 	LastEvent time.Time // timestamp of the last durable event
-	// Lag is how long the oldest event made durable by this flush waited
-	// since the server wrote it; 0 when nothing was waiting.
+	// Lag is how long the oldest event this flush made durable waited
+	// since it arrived (the local clock, to the millisecond: since it was
+	// read, or since the flush or compaction that kept the stream unread
+	// began); 0 when nothing was waiting.
 	Lag      time.Duration
 	Errors   int // store failures so far
 	Segments int
@@ -146,6 +148,9 @@ type archiver struct {
 	// pending); flushCost a decaying maximum of how long flushes take.
 	arrived   time.Time
 	flushCost time.Duration
+	// readSince, when set, is since when the loop has not read the stream
+	// (a flush, a compaction): what it reads next arrived then at worst.
+	readSince time.Time
 }
 
 // Run archives the instance's binlogs from where the archive ends (or,
@@ -455,6 +460,7 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 			defer cancel()
 			return a.finish(last)
 		case errors.Is(err, context.DeadlineExceeded):
+			a.readSince = time.Time{} // nothing was waiting
 			if err := a.flushDurable(ctx); err != nil {
 				return &a.res, err
 			}
@@ -569,7 +575,11 @@ func (a *archiver) append(ev *gomysql.BinlogEvent) error {
 	}
 	if a.arrived.IsZero() {
 		a.arrived = time.Now()
+		if !a.readSince.IsZero() && a.readSince.Before(a.arrived) {
+			a.arrived = a.readSince
+		}
 	}
+	a.readSince = time.Time{}
 	a.pending.Write(ev.RawData)
 	a.offset += uint64(len(ev.RawData))
 	t := time.Unix(int64(ev.Header.Timestamp), 0).UTC()
@@ -667,6 +677,7 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 		return err
 	}
 	a.ix.file(a.file).Closed = true
+	a.busy(time.Now())
 	if err := a.compact(ctx); err != nil {
 		a.o.Log.Warn("closed binlog not compacted (its segments stay)", "file", a.file, "err", err)
 	}
@@ -687,18 +698,27 @@ func (a *archiver) rotate(ctx context.Context, next string, pos uint64, real boo
 // flushDurable flushes, retrying while the store fails (see retrying),
 // and reports the state.
 func (a *archiver) flushDurable(ctx context.Context) error {
-	oldest := a.first
+	arrived := a.arrived
 	began := time.Now()
 	if err := a.retrying(ctx, "binlog segment", func() error { return a.flush(ctx) }); err != nil {
 		return err
 	}
 	a.flushCost = max(time.Since(began), a.flushCost*7/8)
+	a.busy(began)
 	lag := time.Duration(0)
-	if !oldest.IsZero() {
-		lag = max(0, time.Since(oldest))
+	if !arrived.IsZero() {
+		lag = time.Since(arrived)
 	}
 	a.report(lag)
 	return nil
+}
+
+// busy notes that the loop did not read the stream since began: the
+// events read next may have arrived then, and count from then.
+func (a *archiver) busy(began time.Time) {
+	if a.readSince.IsZero() || began.Before(a.readSince) {
+		a.readSince = began
+	}
 }
 
 // errOtherWriter is an index written by someone else than this archiver

@@ -97,7 +97,7 @@ func archiverMetrics(app *App) func(binlogarchive.State) {
 			samples = append(samples, promfile.Sample{Name: "mysqlbackup_binlog_archive_last_event_timestamp_seconds", Help: "Timestamp of the last binlog event durable in the archive.", Labels: labels, Value: float64(s.LastEvent.Unix())})
 		}
 		samples = append(samples, []promfile.Sample{
-			{Name: "mysqlbackup_binlog_archive_lag_seconds", Help: "How long the oldest event of the last flush waited to be durable.", Labels: labels, Value: s.Lag.Seconds()},
+			{Name: "mysqlbackup_binlog_archive_lag_seconds", Help: "How long the oldest event of the last flush waited, since it arrived, to be durable (the RPO of that flush).", Labels: labels, Value: s.Lag.Seconds()},
 			{Name: "mysqlbackup_binlog_archive_errors_total", Help: "Store failures since the archiver started.", Labels: labels, Value: float64(s.Errors)},
 			{Name: "mysqlbackup_binlog_archive_last_flush_timestamp_seconds", Help: "When the archiver last reported (every interval while it runs).", Labels: labels, Value: now},
 		}...)
