@@ -6,6 +6,8 @@
 #   env: LOAD_SECS (45) seconds of load before each kill (plus a random
 #        0..1 s, so kills fall at any point of the archiver's interval),
 #        SB_THREADS (2), SB_RATE (0 = unthrottled) for sysbench,
+#        MAX_BINLOG_SIZE (1G, the server's default; e.g. 24M makes the server
+#        rotate under load, and the archiver compact each closed file),
 #        KEEP=1 keeps the work dir.
 #
 # Starts a throw-away MariaDB (log-bin, GTIDs, sync_binlog=1,
@@ -42,6 +44,7 @@ KILLS=${1:-5}
 LOAD_SECS=${LOAD_SECS:-45}
 SB_THREADS=${SB_THREADS:-2}
 SB_RATE=${SB_RATE:-0}
+MAX_BINLOG_SIZE=${MAX_BINLOG_SIZE:-1G}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 export PATH="$(go env GOPATH)/bin:/usr/sbin:/sbin:$PATH"
 
@@ -78,7 +81,8 @@ mb_instance "$inst" 1 "innodb_buffer_pool_size=256M
 innodb_log_file_size=128M
 sync_binlog=1
 innodb_flush_log_at_trx_commit=1
-gtid_strict_mode=1"
+gtid_strict_mode=1
+max_binlog_size=$MAX_BINLOG_SIZE"
 port=$(cat "$inst/port")
 datadir=$inst/data/mysql-$port
 MINIO_ROOT_USER=rpo MINIO_ROOT_PASSWORD=rpo-secret MINIO_BROWSER=off MINIO_UPDATE=off \
@@ -130,7 +134,7 @@ hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
-declare -a R_ERR R_RSS0 R_LOAD R_RPO R_LAST R_ACKED R_ACKLAST R_RECOV R_LOST R_HOLES R_EXTRA R_CPU R_RSS R_REQH R_LAG R_TPS R_WPS \
+declare -a R_CYC R_CYCMAX R_PRED R_ERR R_RSS0 R_LOAD R_RPO R_LAST R_ACKED R_ACKLAST R_RECOV R_LOST R_HOLES R_EXTRA R_CPU R_RSS R_REQH R_LAG R_TPS R_WPS \
   R_BACKUP R_RESTORE R_FETCH R_REPLAY R_FILES R_BYTES
 declare -A APIS=()
 for k in $(seq "$KILLS"); do
@@ -174,6 +178,12 @@ for k in $(seq "$KILLS"); do
   w0=$(now); c0=$(cpu_ticks "$arch"); q0=$(s3_requests); mapfile -t a0 < <(s3_requests_by_api)
   sb0=$(mb_sql "$inst" "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='COM_COMMIT'")
   wr0=$(wc -l < "$work/writer.$k.log")
+  # The archiver's reports (after each flush, every interval): their times.
+  while :; do
+    awk '/^mysqlbackup_binlog_archive_last_flush_timestamp_seconds/ { printf "%.6f\n", $NF }' "$work/archiver.prom" 2>/dev/null
+    sleep 0.1
+  done > "$work/reports.$k" &
+  sampler=$!; MB_PIDS+=("$sampler"); disown "$sampler"
   sleep "$LOAD_SECS.$(printf '%03d' $((RANDOM % 1000)))"
   c1=$(cpu_ticks "$arch"); hwm=$(hwm_kib "$arch"); q1=$(s3_requests); mapfile -t a1 < <(s3_requests_by_api)
   lag=$(awk '/^mysqlbackup_binlog_archive_lag_seconds/ { print $NF }' "$work/archiver.prom")
@@ -185,6 +195,7 @@ for k in $(seq "$KILLS"); do
   mysqld=$(cat "$inst/mysqld.ownpid")
   kill_t=$(now)
   kill -KILL "$mysqld" "$arch"
+  kill "$sampler"; waitgone "$sampler"; forget "$sampler"
   w1=$kill_t
   kill -KILL "$writer" "$sysb" 2>/dev/null || true
   waitgone "$mysqld" "$arch" "$writer" "$sysb"
@@ -197,6 +208,24 @@ for k in $(seq "$KILLS"); do
   R_LOAD[k]=$(cut -d' ' -f1 /proc/loadavg)
   R_REQH[k]=$(calc %.0f "($q1 - $q0) / $win * 3600")
   R_LAG[k]=$(calc %.2f "$lag")
+  # The reports say when each flush ended: a flush takes what arrived up to
+  # its start, one interval (1 s) after the report before it. So at time t
+  # after report j the archive holds what arrived before r[j-1] + 1 s: a
+  # model of the RPO at every moment of the window (arrival = commit, which
+  # the kills check), and the cycle from one report to the next.
+  awk '/^mysqlbackup_binlog_archive_last_flush_timestamp_seconds/ { printf "%.6f\n", $NF }' "$work/archiver.prom" >> "$work/reports.$k"
+  read -r R_CYC[k] R_CYCMAX[k] R_PRED[k] < <(sort -n -u "$work/reports.$k" |
+    awk -v w0="$w0" -v kt="$kill_t" -v out="$work/model.samples" '
+      $1 <= kt { r[++n] = $1 }
+      END {
+        for (i = 2; i <= n; i++) if (r[i] >= w0) { c = r[i] - r[i-1]; sum += c; m++; if (c > mx) mx = c }
+        j = 2
+        for (t = (w0 > r[2] ? w0 : r[2]); t <= kt; t += 0.001) {
+          while (j < n && r[j+1] <= t) j++
+          printf "%.4f\n", t - (r[j-1] + 1) > out
+        }
+        printf "%.3f %.3f %.3f\n", sum / m, mx, kt - (r[n-1] + 1)
+      }')
   R_TPS[k]=$(calc %.0f "($sb1 - $sb0) / $win")
   R_WPS[k]=$(calc %.0f "($wr1 - $wr0) / $win")
   for line in "${a1[@]}"; do
@@ -255,16 +284,19 @@ pct() { # pct P values…: the nearest-rank percentile
 echo
 echo "mysqlbackup binlog-archive RPO: $KILLS kills after ${LOAD_SECS}s of sysbench oltp_write_only (threads=$SB_THREADS rate=$SB_RATE)"
 echo "+ one writer row every ~10 ms; sync_binlog=1, innodb_flush_log_at_trx_commit=1; binlog_archive_interval default (1s); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-fmt='%-4s %6s %10s %6s %6s %5s %5s %7s %6s %8s %9s %5s %6s %6s %6s %4s %5s %6s %7s %5s %6s %9s\n'
-printf "$fmt" kill rpo_s last_ack_s acked recov lost holes unacked cpu_% rss_load rss_start lag_s s3_err req/h sb_tps wr/s load1 backup restore fetch replay fetched
+fmt='%-4s %6s %6s %10s %6s %6s %5s %5s %7s %6s %8s %9s %5s %5s %7s %6s %6s %6s %4s %5s %6s %7s %5s %6s %9s\n'
+printf "$fmt" kill rpo_s model last_ack_s acked recov lost holes unacked cpu_% rss_load rss_start lag_s cycle cyc_max s3_err req/h sb_tps wr/s load1 backup restore fetch replay fetched
 for k in $(seq "$KILLS"); do
-  printf "$fmt" "$k" "${R_RPO[k]}" "${R_LAST[k]}" "${R_ACKED[k]}" "${R_RECOV[k]}" "${R_LOST[k]}" "${R_HOLES[k]}" "${R_EXTRA[k]}" \
-    "${R_CPU[k]}" "${R_RSS[k]}" "${R_RSS0[k]}" "${R_LAG[k]}" "${R_ERR[k]}" "${R_REQH[k]}" "${R_TPS[k]}" "${R_WPS[k]}" "${R_LOAD[k]}" \
+  printf "$fmt" "$k" "${R_RPO[k]}" "${R_PRED[k]}" "${R_LAST[k]}" "${R_ACKED[k]}" "${R_RECOV[k]}" "${R_LOST[k]}" "${R_HOLES[k]}" "${R_EXTRA[k]}" \
+    "${R_CPU[k]}" "${R_RSS[k]}" "${R_RSS0[k]}" "${R_LAG[k]}" "${R_CYC[k]}" "${R_CYCMAX[k]}" "${R_ERR[k]}" "${R_REQH[k]}" "${R_TPS[k]}" "${R_WPS[k]}" "${R_LOAD[k]}" \
     "${R_BACKUP[k]}" "${R_RESTORE[k]}" "${R_FETCH[k]}" "${R_REPLAY[k]}" "${R_FILES[k]}f/$(( R_BYTES[k] / 1024 / 1024 ))M"
 done
 echo
 rpos=("${R_RPO[@]}")
-echo "RPO p50 $(pct 50 "${rpos[@]}") s, max $(pct 100 "${rpos[@]}") s   (goal <= 1 s)"
+echo "RPO p50 $(pct 50 "${rpos[@]}") s, max $(pct 100 "${rpos[@]}") s over the kills   (goal <= 1 s)"
+read -r mp50 mp99 mmax mn < <(sort -g "$work/model.samples" | awk '{ v[NR] = $1 } END { printf "%.3f %.3f %.3f %d\n", v[int(NR*0.5)], v[int(NR*0.99)], v[NR], NR }')
+echo "RPO model over every ms of the load windows ($mn ms): p50 $mp50 s, p99 $mp99 s, max $mmax s;" \
+  "report cycle mean $(pct 50 "${R_CYC[@]}") s (p50 of the kills), max $(pct 100 "${R_CYCMAX[@]}") s"
 echo "archiver CPU $(pct 50 "${R_CPU[@]}")% of one core (p50; max $(pct 100 "${R_CPU[@]}")%), peak RSS under load max $(pct 100 "${R_RSS[@]}") MiB," \
   "before the load (start, catch-up) max $(pct 100 "${R_RSS0[@]}") MiB   (goal <= 64 MiB)"
 total=0; for a in "${!APIS[@]}"; do [ "$a" = _window ] || total=$((total + APIS[$a])); done
@@ -273,7 +305,9 @@ echo "S3 requests $(calc %.0f "$total / ${APIS[_window]} * 3600")/h over ${APIS[
 echo "recovery wall (p50/max s): restore+start $(pct 50 "${R_RESTORE[@]}")/$(pct 100 "${R_RESTORE[@]}")," \
   "binlog-fetch $(pct 50 "${R_FETCH[@]}")/$(pct 100 "${R_FETCH[@]}"), replay $(pct 50 "${R_REPLAY[@]}")/$(pct 100 "${R_REPLAY[@]}")"
 echo "(rpo_s = kill time - committed_at of the newest recovered row, committed_at being NOW(6) at the INSERT's start, so it"
-echo " slightly overstates; last_ack_s = kill time - when the writer saw its last commit; lost = acked rows not recovered;"
+echo " slightly overstates; model = the RPO the archiver's reports predict at the kill (a flush takes what arrived up to"
+echo " 1 s after the report before it); cycle, cyc_max = mean and longest time between two reports (interval + flush);"
+echo " last_ack_s = kill time - when the writer saw its last commit; lost = acked rows not recovered;"
 echo " holes = acked rows missing below the newest recovered one; unacked = recovered rows whose commit the writer never saw;"
 echo " cpu_% = archiver utime+stime over the load window, of one core; rss_load = its VmHWM in the window (reset at its"
 echo " start), rss_start = its VmHWM before (start, catch-up of the binlogs it found); lag_s = its last reported lag"
