@@ -27,6 +27,9 @@
 #      `mariadb-binlog --start-position=@@gtid_binlog_pos DIR/* | mariadb`;
 #   5. RPO = kill time - committed_at of the newest recovered rpo.t row;
 #      lost = rows the writer saw committed that did not come back.
+# Five kills are few: the archiver's reports (the metrics file's last flush
+# time, sampled every 100 ms) also give a model of the RPO at every ms of
+# the load windows, which each kill checks (columns rpo_s and model).
 # Each kill uses its own bucket, backup and archive series: the restored
 # server writes new binlogs under names the old series holds (another
 # history, which the archiver rightly refuses). Before each backup the
@@ -209,10 +212,13 @@ for k in $(seq "$KILLS"); do
   R_REQH[k]=$(calc %.0f "($q1 - $q0) / $win * 3600")
   R_LAG[k]=$(calc %.2f "$lag")
   # The reports say when each flush ended: a flush takes what arrived up to
-  # its start, one interval (1 s) after the report before it. So at time t
-  # after report j the archive holds what arrived before r[j-1] + 1 s: a
-  # model of the RPO at every moment of the window (arrival = commit, which
-  # the kills check), and the cycle from one report to the next.
+  # its start, one interval (1 s) after the report before it, or earlier at
+  # a rotation. So at time t after report j the archive holds what arrived
+  # before min(r[j-1] + 1 s, r[j]): a model of the RPO at every moment of
+  # the window (arrival = commit, which the kills check), and the cycle from
+  # one report to the next. It is optimistic by up to one flush's duration
+  # after a rotation's flush, and pessimistic by a cycle when the kill falls
+  # between a flush's index write and its report in the metrics file.
   awk '/^mysqlbackup_binlog_archive_last_flush_timestamp_seconds/ { printf "%.6f\n", $NF }' "$work/archiver.prom" >> "$work/reports.$k"
   read -r R_CYC[k] R_CYCMAX[k] R_PRED[k] < <(sort -n -u "$work/reports.$k" |
     awk -v w0="$w0" -v kt="$kill_t" -v out="$work/model.samples" '
@@ -222,10 +228,11 @@ for k in $(seq "$KILLS"); do
         j = 2
         for (t = (w0 > r[2] ? w0 : r[2]); t <= kt; t += 0.001) {
           while (j < n && r[j+1] <= t) j++
-          printf "%.4f\n", t - (r[j-1] + 1) > out
+          printf "%.4f\n", t - cut(j) >> out
         }
-        printf "%.3f %.3f %.3f\n", sum / m, mx, kt - (r[n-1] + 1)
-      }')
+        printf "%.3f %.3f %.3f\n", sum / m, mx, kt - cut(n)
+      }
+      function cut(j) { return r[j-1] + 1 < r[j] ? r[j-1] + 1 : r[j] }')
   R_TPS[k]=$(calc %.0f "($sb1 - $sb0) / $win")
   R_WPS[k]=$(calc %.0f "($wr1 - $wr0) / $win")
   for line in "${a1[@]}"; do
@@ -306,7 +313,7 @@ echo "recovery wall (p50/max s): restore+start $(pct 50 "${R_RESTORE[@]}")/$(pct
   "binlog-fetch $(pct 50 "${R_FETCH[@]}")/$(pct 100 "${R_FETCH[@]}"), replay $(pct 50 "${R_REPLAY[@]}")/$(pct 100 "${R_REPLAY[@]}")"
 echo "(rpo_s = kill time - committed_at of the newest recovered row, committed_at being NOW(6) at the INSERT's start, so it"
 echo " slightly overstates; model = the RPO the archiver's reports predict at the kill (a flush takes what arrived up to"
-echo " 1 s after the report before it); cycle, cyc_max = mean and longest time between two reports (interval + flush);"
+echo " 1 s after the report before it, or up to a rotation); cycle, cyc_max = mean and longest time between two reports (interval + flush);"
 echo " last_ack_s = kill time - when the writer saw its last commit; lost = acked rows not recovered;"
 echo " holes = acked rows missing below the newest recovered one; unacked = recovered rows whose commit the writer never saw;"
 echo " cpu_% = archiver utime+stime over the load window, of one core; rss_load = its VmHWM in the window (reset at its"
