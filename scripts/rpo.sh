@@ -216,9 +216,12 @@ for k in $(seq "$KILLS"); do
   # a rotation. So at time t after report j the archive holds what arrived
   # before min(r[j-1] + 1 s, r[j]): a model of the RPO at every moment of
   # the window (arrival = commit, which the kills check), and the cycle from
-  # one report to the next. It is optimistic by up to one flush's duration
-  # after a rotation's flush, and pessimistic by a cycle when the kill falls
-  # between a flush's index write and its report in the metrics file.
+  # one report to the next. It is pessimistic by a cycle when the kill
+  # falls between a flush's index write and its report in the metrics file,
+  # and optimistic after a rotation: the archiver compacts the closed file
+  # (at most 32 MiB) before it reads on, and the flush due meanwhile finds
+  # (almost) nothing and starts a whole new interval. The kills are the
+  # ground truth.
   awk '/^mysqlbackup_binlog_archive_last_flush_timestamp_seconds/ { printf "%.6f\n", $NF }' "$work/archiver.prom" >> "$work/reports.$k"
   read -r R_CYC[k] R_CYCMAX[k] R_PRED[k] < <(sort -n -u "$work/reports.$k" |
     awk -v w0="$w0" -v kt="$kill_t" -v out="$work/model.samples" '
@@ -313,7 +316,7 @@ echo "recovery wall (p50/max s): restore+start $(pct 50 "${R_RESTORE[@]}")/$(pct
   "binlog-fetch $(pct 50 "${R_FETCH[@]}")/$(pct 100 "${R_FETCH[@]}"), replay $(pct 50 "${R_REPLAY[@]}")/$(pct 100 "${R_REPLAY[@]}")"
 echo "(rpo_s = kill time - committed_at of the newest recovered row, committed_at being NOW(6) at the INSERT's start, so it"
 echo " slightly overstates; model = the RPO the archiver's reports predict at the kill (a flush takes what arrived up to"
-echo " 1 s after the report before it, or up to a rotation); cycle, cyc_max = mean and longest time between two reports (interval + flush);"
+echo " 1 s after the report before it, or up to a rotation; optimistic around rotations); cycle, cyc_max = mean and longest time between two reports (interval + flush);"
 echo " last_ack_s = kill time - when the writer saw its last commit; lost = acked rows not recovered;"
 echo " holes = acked rows missing below the newest recovered one; unacked = recovered rows whose commit the writer never saw;"
 echo " cpu_% = archiver utime+stime over the load window, of one core; rss_load = its VmHWM in the window (reset at its"
