@@ -8,7 +8,12 @@
 #        SB_THREADS (2), SB_RATE (0 = unthrottled) for sysbench,
 #        MAX_BINLOG_SIZE (1G, the server's default; e.g. 24M makes the server
 #        rotate under load, and the archiver compact each closed file),
-#        KEEP=1 keeps the work dir.
+#        KEEP=1 keeps the work dir,
+#        SEMISYNC=1 runs the archiver with binlog_archive_semisync: true on a
+#        server with rpl_semi_sync_master_enabled (timeout 10 s): every
+#        acknowledged commit must come back (RPO 0); the first kill's cycle
+#        also measures sysbench's commit latency (p50, p99) with the server
+#        waiting for the archive and without.
 #
 # Starts a throw-away MariaDB (log-bin, GTIDs, sync_binlog=1,
 # innodb_flush_log_at_trx_commit=1) and MinIO on 127.0.0.1 under a temp
@@ -48,6 +53,7 @@ KILLS=${1:-5}
 LOAD_SECS=${LOAD_SECS:-45}
 SB_THREADS=${SB_THREADS:-2}
 SB_RATE=${SB_RATE:-0}
+SEMISYNC=${SEMISYNC:-0}
 MAX_BINLOG_SIZE=${MAX_BINLOG_SIZE:-1G}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 export PATH="$(go env GOPATH)/bin:/usr/sbin:/sbin:$PATH"
@@ -133,7 +139,25 @@ encryption_recipients: [$pub]
 encryption_identity_file: age.key
 metrics_file: $work/archiver.prom
 EOF
+  if [ "$SEMISYNC" = 1 ]; then echo "binlog_archive_semisync: true" >> "$conf"; fi
 }
+# semisync ON|OFF: the server waits for the archiver's acknowledgements, or not.
+semisync() {
+  mb_sql "$inst" "SET GLOBAL rpl_semi_sync_master_timeout = 10000; SET GLOBAL rpl_semi_sync_master_enabled = $1"
+  if [ "$1" = ON ]; then
+    for _ in $(seq 100); do
+      [ "$(mb_sql "$inst" "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='RPL_SEMI_SYNC_MASTER_STATUS'")" = ON ] && return
+      sleep 0.1
+    done
+    log "the server does not wait for the archiver (Rpl_semi_sync_master_status OFF)"; exit 1
+  fi
+}
+# latency P: sysbench's commit latency percentile P (ms) over 15 s.
+latency() {
+  sb --threads="$SB_THREADS" --time=15 --percentile="$1" --report-interval=0 run |
+    awk -v p="$1" '$0 ~ p"th percentile:" { print $NF }'
+}
+LAT=
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
@@ -166,6 +190,15 @@ for k in $(seq "$KILLS"); do
   arch=$!; MB_PIDS+=("$arch"); disown "$arch" # no job-control noise when it is killed
   for _ in $(seq 100); do [ -s "$work/archiver.prom" ] && break; sleep 0.1; done
   [ -s "$work/archiver.prom" ] || { log "the archiver wrote no metrics:"; tail -5 "$work/archiver.$k.log" >&2; exit 1; }
+  if [ "$SEMISYNC" = 1 ]; then
+    if [ "$k" = 1 ]; then
+      log "commit latency: sysbench with the server waiting for the archive, then without"
+      semisync ON; on50=$(latency 50); on99=$(latency 99)
+      semisync OFF; off50=$(latency 50); off99=$(latency 99)
+      LAT="commit latency (sysbench oltp_write_only, $SB_THREADS threads, ms): asynchronous p50 $off50 p99 $off99; semi-synchronous to S3 p50 $on50 p99 $on99"
+    fi
+    semisync ON
+  fi
 
   # The writer: one session, one autocommitted row about every 10 ms; after
   # each commit it prints the row's id and the time it saw the commit.
@@ -296,7 +329,8 @@ pct() { # pct P values…: the nearest-rank percentile
   printf '%s\n' "$@" | sort -g | awk -v p="$p" '{ v[NR] = $1 } END { i = int((p * NR + 99) / 100); if (i < 1) i = 1; print v[i] }'
 }
 echo
-echo "mysqlbackup binlog-archive RPO: $KILLS kills after ${LOAD_SECS}s of sysbench oltp_write_only (threads=$SB_THREADS rate=$SB_RATE)"
+echo "mysqlbackup binlog-archive RPO: $KILLS kills after ${LOAD_SECS}s of sysbench oltp_write_only (threads=$SB_THREADS rate=$SB_RATE)$([ "$SEMISYNC" = 1 ] && echo ', binlog_archive_semisync: true')"
+if [ -n "$LAT" ]; then echo "$LAT"; fi
 echo "+ one writer row every ~10 ms; sync_binlog=1, innodb_flush_log_at_trx_commit=1; binlog_archive_interval default (1s); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 fmt='%-4s %6s %6s %10s %6s %6s %5s %5s %7s %6s %8s %9s %5s %5s %7s %6s %6s %6s %4s %5s %6s %7s %5s %6s %9s\n'
 printf "$fmt" kill rpo_s model last_ack_s acked recov lost holes unacked cpu_% rss_load rss_start lag_s cycle cyc_max s3_err req/h sb_tps wr/s load1 backup restore fetch replay fetched
