@@ -17,6 +17,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
+	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
@@ -129,8 +130,11 @@ func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalo
 	if err != nil {
 		return nil, err
 	}
-	if id == 0 && b.Manifest != nil {
+	if b.Manifest != nil && b.Manifest.Flavor == string(mysqld.MariaDB) {
 		if n, err := strconv.ParseUint(b.Manifest.InstanceID, 10, 32); err == nil {
+			if id != 0 && id != uint32(n) {
+				return nil, fmt.Errorf("--archive-server-id %d: the backup of %s was taken on server %d, and its snapshot position is in that server's binlogs", id, b.Date, n)
+			}
 			id = uint32(n)
 		}
 	}
