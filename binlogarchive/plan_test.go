@@ -275,3 +275,73 @@ func TestAPositionTargetTakesTheBackupBeforeIt(t *testing.T) {
 		t.Error("pos:foo:100 taken")
 	}
 }
+
+// A compaction cut short at any step leaves the file readable whole: the
+// list names the segments until it names the compacted object, and the
+// segments go only after.
+func TestACompactionCutShortLeavesTheFileWhole(t *testing.T) {
+	b := newBinlog()
+	for i := uint64(1); i <= 6; i++ {
+		b.tx(i, at0)
+	}
+	data := b.buf.Bytes()
+	id, _ := age.GenerateX25519Identity()
+	seal := archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"}
+	open := archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+	st := &s3test.Mem{}
+	s := Series{Port: "3306", ServerID: 1}
+	var segs []Segment
+	for _, cut := range [][2]int{{0, 100}, {100, 250}, {250, len(data)}} {
+		sealed, _ := archive.SealBytes(data[cut[0]:cut[1]], seal)
+		key := s.RunSegmentKey("bin.000001", uint64(cut[0]), "r1")
+		if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(sealed)
+		segs = append(segs, Segment{Key: key, Start: uint64(cut[0]), End: uint64(cut[1]), Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	tag, err := writeSegments(t.Context(), st, s, "bin.000001", segs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := &Index{FormatVersion: IndexVersion, Port: "3306", ServerID: 1}
+	f := ix.file("bin.000001")
+	summarize(f, segs)
+	f.Closed = true
+	a := &archiver{o: Options{Store: st, Keys: seal, OpenKeys: open, Port: "3306"}, ix: ix, file: "bin.000001", segs: segs, listTag: tag, run: "r2"}
+	readBack := func(what string) {
+		t.Helper()
+		got, err := ReadSegments(t.Context(), st, s, "bin.000001")
+		var buf bytes.Buffer
+		if err == nil {
+			err = ReadFile(t.Context(), st, open, s, File{Name: "bin.000001", End: uint64(len(data))}, &buf)
+		}
+		if err != nil || !bytes.Equal(buf.Bytes(), data) {
+			t.Fatalf("%s: the file reads back as %d bytes, %v (list of %d)", what, buf.Len(), err, len(got))
+		}
+	}
+	st.FailPut = func(key string) error {
+		if key == s.ListKey("bin.000001") {
+			return s3test.Fault
+		}
+		return nil
+	}
+	if err := a.compact(t.Context()); err == nil {
+		t.Fatal("the compaction went through a failing list write")
+	}
+	readBack("after a compaction stopped before its list")
+	st.FailPut = nil
+	a.segs = segs
+	if err := a.compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	readBack("after the compaction")
+	if got, _ := ReadSegments(t.Context(), st, s, "bin.000001"); len(got) != 1 || got[0].Key != s.CompactKey("bin.000001", 0, uint64(len(data))) {
+		t.Errorf("the compacted list: %+v", got)
+	}
+	for _, seg := range segs {
+		if _, err := st.Head(t.Context(), seg.Key); err == nil {
+			t.Errorf("segment %s left after the compaction", seg.Key)
+		}
+	}
+}
