@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
@@ -44,6 +46,19 @@ type Status struct {
 	ObjectsToday int    `json:"objects_today"` // segments and compacted files stored
 	// LastError is why the last run ended, if it failed.
 	LastError string `json:"last_error,omitempty"`
+	// Recoverable, set by the reader from the bucket, is the window a
+	// point-in-time restore reaches through the series.
+	Recoverable *Window `json:"recoverable,omitempty"`
+}
+
+// SeriesOf is the series the status names.
+func (s *Status) SeriesOf() (Series, bool) {
+	parts := strings.Split(strings.TrimSuffix(s.Series, "/"), "/")
+	if len(parts) != 3 || parts[0] != "binlog-archive" {
+		return Series{}, false
+	}
+	id, err := strconv.ParseUint(parts[2], 10, 32)
+	return Series{Port: parts[1], ServerID: uint32(id)}, err == nil
 }
 
 // StatusPath is the archiver's status file of port in backupBase; LockPath

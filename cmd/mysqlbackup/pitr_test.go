@@ -85,6 +85,9 @@ func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
 	if r := runCLI(t, "--conf-path", confPath, "list", "--binlogs"); !strings.Contains(r.stdout, "recoverable (restore --until) from ") || !strings.Contains(r.stdout, "(backup "+testDate+")") {
 		t.Errorf("list --binlogs shows no recoverable window:\n%s", r.stdout)
 	}
+	if st := archiverStatusOf(t, confPath); st.Recoverable == nil || st.Recoverable.Backup != testDate {
+		t.Errorf("status --json: the archiver's recoverable window %+v, want one from the backup of %s", st.Recoverable, testDate)
+	}
 	dry := runCLI(t, "--conf-path", confPath, "restore", "--until", "gtid:"+gtidA, "--dry-run")
 	if dry.code != 0 || !strings.Contains(dry.stdout, "proof:") || !strings.Contains(dry.stdout, "gtid "+gtidA) {
 		t.Fatalf("restore --dry-run: exit %d\n%s%s", dry.code, dry.stdout, lastLine(dry.stderr))

@@ -58,12 +58,20 @@ func (c *StatusCmd) Run(ctx context.Context, app *App) error {
 	}
 	onTerminal := terminal(app.Stdout) != nil
 	r := &statusRenderer{highlight: onTerminal}
+	var window *binlogarchive.Window // read from the bucket at most a minute apart
+	var windowAt time.Time
 	for {
 		sts := collectAll(ctx, conns)
 		var archiver *binlogarchive.Status
 		if len(c.Socket) == 0 && !c.All && app.Cfg != nil {
 			sts[0].CatchupPending = pendingNote(app.Cfg)
 			archiver = archiverStatus(app)
+			if archiver != nil && time.Since(windowAt) >= time.Minute {
+				window, windowAt = recoverableWindow(ctx, app, archiver), time.Now()
+			}
+			if archiver != nil {
+				archiver.Recoverable = window
+			}
 		}
 		var frame bytes.Buffer
 		switch {
@@ -172,6 +180,34 @@ func archiverStatus(app *App) *binlogarchive.Status {
 		return &binlogarchive.Status{LastError: "status unreadable: " + err.Error()}
 	}
 	return s
+}
+
+// recoverableWindow is the window restore --until reaches through the
+// archiver's series, or nil (none, or the bucket does not answer: status
+// stays a local view).
+func recoverableWindow(ctx context.Context, app *App, s *binlogarchive.Status) *binlogarchive.Window {
+	series, ok := s.SeriesOf()
+	if !ok || app.Cfg.S3Bucket == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := app.inst().Store()
+	if err != nil {
+		return nil
+	}
+	ix, err := binlogarchive.ReadIndex(ctx, st, series)
+	if err != nil {
+		return nil
+	}
+	bases, err := pitrBases(ctx, st, series.Port)
+	if err != nil {
+		return nil
+	}
+	if w, ok := ix.Window(bases); ok {
+		return &w
+	}
+	return nil
 }
 
 // pendingNote describes the configured instance's pending catch-up, or "".

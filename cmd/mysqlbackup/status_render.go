@@ -219,6 +219,9 @@ func renderArchiver(w io.Writer, s *binlogarchive.Status) {
 	case s.SemiSync != "":
 		fmt.Fprintf(w, "  !! semi-synchronous archiving not in effect: %s\n", s.SemiSync)
 	}
+	if rw := s.Recoverable; rw != nil {
+		fmt.Fprintf(w, "  recoverable (restore --until) from %s (backup %s) to %s\n", rw.From.Local().Format(time.DateTime), rw.Backup, rw.To.Local().Format(time.DateTime))
+	}
 	if !s.StoreFailingSince.IsZero() {
 		fmt.Fprintf(w, "  !! the store fails since %s: the archiver waits, the server keeps its binlogs\n", s.StoreFailingSince.Local().Format(time.DateTime))
 	}
