@@ -316,6 +316,9 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	m.FormatVersion, m.Tool = catalog.ManifestVersion, r.opts.Tool
 	m.Date, m.Port, m.Run, m.Host = cfg.DateStr, string(cfg.Port), v.run, instance.Hostname()
 	m.InstanceID = mysqld.InstanceID(ctx, r.db)
+	if err := r.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&m.ServerID); err != nil {
+		return fmt.Errorf("server_id: %w", err)
+	}
 	m.Engine = filepath.Base(r.engine.Bin)
 	m.BinlogFile, m.BinlogPos, m.GTID = r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID
 	if n := len(r.binlogs.Files); n > 0 {

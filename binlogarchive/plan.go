@@ -24,6 +24,11 @@ type Snapshot struct {
 	// Created is the snapshot file's creation time (its first event) when
 	// known: the archive's file of that name must be the same one.
 	Created time.Time
+	// ByGTID: the series is another server's (a failover, another member
+	// of the group): File and Pos mean nothing there. The path starts at
+	// its first file with a transaction after GTID, and every transaction
+	// GTID holds already is passed over (MariaDB).
+	ByGTID bool
 }
 
 // PlanFile is one archived file a point-in-time restore replays: its
@@ -51,6 +56,9 @@ type Plan struct {
 	LastTime     time.Time  `json:"last_transaction_time,omitzero"`
 	Transactions int        `json:"transactions"`
 	Bytes        uint64     `json:"bytes"` // binlog bytes replayed
+	// StartGTID (another server's series) is where the replay starts in
+	// each domain: every transaction up to it is in the backup.
+	StartGTID string `json:"start_gtid,omitempty"`
 	// Domains proves continuity: per domain the GTIDs replayed.
 	Domains []string `json:"domains"`
 }
@@ -64,6 +72,9 @@ var errStop = errors.New("stop point reached")
 // are read: the caller cuts the last one at its PlanFile.To.
 func PlanUntil(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index, from Snapshot, t Target, out func(name string) (io.WriteCloser, error)) (*Plan, error) {
 	start, err := ix.startOf(from)
+	if from.ByGTID {
+		start, err = ix.startByGTID(from)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +83,10 @@ func PlanUntil(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index,
 		return nil, err
 	}
 	plan := &Plan{Series: ix.Series(), Prefix: ix.Series().Prefix(), Target: t.String(), From: fmt.Sprintf("%s:%d", from.File, from.Pos), FromGTID: from.GTID}
+	if from.ByGTID {
+		pl.from.File, pl.from.Pos = ix.Files[start].Name, 4
+		plan.From, plan.StartGTID = ix.Files[start].Name+":4", from.GTID
+	}
 	for i := start; i < len(ix.Files) && !pl.stopped; i++ {
 		f := ix.Files[i]
 		if i > start {
@@ -83,8 +98,8 @@ func PlanUntil(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index,
 			return nil, err
 		}
 		pf := PlanFile{Name: f.Name, From: 4, To: f.End, Segments: f.Segments}
-		if f.Name == from.File {
-			pf.From = from.Pos
+		if f.Name == pl.from.File {
+			pf.From = pl.from.Pos
 		}
 		if pl.stopped {
 			pf.To = pl.stopPos
@@ -107,6 +122,26 @@ func PlanUntil(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index,
 	plan.StopGTID, plan.LastTime, plan.Transactions = pl.position(), pl.lastTime, pl.txs
 	plan.Domains = pl.proof()
 	return plan, nil
+}
+
+// startByGTID is the first file of another server's series with a
+// transaction after the snapshot's GTID position: the files before hold
+// only what the backup holds. The scan from there proves the rest (the
+// first new transaction of each domain follows the snapshot's).
+func (ix *Index) startByGTID(from Snapshot) (int, error) {
+	if len(ix.Files) == 0 {
+		return 0, fmt.Errorf("the binlog archive s3 %s holds no file", ix.Series().Prefix())
+	}
+	have, err := parseGTIDs(from.GTID)
+	if err != nil || from.GTID == "" {
+		return 0, fmt.Errorf("the backup records no usable GTID position (%q): another server's binlogs cannot continue it", from.GTID)
+	}
+	for i, f := range ix.Files {
+		if !have.hold(f.GTIDs) {
+			return i, nil
+		}
+	}
+	return len(ix.Files) - 1, nil
 }
 
 // startOf is the index of the snapshot's file in the series.
@@ -163,6 +198,7 @@ type pendingTx struct {
 	key, text string // "" for an anonymous one
 	seq       uint64
 	at        time.Time
+	held      bool // in the backup already (another server's series)
 }
 
 // planner follows the transactions of the archive from the snapshot.
@@ -378,6 +414,10 @@ func (pl *planner) gtid(off uint64, ev []byte) error {
 		pl.pending = pendingTx{} // anonymous: no GTID to follow
 		return nil
 	}
+	if prev, ok := pl.last[key]; ok && seq <= prev && pl.from.ByGTID {
+		pl.pending = pendingTx{key: key, text: text, seq: seq, held: true} // the replay passes it over too
+		return nil
+	}
 	if prev, ok := pl.last[key]; ok && seq != prev+1 {
 		what := "a hole"
 		if seq <= prev {
@@ -406,6 +446,9 @@ func (pl *planner) overshoots(off uint64) error {
 // commit counts the transaction that just ended.
 func (pl *planner) commit() {
 	p := pl.pending
+	if p.held {
+		return
+	}
 	pl.txs++
 	pl.lastTime = p.at
 	if p.key == "" {
@@ -430,11 +473,14 @@ func (pl *planner) stop(off uint64) error {
 	return errStop
 }
 
+// ErrBeyond is a target past the end of the series read.
+var ErrBeyond = errors.New("is after the last archived event")
+
 // beyond is the refusal of a target past the archive's end.
 func (pl *planner) beyond(ix *Index) error {
 	last := ix.Files[len(ix.Files)-1]
-	return fmt.Errorf("--until %s is after the last archived event (%s, %s:%d, gtid %s): use --until latest, or a target before it",
-		pl.t, pl.lastEvent.Format(time.RFC3339), last.Name, last.End, pl.position())
+	return fmt.Errorf("--until %s %w of s3 %s (%s, %s:%d, gtid %s): use --until latest, or a target before it",
+		pl.t, ErrBeyond, ix.Series().Prefix(), pl.lastEvent.Format(time.RFC3339), last.Name, last.End, pl.position())
 }
 
 // position is the GTID position after the last transaction replayed.

@@ -46,6 +46,10 @@ type ReplayPlan struct {
 	Dir   string
 	Files []string // from the snapshot file on, in index order
 	Pos   uint64   // start position in Files[0]
+	// StartGTID, when set, starts by GTIDs instead of Pos (MariaDB): in
+	// each domain, only what follows its GTID in the list is replayed
+	// (the binlogs of another server than the backup's, after a failover).
+	StartGTID string
 }
 
 // PlanReplay picks the files from the snapshot file on. Files before it
@@ -115,7 +119,11 @@ func (r Replayer) clientArgs() []string {
 // binlogArgs are the binlog tool's arguments for p: no option file at all,
 // SET sql_log_bin=0 in its output, every file in order.
 func binlogArgs(p ReplayPlan) []string {
-	args := []string{"--no-defaults", "--disable-log-bin", "--start-position=" + strconv.FormatUint(p.Pos, 10)}
+	start := strconv.FormatUint(p.Pos, 10)
+	if p.StartGTID != "" {
+		start = p.StartGTID
+	}
+	args := []string{"--no-defaults", "--disable-log-bin", "--start-position=" + start}
 	for _, name := range p.Files {
 		args = append(args, filepath.Join(p.Dir, name))
 	}

@@ -64,6 +64,9 @@ type Manifest struct {
 	Run           string    `json:"run"`
 	Host          string    `json:"host"`
 	InstanceID    string    `json:"instance_id"` // server_uuid (MySQL) or server_id (MariaDB)
+	// ServerID is the server_id of the server backed up: its binlogs hold
+	// the snapshot position (the binlog archive's series).
+	ServerID uint32 `json:"server_id,omitempty"`
 	Flavor        string    `json:"flavor"`
 	ServerVersion string    `json:"server_version"`
 	Engine        string    `json:"engine"`

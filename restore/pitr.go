@@ -96,7 +96,7 @@ func planUntil(ctx context.Context, in *instance.Instance, u *Until, b catalog.B
 	if err != nil {
 		return nil, err
 	}
-	ix, err := seriesFor(ctx, st, in, b, u.ServerID)
+	ix, byGTID, err := seriesFor(ctx, st, in, b, u.ServerID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,10 @@ func planUntil(ctx context.Context, in *instance.Instance, u *Until, b catalog.B
 	if err != nil {
 		return nil, err
 	}
-	plan, err := binlogarchive.PlanUntil(ctx, st, keys, ix, binlogarchive.Snapshot{File: file, Pos: pos, GTID: b.GTID}, u.Target, out)
+	plan, err := binlogarchive.PlanUntil(ctx, st, keys, ix, binlogarchive.Snapshot{File: file, Pos: pos, GTID: b.GTID, ByGTID: byGTID}, u.Target, out)
+	if errors.Is(err, binlogarchive.ErrBeyond) {
+		err = fmt.Errorf("%w%s", err, furtherSeries(ctx, st, in, ix))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("point-in-time restore from the backup of %s: %w", b.Date, err)
 	}
@@ -124,34 +127,83 @@ func planUntil(ctx context.Context, in *instance.Instance, u *Until, b catalog.B
 
 // seriesFor is the archive series to replay: the one --archive-server-id
 // names, else the one of the server that took the backup (a v2
-// manifest's MariaDB server_id), else the port's only one.
-func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalog.Backup, id uint32) (*binlogarchive.Index, error) {
+// manifest's MariaDB server_id), else the port's only one. byGTID says
+// the series is another server's than the backup's (a member promoted
+// after a failover, say): the replay then follows GTIDs, not positions.
+func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalog.Backup, id uint32) (ix *binlogarchive.Index, byGTID bool, err error) {
 	all, err := binlogarchive.ListSeries(ctx, st, in.Cfg.SourcePort())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if b.Manifest != nil && b.Manifest.Flavor == string(mysqld.MariaDB) {
-		if n, err := strconv.ParseUint(b.Manifest.InstanceID, 10, 32); err == nil {
-			if id != 0 && id != uint32(n) {
-				return nil, fmt.Errorf("--archive-server-id %d: the backup of %s was taken on server %d, and its snapshot position is in that server's binlogs", id, b.Date, n)
-			}
-			id = uint32(n)
+	if took := serverOf(b); took != 0 {
+		// The series of another server is followed by GTIDs (MariaDB's
+		// mariadb-binlog --start-position takes a GTID list).
+		byGTID = id != 0 && id != took
+		if byGTID && b.Manifest.Flavor != string(mysqld.MariaDB) {
+			return nil, false, fmt.Errorf("--archive-server-id %d: the backup of %s was taken on server %d; another server's binlogs continue it by GTIDs, on MariaDB only", id, b.Date, took)
+		}
+		if id == 0 {
+			id = took
 		}
 	}
 	var ids []string
 	for _, s := range all {
 		ids = append(ids, strconv.FormatUint(uint64(s.ServerID), 10))
 		if s.ServerID == id || (id == 0 && len(all) == 1) {
-			return binlogarchive.ReadIndex(ctx, st, s)
+			ix, err := binlogarchive.ReadIndex(ctx, st, s)
+			return ix, byGTID, err
 		}
 	}
-	if len(all) == 0 {
-		return nil, fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and bucket %s holds none", in.Cfg.SourcePort(), in.Cfg.S3Bucket)
+	return nil, false, noSeries(in, b, id, ids, len(all))
+}
+
+// furtherSeries names the port's other archive series that go on past
+// ix (after a failover, the promoted member's), for a refusal: "" when
+// none.
+func furtherSeries(ctx context.Context, st s3.Store, in *instance.Instance, ix *binlogarchive.Index) string {
+	all, err := binlogarchive.ListSeries(ctx, st, in.Cfg.SourcePort())
+	if err != nil || len(ix.Files) == 0 {
+		return ""
+	}
+	end := ix.Files[len(ix.Files)-1].LastEvent
+	var out []string
+	for _, s := range all {
+		other, err := binlogarchive.ReadIndex(ctx, st, s)
+		if err != nil || s.ServerID == ix.ServerID || len(other.Files) == 0 {
+			continue
+		}
+		if last := other.Files[len(other.Files)-1].LastEvent; last.After(end) {
+			out = append(out, fmt.Sprintf("--archive-server-id %d goes on to %s", s.ServerID, last.Format(time.RFC3339)))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; another member's archive may reach it: " + strings.Join(out, ", ")
+}
+
+// serverOf is the server_id of the server a v2 backup was taken on (0:
+// not known, as for a legacy archive).
+func serverOf(b catalog.Backup) uint32 {
+	if b.Manifest == nil {
+		return 0
+	}
+	if b.Manifest.ServerID != 0 {
+		return b.Manifest.ServerID
+	}
+	n, _ := strconv.ParseUint(strings.TrimPrefix(b.Manifest.InstanceID, "server_id:"), 10, 32) // before server_id was recorded
+	return uint32(n)
+}
+
+// noSeries says which archive series is missing.
+func noSeries(in *instance.Instance, b catalog.Backup, id uint32, ids []string, n int) error {
+	if n == 0 {
+		return fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and bucket %s holds none", in.Cfg.SourcePort(), in.Cfg.S3Bucket)
 	}
 	if id == 0 {
-		return nil, fmt.Errorf("port %s's binlog archive holds several servers (%s): name the one that took the backup of %s with --archive-server-id", in.Cfg.SourcePort(), strings.Join(ids, ", "), b.Date)
+		return fmt.Errorf("port %s's binlog archive holds several servers (%s): name the one that took the backup of %s with --archive-server-id", in.Cfg.SourcePort(), strings.Join(ids, ", "), b.Date)
 	}
-	return nil, fmt.Errorf("no binlog archive of server %d (which took the backup of %s) for port %s; the port's archive holds servers %s", id, b.Date, in.Cfg.SourcePort(), strings.Join(ids, ", "))
+	return fmt.Errorf("no binlog archive of server %d for port %s (the backup of %s); the port's archive holds servers %s", id, in.Cfg.SourcePort(), b.Date, strings.Join(ids, ", "))
 }
 
 // PlanOnly is `restore --until … --dry-run`: the plan, proven, with
@@ -209,7 +261,11 @@ func (r *run) useArchive(context.Context) error {
 	}
 	files := r.plan.Archive.Files
 	first := files[0].Name
-	if created, err := binlogsync.Created(filepath.Join(binDir, first)); err == nil {
+	if r.plan.Archive.StartGTID != "" {
+		// Another server's binlogs: the backup's own (its server's
+		// history) give way to them, all of them.
+		first = index[0]
+	} else if created, err := binlogsync.Created(filepath.Join(binDir, first)); err == nil {
 		if archived, err := binlogsync.Created(filepath.Join(dir, first)); err == nil && !created.Equal(archived) {
 			return fmt.Errorf("the backup's %s was created %s, the archive's %s: another history under the same name", first, created.Format(time.RFC3339), archived.Format(time.RFC3339))
 		}

@@ -234,6 +234,10 @@ func (r *run) moveBack() bool { return r.cfg.RestoreMove || r.cfg.CleanAfterRest
 // after the snapshot position) on a temporary mysqld, always stopped.
 func (r *run) replay(ctx context.Context) (err error) {
 	plan, err := binlogsync.PlanReplay(r.cfg.BackupBinlogDir, r.index, r.snapshot.File, r.snapshot.Pos)
+	if r.plan != nil && r.plan.Archive.StartGTID != "" {
+		// Another server's binlogs (a failover): by GTIDs, from the first.
+		plan, err = binlogsync.ReplayPlan{Dir: r.cfg.BackupBinlogDir, Files: r.index, Pos: 4, StartGTID: r.plan.Archive.StartGTID}, nil
+	}
 	if err != nil {
 		return err
 	}

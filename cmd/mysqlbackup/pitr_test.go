@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
@@ -293,5 +294,59 @@ func TestPointInTimeRestoreOfAReplicaLeavesNoReplicationChannel(t *testing.T) {
 	}
 	if chs := replica.Channels(); len(chs) != 0 {
 		t.Errorf("the restored replica has channels %v: it would replicate past the target", chs)
+	}
+}
+
+// After a failover: A (server 1) backed up and archived, then lost; B
+// (server 2), its peer on another host on the same port, goes on taking
+// writes, archiving its own binlogs (which carry A's transactions too). A
+// restore of A to a time after the failover through A's own archive is
+// refused, naming where it ends; through B's (--archive-server-id 2) it
+// follows GTIDs, not file names, and brings back what B holds at T.
+func TestPointInTimeRestoreAfterAFailoverFollowsThePromotedPeersArchive(t *testing.T) {
+	m := testbed.StartMinIO(t)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := func(in *testbed.Instance) string { // one group, one key pair
+		if err := os.WriteFile(filepath.Join(in.ConfBase, "age.key"), []byte(id.String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("binlog_archive_interval: 100ms\narchive_format: v2\nencryption_recipients:\n  - %s\nencryption_identity_file: age.key\n", id.Recipient())
+	}
+	a, b := groupOf(t, m, testbed.Options{ID: 1}, testbed.Options{ID: 2, Host: "127.0.0.2", Port: -1}, shared)
+	a.Exec("INSERT INTO app.t SELECT seq, 'before the backup' FROM app.seq_1_to_100")
+	if r := runCLI(t, "--conf-path", a.conf, "backup"); r.code != 0 {
+		t.Fatalf("backup of A: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	a.Exec("INSERT INTO app.t SELECT seq, 'on A after the backup' FROM app.seq_101_to_200")
+	testbed.WaitCaughtUp(t, b.Instance, a.Instance)
+	archiveUntilCaughtUp(t, a.Instance, m, a.conf)
+	a.Kill() // the failover: B takes the writes
+	b.Exec("STOP ALL SLAVES", "INSERT INTO app.t SELECT seq, 'on B after the failover' FROM app.seq_201_to_300")
+	at, sum := time.Now(), b.Checksum("app.t")
+	nextSecond(at)
+	b.Exec("INSERT INTO app.t SELECT seq, 'on B after the target' FROM app.seq_301_to_400")
+	archiveUntilCaughtUp(t, b.Instance, m, b.conf)
+
+	if err := os.RemoveAll(a.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	until := at.UTC().Truncate(time.Second).Format(time.RFC3339)
+	r := runCLI(t, "--conf-path", a.conf, "restore", "--until", until)
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "is after the last archived event") || !strings.Contains(lastLine(r.stderr), "another member's archive may reach it: --archive-server-id 2 goes on to") {
+		t.Errorf("restore --until %s through A's own archive: exit %d, %q; want it refused where A's archive ends", until, r.code, lastLine(r.stderr))
+	}
+	r = runCLI(t, "--conf-path", a.conf, "restore", "--until", until, "--archive-server-id", "2")
+	if r.code != 0 {
+		t.Fatalf("restore --until %s through B's archive: exit %d: %s", until, r.code, lastLine(r.stderr))
+	}
+	a.Start()
+	if got := a.Checksum("app.t"); got != sum {
+		t.Errorf("A restored through B's archive: CHECKSUM %s, B had %s at the target", got, sum)
+	}
+	if n := a.Query("SELECT COUNT(*) FROM app.t"); n != "300" {
+		t.Errorf("A restored through B's archive holds %s rows, want 300", n)
 	}
 }
