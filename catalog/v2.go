@@ -57,16 +57,16 @@ func V2Prefix(date, port string) string {
 
 // Manifest describes a complete v2 backup.
 type Manifest struct {
-	FormatVersion int       `json:"format_version"`
-	Tool          string    `json:"tool"`
-	Date          string    `json:"date"`
-	Port          string    `json:"port"`
-	Run           string    `json:"run"`
-	Host          string    `json:"host"`
-	InstanceID    string    `json:"instance_id"` // server_uuid (MySQL) or server_id (MariaDB)
+	FormatVersion int    `json:"format_version"`
+	Tool          string `json:"tool"`
+	Date          string `json:"date"`
+	Port          string `json:"port"`
+	Run           string `json:"run"`
+	Host          string `json:"host"`
+	InstanceID    string `json:"instance_id"` // server_uuid (MySQL) or server_id (MariaDB)
 	// ServerID is the server_id of the server backed up: its binlogs hold
 	// the snapshot position (the binlog archive's series).
-	ServerID uint32 `json:"server_id,omitempty"`
+	ServerID      uint32    `json:"server_id,omitempty"`
 	Flavor        string    `json:"flavor"`
 	ServerVersion string    `json:"server_version"`
 	Engine        string    `json:"engine"`
