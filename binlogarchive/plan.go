@@ -284,6 +284,9 @@ func (pl *planner) readFile(ctx context.Context, st s3.Store, keys archive.V2Key
 
 // Event types the planner reads.
 const (
+	queryEvent        = 2
+	xidEvent          = 16
+	xaPrepareEvent    = 38
 	mysqlAnonGTID     = 34
 	mariadbStandalone = 1 // the GTID event's flag: a transaction of one event
 )

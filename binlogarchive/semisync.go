@@ -6,17 +6,20 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/replication"
 )
 
 // Semi-synchronous archiving. go-mysql acknowledges an event the server
 // asked about once its SynchronousEventHandler returned; ackHandler hands
-// each event to the archiver's loop and, for an event that may end a
-// transaction, returns only when the loop made it durable in the store.
-// The acknowledgement thus means "off the host": a commit returns only
-// then, until the server gives up waiting (rpl_semi_sync_master_timeout)
-// and goes on asynchronously.
+// each event to the archiver's loop and, for an event the server asked
+// to acknowledge, returns only when the loop made it durable in the
+// store (with everything before it). The acknowledgement thus means "off
+// the host": a commit returns only then, until the server gives up
+// waiting (rpl_semi_sync_master_timeout) and goes on asynchronously. The
+// server asks only for what a committing session waits on (with group
+// commit, the group's last transaction), so one flush answers a group.
 
 // delivery is one event for the loop; durable, when set, waits for the
 // loop's flush.
@@ -34,7 +37,7 @@ type ackHandler struct {
 // HandleEvent implements go-mysql's EventHandler.
 func (h *ackHandler) HandleEvent(ev *gomysql.BinlogEvent) error {
 	d := delivery{ev: ev}
-	if endsTransaction(ev) {
+	if askedToAck(ev) {
 		d.durable = make(chan error, 1)
 	}
 	select {
@@ -51,6 +54,19 @@ func (h *ackHandler) HandleEvent(ev *gomysql.BinlogEvent) error {
 	case <-h.ctx.Done():
 		return errors.New("the archiver stopped")
 	}
+}
+
+// askedToAck says whether the server asked to acknowledge the event.
+// go-mysql v1.16.0 (pinned in go.mod) reads it from the packet's
+// semi-sync header, [0x00 OK][0xef][flag] before the event, and keeps it
+// to itself: the event's RawData is the packet's bytes from the event on,
+// so the byte before it is the flag (1: asked), or the OK byte (0) on a
+// connection the server does not treat as semi-synchronous.
+func askedToAck(ev *gomysql.BinlogEvent) bool {
+	if len(ev.RawData) == 0 {
+		return false
+	}
+	return *(*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(ev.RawData)), -1)) == 1
 }
 
 // start is the loop's source of events: the handler's, or the stream's
@@ -76,29 +92,6 @@ func (h *ackHandler) start(streamer *gomysql.BinlogStreamer) func(context.Contex
 			return nil, nil, wait.Err()
 		}
 	}
-}
-
-// Event types that may end a transaction, the ones a semi-synchronous
-// source asks to acknowledge: the XID of a transactional commit, a query
-// (COMMIT of a non-transactional one, or DDL), an XA prepare.
-const (
-	queryEvent     = 2
-	xidEvent       = 16
-	xaPrepareEvent = 38
-)
-
-func endsTransaction(ev *gomysql.BinlogEvent) bool {
-	switch ev.Header.EventType {
-	case xidEvent, xaPrepareEvent:
-		return true
-	case queryEvent:
-		// Raw mode: the statement from the bytes (with their CRC-32 maybe,
-		// which a prefix test ignores). Waiting on a query that does not
-		// end a transaction costs a flush, never an early acknowledgement.
-		q := strings.ToUpper(strings.TrimSpace(queryOf(ev.RawData, false)))
-		return !strings.HasPrefix(q, "BEGIN")
-	}
-	return false
 }
 
 // checkSemiSync reads, at most every few seconds (or now with force),
@@ -139,6 +132,12 @@ func semiSyncState(ctx context.Context, db *sql.DB) string {
 	}
 	if !scanOn(rows) {
 		return "off: the server fell back to asynchronous (no acknowledgement within rpl_semi_sync_master_timeout)"
+	}
+	var name string
+	var clients int
+	err = db.QueryRowContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_clients', 'Rpl_semi_sync_source_clients')").Scan(&name, &clients)
+	if err == nil && clients == 0 {
+		return "off: the archiver's connection is not semi-synchronous (the server's rpl_semi_sync_master_enabled was OFF when it connected): restart binlog-archive"
 	}
 	return "on"
 }

@@ -186,6 +186,8 @@ for k in $(seq "$KILLS"); do
     log "backup failed:"; tail -5 "$work/backup.$k.log" >&2; exit 1; }
   R_BACKUP[k]=$(calc %.1f "$(now) - $t0")
   rm -f "$work/archiver.prom"
+  # A replica is semi-synchronous only if the server has it on when it connects.
+  if [ "$SEMISYNC" = 1 ]; then mb_sql "$inst" "SET GLOBAL rpl_semi_sync_master_timeout = 10000; SET GLOBAL rpl_semi_sync_master_enabled = ON"; fi
   "$mb" --conf-path "$conf" binlog-archive >"$work/archiver.$k.out" 2>"$work/archiver.$k.log" &
   arch=$!; MB_PIDS+=("$arch"); disown "$arch" # no job-control noise when it is killed
   for _ in $(seq 100); do [ -s "$work/archiver.prom" ] && break; sleep 0.1; done
