@@ -446,6 +446,17 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 		a.pending.Write(binlogsync.Magic)
 		a.offset, a.start = 4, 0
 	}
+	// stop ends the run: on an error, or when ctx ended (a store call it
+	// cut short counts as the stop), what is pending becomes durable first,
+	// briefly, with a context of its own.
+	stop := func(err error) (*Result, error) {
+		if ctx.Err() == nil {
+			return &a.res, err
+		}
+		last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return a.finish(last)
+	}
 	tick := time.Now()
 	for {
 		if o.Once && a.reached(srv) {
@@ -455,38 +466,36 @@ func (a *archiver) stream(ctx context.Context, srv server, file string, pos uint
 		ev, durable, err := next(wait)
 		cancel()
 		switch {
-		case ctx.Err() != nil: // stopped: what is pending becomes durable first, briefly
-			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			return a.finish(last)
+		case ctx.Err() != nil:
+			return stop(nil)
 		case errors.Is(err, context.DeadlineExceeded):
 			a.readSince = time.Time{} // nothing was waiting
 			if err := a.flushDurable(ctx); err != nil {
-				return &a.res, err
+				return stop(err)
 			}
 			a.askRotation(ctx)
 			tick = time.Now()
 			continue
 		case err != nil:
-			return &a.res, fmt.Errorf("binlog stream: %w", err)
+			return stop(fmt.Errorf("binlog stream: %w", err))
 		}
 		if err := a.handle(ctx, ev); err != nil {
 			if durable != nil {
 				durable <- err
 			}
-			return &a.res, err
+			return stop(err)
 		}
 		if durable != nil { // the server waits for this transaction's acknowledgement
 			err := a.flushDurable(ctx)
 			durable <- err
 			if err != nil {
-				return &a.res, err
+				return stop(err)
 			}
 			continue
 		}
 		if a.pending.Len() > flushBytes {
 			if err := a.flushDurable(ctx); err != nil {
-				return &a.res, err
+				return stop(err)
 			}
 		}
 	}
