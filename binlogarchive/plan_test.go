@@ -345,3 +345,58 @@ func TestACompactionCutShortLeavesTheFileWhole(t *testing.T) {
 		}
 	}
 }
+
+// A file compacted while it is read: the reader goes on from the new list,
+// from where its copy is, and the bytes come out once.
+func TestReadFileGoesOnThroughACompactionThatRemovedItsSegments(t *testing.T) {
+	b := newBinlog()
+	for i := uint64(1); i <= 4; i++ {
+		b.tx(i, at0)
+	}
+	data := b.buf.Bytes()
+	id, _ := age.GenerateX25519Identity()
+	seal := archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"}
+	open := archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+	st := &s3test.Mem{}
+	s := Series{Port: "3306", ServerID: 1}
+	put := func(key string, part []byte) Segment {
+		sealed, _ := archive.SealBytes(part, seal)
+		if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(sealed)
+		return Segment{Key: key, Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])}
+	}
+	first := put(s.RunSegmentKey("bin.000001", 0, "r1"), data[:100])
+	first.Start, first.End = 0, 100
+	second := put(s.RunSegmentKey("bin.000001", 100, "r1"), data[100:])
+	second.Start, second.End = 100, uint64(len(data))
+	tag, _ := writeSegments(t.Context(), st, s, "bin.000001", []Segment{first, second}, "")
+	whole := put(s.CompactKey("bin.000001", 0, uint64(len(data))), data)
+	whole.Start, whole.End = 0, uint64(len(data))
+	// The compaction lands after the reader read the list and the first
+	// segment: the list names the whole, the segments are gone.
+	compacted := false
+	w := writerFunc(func(p []byte) (int, error) {
+		if !compacted {
+			compacted = true
+			if _, err := writeSegments(t.Context(), st, s, "bin.000001", []Segment{whole}, tag); err != nil {
+				t.Fatal(err)
+			}
+			st.Delete(t.Context(), first.Key)
+			st.Delete(t.Context(), second.Key)
+		}
+		return len(p), nil
+	})
+	var got bytes.Buffer
+	if err := ReadFile(t.Context(), st, open, s, File{Name: "bin.000001", End: uint64(len(data))}, io.MultiWriter(w, &got)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Errorf("read %d bytes through the compaction, the file has %d (or they differ)", got.Len(), len(data))
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
@@ -24,27 +25,51 @@ func ReadFile(ctx context.Context, st s3.Store, keys archive.V2Keys, s Series, f
 		return err
 	}
 	var at uint64
-	for _, seg := range segs {
-		if seg.Start != at {
-			return fmt.Errorf("binlog %s: segment %s starts at %d, the one before ends at %d", f.Name, seg.Key, seg.Start, at)
+	reread, resumed := false, false
+	for len(segs) > 0 {
+		seg := segs[0]
+		// Contiguous; only the first segment of a list read again may
+		// begin before where the copy is (a compacted whole).
+		if seg.Start != at && !(resumed && seg.Start < at && at < seg.End) {
+			return fmt.Errorf("binlog %s: segment %s holds [%d, %d), the one before ends at %d", f.Name, seg.Key, seg.Start, seg.End, at)
 		}
 		if !s.ownKey(seg.Key, f.Name, seg.Start, seg.End) {
 			return fmt.Errorf("binlog %s: its list names %s, not one of the file's own objects", f.Name, seg.Key)
 		}
 		data, err := readSegment(ctx, st, keys, seg)
+		if errors.Is(err, s3.ErrNotExist) && !reread {
+			// Compacted meanwhile (the archiver removes a closed file's
+			// segments once its list names the whole): on from the new list.
+			reread = true
+			if segs, err = ReadSegments(ctx, st, s, f.Name); err != nil {
+				return err
+			}
+			segs, resumed = from(segs, at), true
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		if uint64(len(data)) != seg.End-seg.Start {
 			return fmt.Errorf("binlog segment %s holds %d bytes, its list says %d", seg.Key, len(data), seg.End-seg.Start)
 		}
-		if _, err := w.Write(data); err != nil {
+		if _, err := w.Write(data[at-seg.Start:]); err != nil {
 			return err
 		}
-		at = seg.End
+		at, segs, resumed = seg.End, segs[1:], false
 	}
 	if at < f.End {
 		return fmt.Errorf("binlog %s: its segments end at %d, the index says %d", f.Name, at, f.End)
+	}
+	return nil
+}
+
+// from is the segments of a list from the one that holds offset at on.
+func from(segs []Segment, at uint64) []Segment {
+	for i, seg := range segs {
+		if seg.End > at {
+			return segs[i:]
+		}
 	}
 	return nil
 }
