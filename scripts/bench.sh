@@ -34,16 +34,13 @@ trap 'mb_stop_all; rm -rf "$work"' EXIT
 
 inst=$work/i1
 s3port=$(mb_free_port)
-mkdir -p "$work/minio"
 echo "bench: starting MariaDB and MinIO (127.0.0.1:$s3port) under $work" >&2
 mb_instance "$inst" 1 "innodb_buffer_pool_size=512M
 innodb_log_file_size=256M
 innodb_flush_log_at_trx_commit=2"
 port=$(cat "$inst/port")
 datadir=$inst/data/mysql-$port
-MINIO_ROOT_USER=bench MINIO_ROOT_PASSWORD=bench-secret MINIO_BROWSER=off \
-  minio server --quiet --address "127.0.0.1:$s3port" "$work/minio" >/dev/null 2>&1 & MB_PIDS+=($!)
-for _ in $(seq 600); do curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null && break; sleep 0.1; done
+mb_minio "$work/minio" "$s3port" bench bench-secret
 mb_sql "$inst" "CREATE DATABASE sbtest"
 
 # A sysbench row takes about 240 bytes on disk.

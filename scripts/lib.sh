@@ -1,6 +1,6 @@
-# Shell helpers shared by scripts/demo.sh and scripts/bench.sh: throw-away
-# MariaDB instances on 127.0.0.1 in the legacy layout, stopped by PID.
-# Source it; it defines functions only.
+# Shell helpers shared by scripts/demo.sh, bench.sh, rpo.sh and
+# pitr-bench.sh: throw-away MariaDB instances on 127.0.0.1 in the legacy
+# layout and MinIO, stopped by PID. Source it; it defines functions only.
 
 # mb_ensure_packages installs the Debian packages of the named programs
 # that are missing (pairs program:package).
@@ -93,6 +93,37 @@ mb_kill() {
   kill "-${2:-TERM}" "$pid" 2>/dev/null || return 0
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
+
+# mb_minio DIR PORT USER SECRET [VAR=value…] starts MinIO on
+# 127.0.0.1:PORT with its data in DIR (its log DIR.log), the extra
+# environment given, and waits until it answers; its PID goes to MB_PIDS.
+mb_minio() {
+  local dir=$1 port=$2 user=$3 secret=$4 i
+  shift 4
+  mkdir -p "$dir"
+  env MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$secret" MINIO_BROWSER=off MINIO_UPDATE=off "$@" \
+    minio server --quiet --address "127.0.0.1:$port" "$dir" >"$dir.log" 2>&1 &
+  MB_PIDS+=("$!")
+  for i in $(seq 600); do curl -sf "http://127.0.0.1:$port/minio/health/live" >/dev/null && return 0; sleep 0.1; done
+  echo "minio on 127.0.0.1:$port did not answer" >&2
+  return 1
+}
+
+# mb_forget PID… drops processes known to be gone from MB_PIDS (their
+# PIDs may be reused before the trap runs).
+mb_forget() {
+  local p q keep=()
+  for p in "${MB_PIDS[@]}"; do
+    for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+    keep+=("$p")
+  done
+  MB_PIDS=("${keep[@]}")
+}
+
+# mb_now prints the time in seconds with nanoseconds; mb_calc FORMAT EXPR
+# prints EXPR computed by awk in printf's FORMAT.
+mb_now() { date +%s.%N; }
+mb_calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 # mb_stop_all stops every process in MB_PIDS (for a trap).
 mb_stop_all() {

@@ -61,22 +61,11 @@ MB_PIDS=()
 trap 'mb_stop_all; [ "${KEEP:-0}" = 1 ] && echo "pitr-bench: kept $work" >&2 || rm -rf "$work"' EXIT
 log() { echo "pitr-bench: $(date -u +%T) $*" >&2; }
 die() { log "$1"; [ -n "${2:-}" ] && tail -20 "$2" >&2; exit 1; }
-forget() {
-  local p q keep=()
-  for p in "${MB_PIDS[@]}"; do
-    for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
-    keep+=("$p")
-  done
-  MB_PIDS=("${keep[@]}")
-}
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 go build -o "$work/mysqlbackup" ./cmd/mysqlbackup
 mb=$work/mysqlbackup
 inst=$work/i1
 s3port=$(mb_free_port)
-mkdir -p "$work/minio"
 log "starting MariaDB and MinIO (127.0.0.1:$s3port) under $work"
 mb_instance "$inst" 1 "innodb_buffer_pool_size=256M
 innodb_log_file_size=128M
@@ -87,9 +76,7 @@ max_binlog_size=$MAX_BINLOG_SIZE"
 port=$(cat "$inst/port")
 datadir=$inst/data/mysql-$port
 sock=$inst/run/mysqld.sock
-MINIO_ROOT_USER=pitr MINIO_ROOT_PASSWORD=pitr-secret MINIO_BROWSER=off MINIO_UPDATE=off \
-  minio server --quiet --address "127.0.0.1:$s3port" "$work/minio" >"$work/minio.log" 2>&1 & MB_PIDS+=($!)
-for _ in $(seq 600); do curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null && break; sleep 0.1; done
+mb_minio "$work/minio" "$s3port" pitr pitr-secret
 curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user pitr:pitr-secret "http://127.0.0.1:$s3port/pitr" >/dev/null
 
 log "loading $TABLES x $TABLE_SIZE sysbench rows"
@@ -119,9 +106,9 @@ EOF
 m() { "$mb" --conf-path "$conf" "$@"; }
 
 log "backup (v2)"
-t0=$(now)
+t0=$(mb_now)
 m backup >"$work/backup.out" 2>"$work/backup.log" || die "backup failed:" "$work/backup.log"
-T_BACKUP=$(calc %.1f "$(now) - $t0")
+T_BACKUP=$(mb_calc %.1f "$(mb_now) - $t0")
 m list --json >"$work/list.json" 2>"$work/list.log" || die "list failed:" "$work/list.log"
 # The backup's date (date_str): the one complete backup's.
 bdate=$(jq -r '[.backups[] | select(.complete) | .date] | last // empty' "$work/list.json")
@@ -146,17 +133,17 @@ kill -0 "$arch" 2>/dev/null || die "the archiver exited during the load:" "$work
 
 # Caught up: the archiver's position is the server's end of binlog.
 goal=$(mb_sql "$inst" "SHOW MASTER STATUS" | awk '{ print $1 ":" $2 }')
-t0=$(now)
+t0=$(mb_now)
 for _ in $(seq 1200); do
   [ "$(jq -r '.position // empty' "$status" 2>/dev/null)" = "$goal" ] && break
   sleep 0.1
 done
 pos=$(jq -r '.position // empty' "$status")
 [ "$pos" = "$goal" ] || die "the archiver did not catch up in 120 s (at $pos, server at $goal):" "$work/archiver.log"
-T_CATCHUP=$(calc %.1f "$(now) - $t0")
+T_CATCHUP=$(mb_calc %.1f "$(mb_now) - $t0")
 kill -TERM "$arch"
 while kill -0 "$arch" 2>/dev/null; do sleep 0.1; done
-forget "$arch"
+mb_forget "$arch"
 log "archiver caught up with $goal after ${T_CATCHUP}s, stopped: $(cat "$work/archiver.out" "$work/archiver.log" 2>/dev/null | grep -v '^$' | tail -1)"
 target_time=$(date -u +%FT%TZ)
 
@@ -177,7 +164,7 @@ plan_txns=$(jq -r '.archive.transactions // empty' "$work/plan.json")
 
 stop_server() {
   local pid; pid=$(cat "$inst/mysqld.ownpid")
-  mb_kill "$inst"; forget "$pid"
+  mb_kill "$inst"; mb_forget "$pid"
   rm -rf "$datadir"
 }
 check_data() {
@@ -187,10 +174,10 @@ check_data() {
 
 log "PITR: stop, wipe, restore --until latest"
 stop_server
-t0=$(now)
+t0=$(mb_now)
 m restore --until latest >"$work/pitr.out" 2>"$work/pitr.log" || die "restore --until latest failed:" "$work/pitr.log"
-T_PITR=$(calc %.2f "$(now) - $t0")
-t0=$(now); mb_start "$inst"; T_PITR_START=$(calc %.2f "$(now) - $t0")
+T_PITR=$(mb_calc %.2f "$(mb_now) - $t0")
+t0=$(mb_now); mb_start "$inst"; T_PITR_START=$(mb_calc %.2f "$(mb_now) - $t0")
 okline=$(grep 'restore ok:' "$work/pitr.out" | tail -1)
 gtid_pitr=$(mb_sql "$inst" "SELECT @@gtid_binlog_pos")
 CHK_PITR=$(check_data pitr)
@@ -207,19 +194,19 @@ replay_phase=$(echo "$phases" | awk -F= '$1 == "replay" { print $2 }')
 
 log "baseline: stop, wipe, restore --date-str $bdate, start, binlog-fetch, mariadb-binlog | mariadb"
 stop_server
-t0=$(now)
+t0=$(mb_now)
 m --date-str "$bdate" restore >"$work/plain.out" 2>"$work/plain.log" || die "restore --date-str $bdate failed:" "$work/plain.log"
-T_PLAIN=$(calc %.2f "$(now) - $t0")
-t0=$(now); mb_start "$inst"; T_PLAIN_START=$(calc %.2f "$(now) - $t0")
+T_PLAIN=$(mb_calc %.2f "$(mb_now) - $t0")
+t0=$(mb_now); mb_start "$inst"; T_PLAIN_START=$(mb_calc %.2f "$(mb_now) - $t0")
 gtid_plain=$(mb_sql "$inst" "SELECT @@gtid_binlog_pos")
-t0=$(now)
+t0=$(mb_now)
 m binlog-fetch --to "$work/fetched" >"$work/fetch.out" 2>"$work/fetch.log" || die "binlog-fetch failed:" "$work/fetch.log"
-T_FETCH=$(calc %.2f "$(now) - $t0")
+T_FETCH=$(mb_calc %.2f "$(mb_now) - $t0")
 fetch_bytes=$(du -cb "$work/fetched"/* | tail -1 | cut -f1)
-t0=$(now)
+t0=$(mb_now)
 mariadb-binlog --no-defaults --start-position="$gtid_plain" "$work/fetched"/* 2>"$work/replay.err" |
   mariadb --socket="$sock" -uroot --binary-mode 2>>"$work/replay.err" || die "replay from $gtid_plain failed:" "$work/replay.err"
-T_HAND=$(calc %.2f "$(now) - $t0")
+T_HAND=$(mb_calc %.2f "$(mb_now) - $t0")
 gtid_hand=$(mb_sql "$inst" "SELECT @@gtid_binlog_pos")
 CHK_HAND=$(check_data hand)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -227,7 +214,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 # Transactions: the GTIDs between the backup's snapshot and the end.
 n_pitr=$(( $(seqno "$gtid_end") - $(seqno "$gtid_backup") ))
 n_hand=$(( $(seqno "$gtid_hand") - $(seqno "$gtid_plain") ))
-mbps() { [ -n "$plan_bytes" ] && calc %.2f "$plan_bytes / 1048576 / $1" || echo n/a; }
+mbps() { [ -n "$plan_bytes" ] && mb_calc %.2f "$plan_bytes / 1048576 / $1" || echo n/a; }
 rp=$( [ -n "$replay_phase" ] && dur "$replay_phase" || echo "")
 
 echo
@@ -235,21 +222,21 @@ echo "mysqlbackup PITR RTO: restore --until latest after ${WRITE_SECS}s of sysbe
 echo "$(nproc) cores; load average before the writes $load0, after the writes $load_w, at the end $load_end; sync_binlog=1, innodb_flush_log_at_trx_commit=1"
 echo "backup $bdate took ${T_BACKUP}s (snapshot GTID $gtid_backup); archive caught up ${T_CATCHUP}s after the writes (at $goal), target latest (~$target_time, GTID $gtid_end)"
 fmt='%-46s %s\n'
-printf "$fmt" "archive bytes to replay (dry-run plan)" "${plan_bytes:-n/a} ($(calc %.1f "${plan_bytes:-0} / 1048576") MiB); binlog-fetch wrote $fetch_bytes bytes (all archived files)"
+printf "$fmt" "archive bytes to replay (dry-run plan)" "${plan_bytes:-n/a} ($(mb_calc %.1f "${plan_bytes:-0} / 1048576") MiB); binlog-fetch wrote $fetch_bytes bytes (all archived files)"
 printf "$fmt" "transactions to replay" "plan ${plan_txns:-n/a}; GTIDs after the snapshot $n_pitr (PITR), $n_hand (by hand: after the plain restore's $gtid_plain)"
 printf "$fmt" "mysqlbackup restore --until latest, wall" "${T_PITR}s (+ normal start ${T_PITR_START}s) -> GTID $gtid_pitr, data $CHK_PITR"
 for p in $phases; do printf "$fmt" "  phase ${p%%=*}" "${p#*=} ($(dur "${p#*=}")s)"; done
 if [ -n "$rp" ]; then
-  printf "$fmt" "  replay phase speed" "$(mbps "$rp") MB/s, $(calc %.0f "$n_pitr / $rp") transactions/s"
+  printf "$fmt" "  replay phase speed" "$(mbps "$rp") MB/s, $(mb_calc %.0f "$n_pitr / $rp") transactions/s"
 else
   printf "$fmt" "  replay phase speed" "n/a (no replay= phase in: $okline)"
 fi
 printf "$fmt" "by hand: restore --date-str $bdate" "${T_PLAIN}s (+ normal start ${T_PLAIN_START}s)"
 printf "$fmt" "by hand: binlog-fetch --to DIR" "${T_FETCH}s"
 printf "$fmt" "by hand: mariadb-binlog | mariadb" "${T_HAND}s -> GTID $gtid_hand, data $CHK_HAND"
-printf "$fmt" "  by-hand replay speed" "$(mbps "$T_HAND") MB/s, $(calc %.0f "$n_hand / $T_HAND") transactions/s"
-printf "$fmt" "by hand total (restore+start+fetch+replay)" "$(calc %.2f "$T_PLAIN + $T_PLAIN_START + $T_FETCH + $T_HAND")s"
-printf "$fmt" "mysqlbackup PITR total (restore+start)" "$(calc %.2f "$T_PITR + $T_PITR_START")s"
+printf "$fmt" "  by-hand replay speed" "$(mbps "$T_HAND") MB/s, $(mb_calc %.0f "$n_hand / $T_HAND") transactions/s"
+printf "$fmt" "by hand total (restore+start+fetch+replay)" "$(mb_calc %.2f "$T_PLAIN + $T_PLAIN_START + $T_FETCH + $T_HAND")s"
+printf "$fmt" "mysqlbackup PITR total (restore+start)" "$(mb_calc %.2f "$T_PITR + $T_PITR_START")s"
 echo "(MB = 2^20 bytes of the plan's archive bytes, the same for both replays; the by-hand replay runs on the started"
 echo " server with its own durability settings, binlogged; mysqlbackup's replay phase is as the tool runs it)"
 [ "$CHK_PITR" = ok ] && [ "$CHK_HAND" = ok ] || { log "restored data differs: $work/diff.*.txt"; KEEP=1; exit 1; }

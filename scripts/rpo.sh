@@ -67,25 +67,13 @@ work=$(mktemp -d /tmp/mbrpo-XXXXXX)
 MB_PIDS=()
 trap 'mb_stop_all; [ "${KEEP:-0}" = 1 ] && echo "rpo: kept $work" >&2 || rm -rf "$work"' EXIT
 log() { echo "rpo: $*" >&2; }
-# forget PID…: drop dead processes from MB_PIDS (their PIDs may be reused).
-forget() {
-  local p q keep=()
-  for p in "${MB_PIDS[@]}"; do
-    for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
-    keep+=("$p")
-  done
-  MB_PIDS=("${keep[@]}")
-}
 # waitgone PID…: wait until the processes are gone.
 waitgone() { local p; for p in "$@"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 go build -o "$work/mysqlbackup" ./cmd/mysqlbackup
 mb=$work/mysqlbackup
 inst=$work/i1
 s3port=$(mb_free_port)
-mkdir -p "$work/minio"
 log "starting MariaDB and MinIO (127.0.0.1:$s3port) under $work"
 mb_instance "$inst" 1 "innodb_buffer_pool_size=256M
 innodb_log_file_size=128M
@@ -95,10 +83,7 @@ gtid_strict_mode=1
 max_binlog_size=$MAX_BINLOG_SIZE"
 port=$(cat "$inst/port")
 datadir=$inst/data/mysql-$port
-MINIO_ROOT_USER=rpo MINIO_ROOT_PASSWORD=rpo-secret MINIO_BROWSER=off MINIO_UPDATE=off \
-  MINIO_PROMETHEUS_AUTH_TYPE=public \
-  minio server --quiet --address "127.0.0.1:$s3port" "$work/minio" >"$work/minio.log" 2>&1 & MB_PIDS+=($!)
-for _ in $(seq 600); do curl -sf "http://127.0.0.1:$s3port/minio/health/live" >/dev/null && break; sleep 0.1; done
+mb_minio "$work/minio" "$s3port" rpo rpo-secret MINIO_PROMETHEUS_AUTH_TYPE=public
 # s3_requests: MinIO's count of S3 requests so far, all APIs.
 s3_requests() {
   curl -sf "http://127.0.0.1:$s3port/minio/v2/metrics/cluster" |
@@ -181,10 +166,10 @@ for k in $(seq "$KILLS"); do
       sleep 0.1
     done
   fi
-  t0=$(now)
+  t0=$(mb_now)
   "$mb" --conf-path "$conf" backup >"$work/backup.$k.out" 2>"$work/backup.$k.log" || {
     log "backup failed:"; tail -5 "$work/backup.$k.log" >&2; exit 1; }
-  R_BACKUP[k]=$(calc %.1f "$(now) - $t0")
+  R_BACKUP[k]=$(mb_calc %.1f "$(mb_now) - $t0")
   rm -f "$work/archiver.prom"
   # A replica is semi-synchronous only if the server has it on when it connects.
   if [ "$SEMISYNC" = 1 ]; then mb_sql "$inst" "SET GLOBAL rpl_semi_sync_master_timeout = 10000; SET GLOBAL rpl_semi_sync_master_enabled = ON"; fi
@@ -214,7 +199,7 @@ for k in $(seq "$KILLS"); do
   sleep 5 # the load settles
   # VmHWM so far (start and catch-up), then reset to measure the load alone.
   hwm0=$(hwm_kib "$arch"); echo 5 > "/proc/$arch/clear_refs"
-  w0=$(now); c0=$(cpu_ticks "$arch"); q0=$(s3_requests); mapfile -t a0 < <(s3_requests_by_api)
+  w0=$(mb_now); c0=$(cpu_ticks "$arch"); q0=$(s3_requests); mapfile -t a0 < <(s3_requests_by_api)
   sb0=$(mb_sql "$inst" "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='COM_COMMIT'")
   wr0=$(wc -l < "$work/writer.$k.log")
   # The archiver's reports (after each flush, every interval): their times.
@@ -232,24 +217,24 @@ for k in $(seq "$KILLS"); do
   kill -0 "$arch" 2>/dev/null || { log "the archiver exited during the load:"; tail -5 "$work/archiver.$k.log" >&2; exit 1; }
   # The host is lost: the server and the archiver die together.
   mysqld=$(cat "$inst/mysqld.ownpid")
-  kill_t=$(now)
+  kill_t=$(mb_now)
   kill -KILL "$mysqld" "$arch"
-  kill "$sampler"; waitgone "$sampler"; forget "$sampler"
+  kill "$sampler"; waitgone "$sampler"; mb_forget "$sampler"
   w1=$kill_t
   kill -KILL "$writer" "$sysb" 2>/dev/null || true
   waitgone "$mysqld" "$arch" "$writer" "$sysb"
-  forget "$mysqld" "$arch" "$writer" "$sysb"
+  mb_forget "$mysqld" "$arch" "$writer" "$sysb"
   rm -rf "$datadir"
-  win=$(calc %.3f "$w1 - $w0")
-  R_CPU[k]=$(calc %.1f "($c1 - $c0) / $hz / $win * 100")
-  R_RSS[k]=$(calc %.1f "$hwm / 1024")
-  R_RSS0[k]=$(calc %.1f "$hwm0 / 1024")
+  win=$(mb_calc %.3f "$w1 - $w0")
+  R_CPU[k]=$(mb_calc %.1f "($c1 - $c0) / $hz / $win * 100")
+  R_RSS[k]=$(mb_calc %.1f "$hwm / 1024")
+  R_RSS0[k]=$(mb_calc %.1f "$hwm0 / 1024")
   R_LOAD[k]=$(cut -d' ' -f1 /proc/loadavg)
   # MinIO computes these metrics again at most every 10 s (on a scrape):
   # a shorter window would read the same count twice.
-  short=$(calc %d "$win < 11")
-  R_REQH[k]=$([ "$short" = 1 ] && echo n/a || calc %.0f "($q1 - $q0) / $win * 3600")
-  R_LAG[k]=$(calc %.2f "$lag")
+  short=$(mb_calc %d "$win < 11")
+  R_REQH[k]=$([ "$short" = 1 ] && echo n/a || mb_calc %.0f "($q1 - $q0) / $win * 3600")
+  R_LAG[k]=$(mb_calc %.2f "$lag")
   # The reports say when each flush ended: a flush takes what arrived up to
   # its start, one interval (1 s) after the report before it, or earlier at
   # a rotation. So at time t after report j the archive holds what arrived
@@ -275,37 +260,37 @@ for k in $(seq "$KILLS"); do
         printf "%.3f %.3f %.3f\n", sum / m, mx, kt - cut(n)
       }
       function cut(j) { return r[j-1] + 1 < r[j] ? r[j-1] + 1 : r[j] }')
-  R_TPS[k]=$(calc %.0f "($sb1 - $sb0) / $win")
-  R_WPS[k]=$(calc %.0f "($wr1 - $wr0) / $win")
+  R_TPS[k]=$(mb_calc %.0f "($sb1 - $sb0) / $win")
+  R_WPS[k]=$(mb_calc %.0f "($wr1 - $wr0) / $win")
   [ "$short" = 1 ] || for line in "${a1[@]}"; do
     api=${line%%=*} before=0
     for l0 in "${a0[@]}"; do [ "${l0%%=*}" = "$api" ] && before=${l0#*=}; done
     APIS[$api]=$(( ${APIS[$api]:-0} + ${line#*=} - before ))
   done
-  [ "$short" = 1 ] || APIS[_window]=$(calc %.3f "${APIS[_window]:-0} + $win")
+  [ "$short" = 1 ] || APIS[_window]=$(mb_calc %.3f "${APIS[_window]:-0} + $win")
 
   log "kill $k: recovering from S3 alone"
-  t0=$(now)
+  t0=$(mb_now)
   "$mb" --conf-path "$conf" --date-str latest --clean-after-restore restore >"$work/restore.$k.out" 2>"$work/restore.$k.log" || {
     log "restore failed:"; tail -5 "$work/restore.$k.log" >&2; exit 1; }
   mb_start "$inst"
-  R_RESTORE[k]=$(calc %.1f "$(now) - $t0")
+  R_RESTORE[k]=$(mb_calc %.1f "$(mb_now) - $t0")
   gtid=$(mb_sql "$inst" "SELECT @@gtid_binlog_pos")
-  t0=$(now)
+  t0=$(mb_now)
   "$mb" --conf-path "$conf" binlog-fetch --to "$work/fetched.$k" >"$work/fetch.$k.out" 2>"$work/fetch.$k.log" || {
     log "binlog-fetch failed:"; tail -5 "$work/fetch.$k.log" >&2; exit 1; }
-  R_FETCH[k]=$(calc %.1f "$(now) - $t0")
+  R_FETCH[k]=$(mb_calc %.1f "$(mb_now) - $t0")
   R_FILES[k]=$(grep -o 'files=[0-9]*' "$work/fetch.$k.out" | cut -d= -f2)
   R_BYTES[k]=$(grep -o 'bytes=[0-9]*' "$work/fetch.$k.out" | cut -d= -f2)
   # The replay is binlogged (the GTIDs go on in the server's own binlog,
   # as the next kill's backup needs), durability relaxed while it runs.
-  t0=$(now)
+  t0=$(mb_now)
   mb_sql "$inst" "SET GLOBAL sync_binlog = 0, GLOBAL innodb_flush_log_at_trx_commit = 2"
   mariadb-binlog --no-defaults --start-position="$gtid" "$work/fetched.$k"/* 2>"$work/replay.$k.err" |
     mariadb --socket="$sock" -uroot --binary-mode 2>>"$work/replay.$k.err" || {
     log "replay from $gtid failed:"; tail -5 "$work/replay.$k.err" >&2; exit 1; }
   mb_sql "$inst" "SET GLOBAL sync_binlog = 1, GLOBAL innodb_flush_log_at_trx_commit = 1"
-  R_REPLAY[k]=$(calc %.1f "$(now) - $t0")
+  R_REPLAY[k]=$(mb_calc %.1f "$(mb_now) - $t0")
 
   # What came back, against what the writer saw committed.
   first=$(head -1 "$work/writer.$k.log" | cut -f1)
@@ -313,8 +298,8 @@ for k in $(seq "$KILLS"); do
   read -r recov_last recov_t recov_n < <(mb_sql "$inst" "SET time_zone = '+00:00';
     SELECT MAX(id), UNIX_TIMESTAMP(MAX(committed_at)), COUNT(*) FROM rpo.t WHERE id >= $first")
   if [ "$recov_last" = NULL ]; then recov_last=0 recov_t=0; fi
-  R_RPO[k]=$(calc %.3f "$kill_t - $recov_t")
-  R_LAST[k]=$(calc %.3f "$kill_t - $acked_last_t") # the newest commit the writer saw, before the kill
+  R_RPO[k]=$(mb_calc %.3f "$kill_t - $recov_t")
+  R_LAST[k]=$(mb_calc %.3f "$kill_t - $acked_last_t") # the newest commit the writer saw, before the kill
   R_ACKED[k]=$acked
   R_RECOV[k]=$recov_n
   R_LOST[k]=$(awk -v m="$recov_last" '$1 > m { n++ } END { print n + 0 }' "$work/writer.$k.log")
@@ -351,8 +336,8 @@ echo "archiver CPU $(pct 50 "${R_CPU[@]}")% of one core (p50; max $(pct 100 "${R
   "before the load (start, catch-up) max $(pct 100 "${R_RSS0[@]}") MiB   (goal <= 64 MiB)"
 total=0; for a in "${!APIS[@]}"; do [ "$a" = _window ] || total=$((total + APIS[$a])); done
 if [ -n "${APIS[_window]:-}" ]; then
-  echo "S3 requests $(calc %.0f "$total / ${APIS[_window]} * 3600")/h over ${APIS[_window]} s of load windows, by API (per hour):$(
-    for a in "${!APIS[@]}"; do [ "$a" = _window ] || [ "${APIS[$a]}" = 0 ] || printf ' %s=%s' "$a" "$(calc %.0f "${APIS[$a]} / ${APIS[_window]} * 3600")"; done)"
+  echo "S3 requests $(mb_calc %.0f "$total / ${APIS[_window]} * 3600")/h over ${APIS[_window]} s of load windows, by API (per hour):$(
+    for a in "${!APIS[@]}"; do [ "$a" = _window ] || [ "${APIS[$a]}" = 0 ] || printf ' %s=%s' "$a" "$(mb_calc %.0f "${APIS[$a]} / ${APIS[_window]} * 3600")"; done)"
 else
   echo "S3 requests: n/a (load windows under 11 s)"
 fi
