@@ -58,14 +58,36 @@ func (b *binlog) tx(seq uint64, at time.Time) uint64 {
 	return off
 }
 
-// store holds files (the last one open) in a series, one segment each.
-func store(t *testing.T, files map[string][]byte, partial ...string) (*s3test.Mem, *Index, archive.V2Keys) {
+// keyPair is an age key pair: the keys that seal, and those that open.
+func keyPair(t *testing.T) (seal, open archive.V2Keys) {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	seal := archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"}
+	return archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"},
+		archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+}
+
+// putSegment stores the file's bytes [start, start+len(part)) sealed at
+// key, and returns the segment a list names it by.
+func putSegment(t *testing.T, st *s3test.Mem, seal archive.V2Keys, key string, start uint64, part []byte) Segment {
+	t.Helper()
+	sealed, err := archive.SealBytes(part, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(sealed)
+	return Segment{Key: key, Start: start, End: start + uint64(len(part)), Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// store holds files (the last one open) in a series, one segment each.
+func store(t *testing.T, files map[string][]byte, partial ...string) (*s3test.Mem, *Index, archive.V2Keys) {
+	t.Helper()
+	seal, open := keyPair(t)
 	st := &s3test.Mem{}
 	s := Series{Port: "3306", ServerID: 1}
 	ix := &Index{FormatVersion: IndexVersion, Port: "3306", ServerID: 1}
@@ -75,16 +97,7 @@ func store(t *testing.T, files map[string][]byte, partial ...string) (*s3test.Me
 		if !ok {
 			continue
 		}
-		sealed, err := archive.SealBytes(data, seal)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key := s.SegmentKey(name, 0)
-		if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(sealed)
-		seg := Segment{Key: key, Start: 0, End: uint64(len(data)), Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])}
+		seg := putSegment(t, st, seal, s.SegmentKey(name, 0), 0, data)
 		if _, err := writeSegments(t.Context(), st, s, name, []Segment{seg}, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +109,7 @@ func store(t *testing.T, files map[string][]byte, partial ...string) (*s3test.Me
 		}
 	}
 	ix.Files[len(ix.Files)-1].Closed = false
-	return st, ix, archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+	return st, ix, open
 }
 
 var at0 = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
@@ -285,20 +298,12 @@ func TestACompactionCutShortLeavesTheFileWhole(t *testing.T) {
 		b.tx(i, at0)
 	}
 	data := b.buf.Bytes()
-	id, _ := age.GenerateX25519Identity()
-	seal := archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"}
-	open := archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+	seal, open := keyPair(t)
 	st := &s3test.Mem{}
 	s := Series{Port: "3306", ServerID: 1}
 	var segs []Segment
 	for _, cut := range [][2]int{{0, 100}, {100, 250}, {250, len(data)}} {
-		sealed, _ := archive.SealBytes(data[cut[0]:cut[1]], seal)
-		key := s.RunSegmentKey("bin.000001", uint64(cut[0]), "r1")
-		if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(sealed)
-		segs = append(segs, Segment{Key: key, Start: uint64(cut[0]), End: uint64(cut[1]), Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])})
+		segs = append(segs, putSegment(t, st, seal, s.RunSegmentKey("bin.000001", uint64(cut[0]), "r1"), uint64(cut[0]), data[cut[0]:cut[1]]))
 	}
 	tag, err := writeSegments(t.Context(), st, s, "bin.000001", segs, "")
 	if err != nil {
@@ -354,26 +359,13 @@ func TestReadFileGoesOnThroughACompactionThatRemovedItsSegments(t *testing.T) {
 		b.tx(i, at0)
 	}
 	data := b.buf.Bytes()
-	id, _ := age.GenerateX25519Identity()
-	seal := archive.V2Keys{Recipients: []age.Recipient{id.Recipient()}, Kind: "x25519"}
-	open := archive.V2Keys{Identities: []age.Identity{id}, Kind: "x25519"}
+	seal, open := keyPair(t)
 	st := &s3test.Mem{}
 	s := Series{Port: "3306", ServerID: 1}
-	put := func(key string, part []byte) Segment {
-		sealed, _ := archive.SealBytes(part, seal)
-		if err := st.Put(t.Context(), key, bytes.NewReader(sealed), nil); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(sealed)
-		return Segment{Key: key, Stored: int64(len(sealed)), SHA256: hex.EncodeToString(sum[:])}
-	}
-	first := put(s.RunSegmentKey("bin.000001", 0, "r1"), data[:100])
-	first.Start, first.End = 0, 100
-	second := put(s.RunSegmentKey("bin.000001", 100, "r1"), data[100:])
-	second.Start, second.End = 100, uint64(len(data))
+	first := putSegment(t, st, seal, s.RunSegmentKey("bin.000001", 0, "r1"), 0, data[:100])
+	second := putSegment(t, st, seal, s.RunSegmentKey("bin.000001", 100, "r1"), 100, data[100:])
 	tag, _ := writeSegments(t.Context(), st, s, "bin.000001", []Segment{first, second}, "")
-	whole := put(s.CompactKey("bin.000001", 0, uint64(len(data))), data)
-	whole.Start, whole.End = 0, uint64(len(data))
+	whole := putSegment(t, st, seal, s.CompactKey("bin.000001", 0, uint64(len(data))), 0, data)
 	// The compaction lands after the reader read the list and the first
 	// segment: the list names the whole, the segments are gone.
 	compacted := false
