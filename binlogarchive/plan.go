@@ -168,6 +168,18 @@ func (ix *Index) startOf(from Snapshot) (int, error) {
 	return 0, fmt.Errorf("the binlog archive s3 %s (%s to %s) does not hold the backup's snapshot file %s", ix.Series().Prefix(), first.Name, last.Name, from.File)
 }
 
+// LastGap finds the latest gap after file from: the index of the file
+// after it and the gap (Follows' error), or (from, nil) when the files
+// from there on follow each other.
+func (ix *Index) LastGap(from int) (int, error) {
+	for i := len(ix.Files) - 1; i > from; i-- {
+		if err := ix.Follows(i); err != nil {
+			return i, err
+		}
+	}
+	return from, nil
+}
+
 // Follows checks that file i continues file i-1 with nothing missing:
 // the one before whole, and named next.
 func (ix *Index) Follows(i int) error {

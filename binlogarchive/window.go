@@ -28,12 +28,7 @@ func (ix *Index) Window(bases []Base) (Window, bool) {
 		return Window{}, false
 	}
 	// The files from the last gap on: every one whole but the last.
-	from := 0
-	for i := 1; i < len(ix.Files); i++ {
-		if ix.Follows(i) != nil {
-			from = i
-		}
-	}
+	from, _ := ix.LastGap(0)
 	held := map[string]bool{}
 	for _, f := range ix.Files[from:] {
 		held[f.Name] = true

@@ -31,6 +31,15 @@ func ReadIndex(path string) ([]string, error) {
 	return names, nil
 }
 
+// OpenIndex is the one *.index file of a binlog dir and the names it lists.
+func OpenIndex(dir string) (path string, names []string, err error) {
+	if path, err = FindIndex(dir); err != nil {
+		return "", nil, err
+	}
+	names, err = ReadIndex(path)
+	return path, names, err
+}
+
 // FindIndex returns the one *.index file of a binlog dir.
 func FindIndex(dir string) (string, error) {
 	m, err := filepath.Glob(filepath.Join(dir, "*.index"))

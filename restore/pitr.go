@@ -244,11 +244,7 @@ func (r *run) planArchive(ctx context.Context) error {
 // file on: the replay and the restored datadir then end at the target.
 func (r *run) useArchive(context.Context) error {
 	dir, binDir := r.archiveWorkDir(), r.cfg.BackupBinlogDir
-	indexPath, err := binlogsync.FindIndex(binDir)
-	if err != nil {
-		return err
-	}
-	index, err := binlogsync.ReadIndex(indexPath)
+	indexPath, index, err := binlogsync.OpenIndex(binDir)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ package restore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -287,28 +288,12 @@ func (r *run) replay(ctx context.Context) (err error) {
 // holds; MariaDB's files are not copied): started with the datadir, they
 // would fetch what came after the target.
 func forgetReplication(ctx context.Context, srv *mysqld.TempServer) error {
-	db, err := srv.Open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	version, err := mysqld.ServerVersion(ctx, db)
-	if err != nil {
-		return err
-	}
-	v, err := mysqld.ParseVersion(version)
-	if err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := replication.Setup(ctx, conn, v, nil, replication.SetupOptions{}); err != nil {
-		return fmt.Errorf("remove the backup's replication channels: %w", err)
-	}
-	return nil
+	return srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
+		if err := replication.Setup(ctx, conn, v, nil, replication.SetupOptions{}); err != nil {
+			return fmt.Errorf("remove the backup's replication channels: %w", err)
+		}
+		return nil
+	})
 }
 
 func (r *run) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {
@@ -366,10 +351,7 @@ func (r *run) identity(ctx context.Context) (err error) {
 		}
 		r.in.Log.Warn("no own my.cnf in conf_base: the datadir keeps the backup's my.cnf, with the server-id of the host that took it; temporary servers use only its safe options", "conf_base", cfg.ConfBase)
 	}
-	if r.indexPath, err = binlogsync.FindIndex(cfg.BackupBinlogDir); err != nil {
-		return err
-	}
-	if r.index, err = binlogsync.ReadIndex(r.indexPath); err != nil {
+	if r.indexPath, r.index, err = binlogsync.OpenIndex(cfg.BackupBinlogDir); err != nil {
 		return err
 	}
 	if len(r.index) == 0 {

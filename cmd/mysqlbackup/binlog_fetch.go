@@ -114,14 +114,12 @@ func fetchRange(ix *binlogarchive.Index, from string) ([]binlogarchive.File, err
 			return nil, fmt.Errorf("--from %s: not in the archive, which holds %s to %s", from, ix.Files[0].Name, ix.Files[len(ix.Files)-1].Name)
 		}
 	}
-	for i := len(ix.Files) - 1; i > start; i-- {
-		if err := ix.Follows(i); err != nil {
-			if from == "" {
-				start = i
-				break
-			}
-			return nil, fmt.Errorf("%w: fetch --from %s, or from a file before the gap", err, ix.Files[i].Name)
-		}
+	after, err := ix.LastGap(start)
+	switch {
+	case err != nil && from != "":
+		return nil, fmt.Errorf("%w: fetch --from %s, or from a file before the gap", err, ix.Files[after].Name)
+	case err != nil:
+		start = after
 	}
 	return ix.Files[start:], nil
 }
