@@ -162,8 +162,12 @@ func (v *v2Format) tasks(r *run) []progress.Task {
 
 func (v *v2Format) summary(r *run) string {
 	m := &v.manifest
-	return fmt.Sprintf("s3 %s%s format=v2 size=%d plain=%d snapshot=%s:%d gtid=%q",
-		v.prefix, catalog.ManifestName, m.StoredBytes, m.PlainBytes, m.BinlogFile, m.BinlogPos, m.GTID)
+	binlogs := "bundled"
+	if m.BinlogArchive != nil {
+		binlogs = "archive:" + m.BinlogArchive.Series
+	}
+	return fmt.Sprintf("s3 %s%s format=v2 size=%d plain=%d snapshot=%s:%d gtid=%q binlogs=%s",
+		v.prefix, catalog.ManifestName, m.StoredBytes, m.PlainBytes, m.BinlogFile, m.BinlogPos, m.GTID, binlogs)
 }
 
 // putObject seals what produce writes (zstd, age) into the object of role,
@@ -282,9 +286,16 @@ func (v *v2Format) readSnapshot(r *run) error {
 }
 
 // putBinlogs lists the binlogs after the data and stores them with their
-// index as a tar in the binlogs object.
+// index as a tar in the binlogs object, unless the binlog archive holds
+// them from the snapshot on (backup_binlogs): the manifest then names
+// that stretch instead.
 func (v *v2Format) putBinlogs(ctx context.Context, r *run) error {
 	if err := r.listBinlogs(ctx); err != nil {
+		return err
+	}
+	a, err := v.fromArchive(ctx, r)
+	if err != nil || a != nil {
+		v.manifest.BinlogArchive = a
 		return err
 	}
 	return v.putObject(ctx, r, catalog.RoleBinlogs, r.binlogBytes(), func(w io.Writer) error {
@@ -313,7 +324,10 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	cfg, m := r.cfg, &v.manifest
 	var previous catalog.Manifest
 	prevErr := catalog.ReadJSON(ctx, v.st, v.prefix+catalog.ManifestName, &previous)
-	m.FormatVersion, m.Tool = catalog.ManifestVersion, r.opts.Tool
+	m.FormatVersion, m.Tool = catalog.BundledVersion, r.opts.Tool
+	if m.BinlogArchive != nil {
+		m.FormatVersion = catalog.ManifestVersion
+	}
 	m.Date, m.Port, m.Run, m.Host = cfg.DateStr, string(cfg.Port), v.run, instance.Hostname()
 	m.InstanceID = mysqld.InstanceID(ctx, r.db)
 	if err := r.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&m.ServerID); err != nil {

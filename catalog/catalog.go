@@ -48,9 +48,12 @@ type Backup struct {
 	// Problem is a read error that left a detail out (a legacy object's
 	// metadata, a run's started.json), not the backup's state.
 	Problem string `json:"problem,omitempty"`
-	Run     string `json:"run,omitempty"`  // v2: the run directory
-	Host    string `json:"host,omitempty"` // the host that wrote it
-	PID     int    `json:"pid,omitempty"`  // incomplete: the process that wrote it
+	// BinlogArchive (v2) is the binlog archive series that holds the
+	// backup's binlogs, when it left them there (backup_binlogs).
+	BinlogArchive string `json:"binlog_archive,omitempty"`
+	Run           string `json:"run,omitempty"`  // v2: the run directory
+	Host          string `json:"host,omitempty"` // the host that wrote it
+	PID           int    `json:"pid,omitempty"`  // incomplete: the process that wrote it
 	// Machine (incomplete) is the writing host's /etc/machine-id: two hosts
 	// of one name (clones) are not taken for each other.
 	Machine string `json:"machine,omitempty"`
@@ -328,6 +331,9 @@ func (b Backup) Describe() string {
 	}
 	if b.GTID != "" {
 		parts = append(parts, "gtid="+b.GTID)
+	}
+	if b.BinlogArchive != "" {
+		parts = append(parts, "binlogs=archive:"+b.BinlogArchive)
 	}
 	return strings.Join(parts, " ")
 }

@@ -102,17 +102,37 @@ func TestUploadCandidatesNameEveryObjectAndThePieceAfterTheLastStored(t *testing
 
 func TestManifestCheckRefusesAManifestARestoreCouldNotUse(t *testing.T) {
 	sum := strings.Repeat("a", 64)
+	stretch := ArchiveRange{Series: "binlog-archive/3306/1/", ServerID: 1, From: "mysql-bin.000001:400", To: "mysql-bin.000002:900", Proof: "index"}
 	good := func() Manifest {
-		return Manifest{FormatVersion: ManifestVersion, BinlogFile: "mysql-bin.000001", Objects: []Object{
+		return Manifest{FormatVersion: BundledVersion, BinlogFile: "mysql-bin.000001", Objects: []Object{
 			{Role: RoleData, Key: "k/data", Size: 10, SHA256: sum, Pieces: []Piece{{Key: "k/data", Size: 4, SHA256: sum}, {Key: "k/data.0001", Size: 6, SHA256: sum}}},
 			{Role: RoleBinlogs, Key: "k/b", Size: 1, SHA256: sum}, {Role: RoleMyCnf, Key: "k/c", Size: 1, SHA256: sum}}}
 	}
 	if m := good(); m.Check() != nil {
 		t.Fatalf("a good manifest: %v", m.Check())
 	}
+	archived := good()
+	archived.Objects = append(archived.Objects[:1], archived.Objects[2])
+	archived.FormatVersion, archived.BinlogArchive = ManifestVersion, &stretch
+	if err := archived.Check(); err != nil {
+		t.Fatalf("a good manifest of a backup whose binlogs are in the archive: %v", err)
+	}
 	for name, breakIt := range map[string]func(*Manifest){
-		"future version":  func(m *Manifest) { m.FormatVersion = 3 },
-		"no my.cnf":       func(m *Manifest) { m.Objects = m.Objects[:2] },
+		"future version": func(m *Manifest) { m.FormatVersion = ManifestVersion + 1 },
+		"version 1":      func(m *Manifest) { m.FormatVersion = 1 },
+		"no my.cnf":      func(m *Manifest) { m.Objects = m.Objects[:2] },
+		"no binlogs":     func(m *Manifest) { m.Objects = append(m.Objects[:1], m.Objects[2]) },
+		"an archive stretch in a version 2 manifest": func(m *Manifest) {
+			m.Objects = append(m.Objects[:1], m.Objects[2])
+			m.BinlogArchive = &stretch
+		},
+		"both a binlogs object and an archive stretch": func(m *Manifest) {
+			m.FormatVersion, m.BinlogArchive = ManifestVersion, &stretch
+		},
+		"an archive stretch without a server": func(m *Manifest) {
+			m.Objects = append(m.Objects[:1], m.Objects[2])
+			m.FormatVersion, m.BinlogArchive = ManifestVersion, &ArchiveRange{Series: stretch.Series, From: stretch.From, To: stretch.To}
+		},
 		"short sha256":    func(m *Manifest) { m.Objects[1].SHA256 = "ab" },
 		"pieces mismatch": func(m *Manifest) { m.Objects[0].Size = 11 },
 		"no position":     func(m *Manifest) { m.BinlogFile = "" },

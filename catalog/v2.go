@@ -32,8 +32,14 @@ const (
 
 	ManifestName = "manifest.json"
 	StartedName  = "started.json"
-	// ManifestVersion is the manifest's format_version.
-	ManifestVersion = 2
+	// ManifestVersion is the highest format_version this mysqlbackup
+	// reads and writes: 3 for a backup whose binlogs stay in the binlog
+	// archive (BinlogArchive), so that a mysqlbackup that knows only
+	// bundled binlogs refuses it as newer instead of failing half-way.
+	ManifestVersion = 3
+	// BundledVersion is the format_version of a backup that bundles its
+	// binlogs: what every v2 mysqlbackup reads.
+	BundledVersion = 2
 )
 
 // Object roles in a v2 backup, and their names in the run directory.
@@ -66,24 +72,47 @@ type Manifest struct {
 	InstanceID    string `json:"instance_id"` // server_uuid (MySQL) or server_id (MariaDB)
 	// ServerID is the server_id of the server backed up: its binlogs hold
 	// the snapshot position (the binlog archive's series).
-	ServerID      uint32    `json:"server_id,omitempty"`
-	Flavor        string    `json:"flavor"`
-	ServerVersion string    `json:"server_version"`
-	Engine        string    `json:"engine"`
-	EngineVersion string    `json:"engine_version"`
-	BinlogFile    string    `json:"binlog_file"`
-	BinlogPos     uint64    `json:"binlog_pos"`
-	GTID          string    `json:"gtid,omitempty"`
-	SlaveInfo     string    `json:"slave_info,omitempty"`
-	BinlogEnd     string    `json:"binlog_end"` // file:size of the last binlog copied
-	Compression   string    `json:"compression"`
-	Encryption    string    `json:"encryption"` // "age-x25519" or "age-scrypt"
-	Recipients    []string  `json:"recipients,omitempty"`
-	Started       time.Time `json:"started"`
-	Finished      time.Time `json:"finished"`
-	Objects       []Object  `json:"objects"`
-	PlainBytes    int64     `json:"plain_bytes"`
-	StoredBytes   int64     `json:"stored_bytes"`
+	ServerID      uint32 `json:"server_id,omitempty"`
+	Flavor        string `json:"flavor"`
+	ServerVersion string `json:"server_version"`
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engine_version"`
+	BinlogFile    string `json:"binlog_file"`
+	BinlogPos     uint64 `json:"binlog_pos"`
+	GTID          string `json:"gtid,omitempty"`
+	SlaveInfo     string `json:"slave_info,omitempty"`
+	BinlogEnd     string `json:"binlog_end"` // file:size of the last binlog copied
+	// BinlogArchive (format_version 3), in place of a binlogs object, is
+	// the stretch of the binlog archive the backup relies on: from its
+	// snapshot to BinlogEnd.
+	BinlogArchive *ArchiveRange `json:"binlog_archive,omitempty"`
+	Compression   string        `json:"compression"`
+	Encryption    string        `json:"encryption"` // "age-x25519" or "age-scrypt"
+	Recipients    []string      `json:"recipients,omitempty"`
+	Started       time.Time     `json:"started"`
+	Finished      time.Time     `json:"finished"`
+	Objects       []Object      `json:"objects"`
+	PlainBytes    int64         `json:"plain_bytes"`
+	StoredBytes   int64         `json:"stored_bytes"`
+}
+
+// ArchiveRange is the stretch of a binlog archive series that a backup
+// without bundled binlogs relies on: every byte from From to To was in
+// the archive, contiguous, when the backup was committed.
+type ArchiveRange struct {
+	Series   string `json:"series"`    // the series' prefix: binlog-archive/{port}/{server_id}/
+	ServerID uint32 `json:"server_id"` // of the archived server, the one backed up
+	From     string `json:"from"`      // file:pos: the snapshot
+	To       string `json:"to"`        // file:pos: the binlogs' end when the data was done (BinlogEnd)
+	Files    int    `json:"files"`
+	Bytes    uint64 `json:"bytes"`
+	// Proof is how the backup checked the stretch: "events" (every event
+	// read, GTIDs followed, with the opening keys) or "index" (the index
+	// and segment lists, every segment object present at its size).
+	Proof string `json:"proof"`
+	// StopGTID is the GTID position at To (events proof only).
+	StopGTID     string `json:"stop_gtid,omitempty"`
+	Transactions int    `json:"transactions,omitempty"`
 }
 
 // Object is one part of a v2 backup: a stored stream, in one S3 object
@@ -128,10 +157,23 @@ func (m *Manifest) Check() error {
 	if m.FormatVersion > ManifestVersion {
 		return fmt.Errorf("manifest written by a newer mysqlbackup (format_version %d; this one reads %d)", m.FormatVersion, ManifestVersion)
 	}
-	if m.FormatVersion != ManifestVersion {
-		return fmt.Errorf("manifest format_version %d, this mysqlbackup reads %d", m.FormatVersion, ManifestVersion)
+	if m.FormatVersion < BundledVersion {
+		return fmt.Errorf("manifest format_version %d, this mysqlbackup reads %d to %d", m.FormatVersion, BundledVersion, ManifestVersion)
 	}
-	for _, role := range []string{RoleData, RoleBinlogs, RoleMyCnf} {
+	roles := []string{RoleData, RoleBinlogs, RoleMyCnf}
+	if a := m.BinlogArchive; a != nil {
+		if _, ok := m.Object(RoleBinlogs); ok {
+			return errors.New("manifest lists both a binlogs object and a binlog archive stretch")
+		}
+		if m.FormatVersion < ManifestVersion {
+			return fmt.Errorf("manifest format_version %d names a binlog archive stretch (format_version %d)", m.FormatVersion, ManifestVersion)
+		}
+		if a.ServerID == 0 || a.Series == "" || !strings.Contains(a.From, ":") || !strings.Contains(a.To, ":") {
+			return fmt.Errorf("manifest: binlog archive stretch without series, server_id, from or to (%+v)", *a)
+		}
+		roles = []string{RoleData, RoleMyCnf}
+	}
+	for _, role := range roles {
 		o, ok := m.Object(role)
 		if !ok {
 			return fmt.Errorf("manifest lists no %s object", role)
@@ -286,6 +328,9 @@ func (g *v2Group) committed(ctx context.Context, st s3.Store) (Backup, bool) {
 	b.Complete, b.Run, b.Host, b.Manifest = true, m.Run, m.Host, &m
 	b.Size, b.Checksum = m.StoredBytes, "sha256:"+data.SHA256
 	b.Position, b.GTID = fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos), m.GTID
+	if m.BinlogArchive != nil {
+		b.BinlogArchive = m.BinlogArchive.Series
+	}
 	for _, o := range g.runs[m.Run] {
 		b.Keys = append(b.Keys, o.Key)
 	}

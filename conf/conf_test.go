@@ -272,6 +272,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"catchup_timeout not a duration", legacyReadme + "catchup_timeout: soon\n", Overrides{}, `catchup_timeout: want a duration like 90s, 30m or 1h, got "soon"`},
 		{"catchup_unreachable unknown", legacyReadme + "catchup_unreachable: retry\n", Overrides{}, `catchup_unreachable: want fail or skip, got "retry"`},
 		{"archive_format unknown", legacyReadme + "archive_format: v3\n", Overrides{}, `archive_format: want legacy or v2, got "v3"`},
+		{"backup_binlogs unknown", legacyReadme + "backup_binlogs: never\n", Overrides{}, `backup_binlogs: want auto, archive or bundle, got "never"`},
+		{"backup_binlogs archive with the legacy format", legacyReadme + "backup_binlogs: archive\n", Overrides{}, "backup_binlogs: archive needs archive_format v2"},
 		{"v2 without s3", strings.Replace(drop("s3_bucket"), "s3_access_key", "archive_format: v2\ns3_access_key", 1), Overrides{}, "archive_format: v2 archives live in the object store: set s3_bucket"},
 		{"recipients and passphrase", legacyReadme + "encryption_recipients: [age1abc]\nencryption_passphrase_file: pass\n", Overrides{}, "set encryption_recipients or encryption_passphrase_file, not both"},
 		{"recipient not an age key", legacyReadme + "encryption_recipients:\n  - ssh-ed25519 AAAA\n", Overrides{}, `encryption_recipients[0]: want an age public key (age1…), got "ssh-ed25519 AAAA"`},

@@ -18,6 +18,9 @@ const (
 	DefaultCatchupTimeout        = "1h"
 	DefaultBinlogArchiveInterval = "1s"
 	DefaultCatchupUnreach        = "fail"
+	BinlogsAuto                  = "auto"
+	BinlogsArchive               = "archive"
+	BinlogsBundle                = "bundle"
 )
 
 // derivation fills one derived key from keys before it in the list, so
@@ -72,6 +75,9 @@ func (c *Config) derive(now time.Time) error {
 	}
 	if c.ArchiveFormat == "" {
 		c.ArchiveFormat = FormatLegacy
+	}
+	if c.BackupBinlogs == "" {
+		c.BackupBinlogs = BinlogsAuto
 	}
 	if c.PurgeBinlogDays == nil {
 		days := DefaultPurgeBinlogDays

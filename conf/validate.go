@@ -238,6 +238,10 @@ func (c *Config) checkBackup() error {
 		return c.errKey("encryption_passphrase_file", "set encryption_recipients or encryption_passphrase_file, not both (age encrypts to a passphrase alone)")
 	case c.ArchiveFormat == FormatV2 && c.S3Bucket == "":
 		return c.errKey("archive_format", "v2 archives live in the object store: set s3_bucket")
+	case c.BackupBinlogs != BinlogsAuto && c.BackupBinlogs != BinlogsArchive && c.BackupBinlogs != BinlogsBundle:
+		return c.errKey("backup_binlogs", "want auto, archive or bundle, got %q", c.BackupBinlogs)
+	case c.BackupBinlogs == BinlogsArchive && c.ArchiveFormat != FormatV2:
+		return c.errKey("backup_binlogs", "archive needs archive_format v2 (a legacy archive always holds its binlogs)")
 	}
 	for i, k := range c.BackupVerifyKeys {
 		if !strings.HasPrefix(k, "ed25519:") {

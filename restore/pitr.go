@@ -216,6 +216,28 @@ func PlanOnly(ctx context.Context, in *instance.Instance, u *Until) (*PlanReport
 	return planUntil(ctx, in, u, b, nil)
 }
 
+// deltaFromArchive makes the restore of a backup whose binlogs are in
+// the binlog archive (its manifest names the stretch) take its delta from
+// there: a plan from the snapshot to the binlog end the backup recorded,
+// through the series of the server it was taken on.
+func (r *run) deltaFromArchive() error {
+	v, ok := r.src.(*v2Source)
+	if !ok || v.manifest.BinlogArchive == nil || r.opts.Until != nil {
+		return nil
+	}
+	a := v.manifest.BinlogArchive
+	t, err := binlogarchive.ParseTarget("pos:" + a.To)
+	if err != nil {
+		return fmt.Errorf("%s: binlog_archive.to %q: %w", v, a.To, err)
+	}
+	m := &v.manifest
+	b := catalog.Backup{Date: m.Date, Port: m.Port, Format: catalog.FormatV2, Key: v.prefix, Size: m.StoredBytes, Complete: true,
+		Position: fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos), GTID: m.GTID, Manifest: m}
+	r.opts.Until, r.base, r.archived = &Until{Target: t, ServerID: a.ServerID}, &b, true
+	r.in.Log.Info("the backup's binlogs are in the binlog archive", "series", a.Series, "from", a.From, "to", a.To)
+	return nil
+}
+
 // planArchive (the restore's "archive" step, before anything is
 // downloaded or touched) proves the path to the target and keeps the
 // archived files it read in the work dir.
@@ -244,7 +266,13 @@ func (r *run) planArchive(ctx context.Context) error {
 // file on: the replay and the restored datadir then end at the target.
 func (r *run) useArchive(context.Context) error {
 	dir, binDir := r.archiveWorkDir(), r.cfg.BackupBinlogDir
+	files := r.plan.Archive.Files
 	indexPath, index, err := binlogsync.OpenIndex(binDir)
+	if v2NoBinlogs(r.src) {
+		// The backup holds no binlogs: the archived ones are all, under
+		// an index of their basename.
+		indexPath, index, err = filepath.Join(binDir, strings.TrimSuffix(files[0].Name, filepath.Ext(files[0].Name))+".index"), nil, nil
+	}
 	if err != nil {
 		return err
 	}
@@ -255,9 +283,8 @@ func (r *run) useArchive(context.Context) error {
 	if got := fmt.Sprintf("%s:%d", info.File, info.Pos); got != r.plan.Snapshot {
 		return fmt.Errorf("the downloaded backup's snapshot is %s, the catalogue's %s: the plan does not hold", got, r.plan.Snapshot)
 	}
-	files := r.plan.Archive.Files
 	first := files[0].Name
-	if r.plan.Archive.StartGTID != "" {
+	if r.plan.Archive.StartGTID != "" && len(index) > 0 {
 		// Another server's binlogs: the backup's own (its server's
 		// history) give way to them, all of them.
 		first = index[0]
@@ -293,6 +320,16 @@ func (r *run) useArchive(context.Context) error {
 		text.WriteString("./" + name + "\n")
 	}
 	return atomicfile.WriteFile(indexPath, []byte(text.String()), 0o600)
+}
+
+// v2NoBinlogs says whether src is a v2 backup without a binlogs object.
+func v2NoBinlogs(src source) bool {
+	v, ok := src.(*v2Source)
+	if !ok {
+		return false
+	}
+	_, has := v.manifest.Object(catalog.RoleBinlogs)
+	return !has
 }
 
 // freeBytes is the space free for root's use under dir (0 when unknown).

@@ -79,6 +79,11 @@ type run struct {
 	done      bool
 	plan      *PlanReport     // a point-in-time restore's
 	base      *catalog.Backup // the backup it starts from
+	// archived: the backup's binlogs are in the binlog archive, not in
+	// it; the delta is taken from there (a point-in-time plan whose
+	// target is the backup's binlog end), and the restore is otherwise a
+	// normal one.
+	archived bool
 }
 
 // Run restores the backup of date_str ("latest": the newest complete
@@ -108,11 +113,11 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 	}
 	res.Size = r.src.size()
 	var tasks []progress.Task
-	if o.Until != nil {
+	if r.opts.Until != nil {
 		tasks = append(tasks, progress.Task{Name: "archive", Fn: r.planArchive})
 	}
 	tasks = append(tasks, r.src.fetch(r)...)
-	if o.Until != nil {
+	if r.opts.Until != nil {
 		tasks = append(tasks, progress.Task{Name: "until", Fn: r.useArchive})
 	}
 	tasks = append(tasks,
@@ -126,7 +131,9 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 	if r.needsCatchup() {
 		pending = " catchup=pending"
 	}
-	if r.plan != nil {
+	if r.archived {
+		pending += fmt.Sprintf(" binlogs=archive:%s transactions=%d", r.plan.Archive.Prefix, r.plan.Archive.Transactions)
+	} else if r.plan != nil {
 		a := r.plan.Archive
 		pending = fmt.Sprintf(" until=%s stop=%s stop_gtid=%q transactions=%d", a.Target, a.Stop, a.StopGTID, a.Transactions)
 	}
@@ -163,6 +170,9 @@ func (r *run) check(ctx context.Context) error {
 		r.in.Log.Info("point-in-time restore: the newest backup before the target", "until", r.opts.Until.Target, "backup", b.Date, "snapshot", b.Position)
 	}
 	if r.src, err = find(ctx, r.in, r.progress, date); err != nil {
+		return err
+	}
+	if err := r.deltaFromArchive(); err != nil {
 		return err
 	}
 	// Once the backup to restore is known, what an earlier killed or
@@ -277,7 +287,7 @@ func (r *run) replay(ctx context.Context) (err error) {
 		return err
 	}
 	r.replayed = len(plan.Files)
-	if r.opts.Until != nil {
+	if r.pitr() {
 		return forgetReplication(ctx, srv)
 	}
 	return nil
@@ -320,7 +330,7 @@ func (r *run) identity(ctx context.Context) (err error) {
 	switch {
 	case err != nil:
 		return err
-	case elsewhere && (r.opts.Until != nil || cfg.FromPort != ""):
+	case elsewhere && (r.pitr() || cfg.FromPort != ""):
 		// A copy beside the instance (--port, --data-base): the own
 		// my.cnf, rewritten for the copy's place.
 		if err := r.in.InstallRelocatedMyCnf(r.stage.dir); err != nil {
@@ -475,7 +485,11 @@ func (r *run) unpublish() error {
 // needsCatchup says whether the restored datadir waits for a catch-up: a
 // point-in-time restore is complete at its target (a catch-up would move
 // past it).
-func (r *run) needsCatchup() bool { return r.opts.Until == nil && r.in.NeedsCatchup() }
+func (r *run) needsCatchup() bool { return !r.pitr() && r.in.NeedsCatchup() }
+
+// pitr says whether this is a point-in-time restore (--until), not a
+// normal one whose delta comes from the archive.
+func (r *run) pitr() bool { return r.opts.Until != nil && !r.archived }
 
 // removeWork removes the work of a restore: the stage, the external
 // binlog dir while it holds our marker, the unpacked backup.

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
@@ -133,7 +134,11 @@ func (v *v2Source) download(ctx context.Context, r *run) error {
 		})
 	}
 	// The binlogs, often a third of a backup, do not wait for the data.
-	// Only the data draws a live progress line; the others log.
+	// Only the data draws a live progress line; the others log. A backup
+	// whose binlogs are in the archive has them from the "archive" step.
+	if v.manifest.BinlogArchive != nil {
+		return runAll(ctx, v.progress, data, myCnf)
+	}
 	return runAll(ctx, v.progress, data, binlogs, myCnf)
 }
 
@@ -202,16 +207,11 @@ func (v *v2Source) verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var tarStats archive.ExtractStats
-	err = v.read(ctx, v.progress, catalog.RoleBinlogs, func(in io.Reader) error {
-		var err error
-		tarStats, err = archive.ReadTar(in, []string{cfg.BackupBinlogTail}, func(name string, h *tar.Header, body io.Reader) error {
-			seen[name] = true
-			_, err := io.Copy(io.Discard, body)
-			return err
-		})
-		return err
-	})
+	binlogs := v.verifyTar
+	if v.manifest.BinlogArchive != nil {
+		binlogs = v.verifyArchived
+	}
+	binlogText, err := binlogs(ctx, seen)
 	if err != nil {
 		return "", err
 	}
@@ -231,8 +231,48 @@ func (v *v2Source) verify(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: the backup lacks %s", v, strings.Join(missing, ", "))
 	}
 	m := &v.manifest
-	return fmt.Sprintf("%s format=v2 size=%d objects=%d xbstream_files=%d xbstream_bytes=%d binlog_files=%d snapshot=%s:%d gtid=%q",
-		v, m.StoredBytes, len(m.Objects), xb.Files, xb.Bytes, tarStats.Files, m.BinlogFile, m.BinlogPos, m.GTID), nil
+	return fmt.Sprintf("%s format=v2 size=%d objects=%d xbstream_files=%d xbstream_bytes=%d %s snapshot=%s:%d gtid=%q",
+		v, m.StoredBytes, len(m.Objects), xb.Files, xb.Bytes, binlogText, m.BinlogFile, m.BinlogPos, m.GTID), nil
+}
+
+// verifyTar reads the binlogs object entry by entry.
+func (v *v2Source) verifyTar(ctx context.Context, seen map[string]bool) (string, error) {
+	var stats archive.ExtractStats
+	err := v.read(ctx, v.progress, catalog.RoleBinlogs, func(in io.Reader) error {
+		var err error
+		stats, err = archive.ReadTar(in, []string{v.cfg.BackupBinlogTail}, func(name string, h *tar.Header, body io.Reader) error {
+			seen[name] = true
+			_, err := io.Copy(io.Discard, body)
+			return err
+		})
+		return err
+	})
+	return fmt.Sprintf("binlog_files=%d", stats.Files), err
+}
+
+// verifyArchived proves the stretch of the binlog archive the backup
+// relies on as a restore would plan it: every event from the snapshot to
+// the recorded end, read and checked, the GTIDs followed.
+func (v *v2Source) verifyArchived(ctx context.Context, seen map[string]bool) (string, error) {
+	a, m := v.manifest.BinlogArchive, &v.manifest
+	t, err := binlogarchive.ParseTarget("pos:" + a.To)
+	if err != nil {
+		return "", fmt.Errorf("%s: binlog_archive.to %q: %w", v, a.To, err)
+	}
+	ix, err := binlogarchive.ReadIndex(ctx, v.st, binlogarchive.Series{Port: v.cfg.SourcePort(), ServerID: a.ServerID})
+	if err != nil {
+		return "", err
+	}
+	from := binlogarchive.Snapshot{File: m.BinlogFile, Pos: m.BinlogPos, GTID: m.GTID}
+	plan, err := binlogarchive.PlanUntil(ctx, v.st, v.keys, ix, from, t, nil)
+	if err != nil {
+		return "", fmt.Errorf("%s: its binlogs, in the binlog archive: %w", v, err)
+	}
+	if a.StopGTID != "" && plan.StopGTID != a.StopGTID {
+		return "", fmt.Errorf("%s: the binlog archive's stretch to %s ends at GTID %s, the backup recorded %s", v, a.To, plan.StopGTID, a.StopGTID)
+	}
+	seen[archivedIndex] = true
+	return fmt.Sprintf("binlogs=archive:%s binlog_files=%d transactions=%d", plan.Prefix, len(plan.Files), plan.Transactions), nil
 }
 
 // read streams the object of role through its SHA-256 and age and zstd,

@@ -23,6 +23,11 @@ func Verify(ctx context.Context, in *instance.Instance, o Options) (string, erro
 	return src.verify(ctx)
 }
 
+// archivedIndex marks, among the entries a verify saw, the binlogs of a
+// backup that relies on the binlog archive: proven there, their index is
+// written by the restore.
+const archivedIndex = "(binlog archive)"
+
 // missingEntries lists what a restore needs and the backup lacks: the
 // prepared backup's position and info files, my.cnf, a binlog index.
 func missingEntries(cfg *conf.Config, seen map[string]bool) []string {
@@ -38,7 +43,7 @@ func missingEntries(cfg *conf.Config, seen map[string]bool) []string {
 	anyOf(cfg.BackupDataTail, xtrabackup.BinlogInfoFiles...)
 	anyOf(cfg.BackupDataTail, xtrabackup.InfoFiles...)
 	anyOf(cfg.BackupDataTail, "my.cnf")
-	index := false
+	index := seen[archivedIndex]
 	for name := range seen {
 		if path.Dir(name) == cfg.BackupBinlogTail && strings.HasSuffix(name, ".index") {
 			index = true

@@ -10,10 +10,15 @@
 #   legacy   mariabackup --backup + --prepare, tar | gzip --fast | openssl des3, sha1sum (no upload)
 #   mysqlbackup backup to MinIO, upload included (archive_format: legacy)
 #   mysqlbackup-v2 backup to MinIO (archive_format: v2: xbstream, zstd, age)
+#   mysqlbackup-v2-archive  the same with binlog-archive running and
+#            backup_binlogs: archive: the binlogs stay in the binlog archive,
+#            the backup stores the data stream only (the archive's one-time
+#            catch-up of the existing binlogs is timed apart, archive-catchup)
 #   legacy restore: openssl des3 -d | tar xz, then mariabackup --copy-back
 #   mysqlbackup restore from MinIO, delta replay included (legacy archive)
 #   mysqlbackup-v2 restore from MinIO (v2: download, age, zstd, mbstream,
 #            prepare, copy back, replay)
+#   mysqlbackup-v2-archive-restore  its delta from the binlog archive
 # and prints wall time, CPU time, peak RSS, temp disk and the ratio of each
 # wall time to the floor. Everything it starts is stopped by PID on exit.
 set -euo pipefail
@@ -72,7 +77,9 @@ go build -o "$work/mysqlbackup" ./cmd/mysqlbackup
 pub=$("$work/mysqlbackup" keygen --output "$inst/conf/age.key")
 { cat "$inst/conf/backup_conf.yaml"
   printf 'archive_format: v2\nencryption_recipients: [%s]\nencryption_identity_file: age.key\n' "$pub"
-} > "$inst/conf/backup_conf_v2.yaml"
+} > "$inst/conf/backup_conf_v2_base.yaml"
+{ cat "$inst/conf/backup_conf_v2_base.yaml"; echo "backup_binlogs: bundle"; } > "$inst/conf/backup_conf_v2.yaml"
+{ cat "$inst/conf/backup_conf_v2_base.yaml"; echo "backup_binlogs: archive"; } > "$inst/conf/backup_conf_v2_archive.yaml"
 # Create the bucket with a signed S3 PUT.
 curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user bench:bench-secret "http://127.0.0.1:$s3port/bench" >/dev/null
 
@@ -127,6 +134,16 @@ sampled mysqlbackup "$inst/backup" -- "$work/mysqlbackup" --conf-path "$inst/con
 archive_mb=$(grep -o 'size=[0-9]*' "$work/out.mysqlbackup" | cut -d= -f2)
 sampled mysqlbackup-v2 "$inst/backup" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2.yaml" --date-str v2 backup
 archive_v2=$(grep -o ' size=[0-9]*' "$work/out.mysqlbackup-v2" | cut -d= -f2)
+# The binlog archive: its catch-up of every existing binlog (once per
+# server, then continuous), then binlog-archive left running as in
+# production while the backup that leaves the binlogs to it runs.
+measure archive-catchup "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2_archive.yaml" binlog-archive --once
+disk[archive-catchup]=0
+"$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2_archive.yaml" binlog-archive >"$work/archiver.out" 2>"$work/archiver.log" &
+arch=$!; MB_PIDS+=("$arch"); disown "$arch"
+sampled mysqlbackup-v2-archive "$inst/backup" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2_archive.yaml" --date-str v2a backup
+archive_v2a=$(grep -o ' size=[0-9]*' "$work/out.mysqlbackup-v2-archive" | cut -d= -f2)
+kill "$arch"; while kill -0 "$arch" 2>/dev/null; do sleep 0.1; done; mb_forget "$arch"
 
 # Restores, into an empty datadir, of the same data. The legacy leg stops
 # after copy-back: it leaves out the legacy tool's download and its replay
@@ -142,17 +159,19 @@ rm -rf "$datadir"
 sampled mysqlbackup-restore "$inst/backup" "$inst/data" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf.yaml" --clean-after-restore restore
 rm -rf "$datadir"
 sampled mysqlbackup-v2-restore "$inst/backup" "$inst/data" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2.yaml" --date-str v2 --clean-after-restore restore
+rm -rf "$datadir"
+sampled mysqlbackup-v2-archive-restore "$inst/backup" "$inst/data" -- "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2_archive.yaml" --date-str v2a --clean-after-restore restore
 
 mib() { echo $(( $1 / 1024 / 1024 )); }
 echo
 echo "data set: $(mib "$data_bytes") MiB in the datadir; $(nproc) cores"
 printf '%-22s %9s %9s %10s %12s %14s\n' run wall_s cpu_s peak_rss_MiB temp_disk_MiB wall/floor
-for n in floor binlog-read legacy mysqlbackup mysqlbackup-v2 legacy-restore mysqlbackup-restore mysqlbackup-v2-restore; do
+for n in floor binlog-read legacy mysqlbackup mysqlbackup-v2 archive-catchup mysqlbackup-v2-archive legacy-restore mysqlbackup-restore mysqlbackup-v2-restore mysqlbackup-v2-archive-restore; do
   printf '%-22s %9s %9s %10s %12s %14s\n' "$n" "${wall[$n]}" "${cpu[$n]}" "${rss[$n]}" "$(mib "${disk[$n]}")" \
     "$(awk "BEGIN{printf \"%.2f\", ${wall[$n]} / ${wall[floor]}}")"
 done
-echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB, mysqlbackup-v2 $(mib "$archive_v2") MiB (uploaded to MinIO; MinIO's CPU not counted)"
-echo "v2 backup / (floor + binlog-read): $(awk "BEGIN{printf \"%.2f\", ${wall[mysqlbackup-v2]} / (${wall[floor]} + ${wall[binlog-read]})}")x"
+echo "archive: legacy $(mib "$archive_legacy") MiB (not uploaded), mysqlbackup $(mib "$archive_mb") MiB, mysqlbackup-v2 $(mib "$archive_v2") MiB, mysqlbackup-v2-archive $(mib "$archive_v2a") MiB (uploaded to MinIO; MinIO's CPU not counted)"
+echo "v2 backup / (floor + binlog-read): $(awk "BEGIN{printf \"%.2f\", ${wall[mysqlbackup-v2]} / (${wall[floor]} + ${wall[binlog-read]})}")x; v2 backup with its binlogs in the archive / floor: $(awk "BEGIN{printf \"%.2f\", ${wall[mysqlbackup-v2-archive]} / ${wall[floor]}}")x"
 echo "compressed size / datadir: legacy $(awk "BEGIN{printf \"%.3f\", $archive_mb / $data_bytes}"), v2 $(awk "BEGIN{printf \"%.3f\", $archive_v2 / $data_bytes}")"
 echo "legacy wall / mysqlbackup wall: backup $(awk "BEGIN{printf \"%.2f\", ${wall[legacy]} / ${wall[mysqlbackup]}}")x, restore $(awk "BEGIN{printf \"%.2f\", ${wall[legacy-restore]} / ${wall[mysqlbackup-restore]}}")x"
 echo "(legacy-restore stops after copy-back: no download, no binlog replay; mysqlbackup-restore is the whole restore from MinIO, replay included;"
@@ -160,4 +179,6 @@ echo " temp disk of a restore = the archive (legacy only: mysqlbackup streams it
 echo "mysqlbackup result line: $(cat "$work/out.mysqlbackup")"
 echo "mysqlbackup-v2 result line: $(cat "$work/out.mysqlbackup-v2")"
 echo "mysqlbackup-v2-restore result line: $(cat "$work/out.mysqlbackup-v2-restore")"
+echo "mysqlbackup-v2-archive result line: $(cat "$work/out.mysqlbackup-v2-archive")"
+echo "mysqlbackup-v2-archive-restore result line: $(cat "$work/out.mysqlbackup-v2-archive-restore")"
 echo "(peak_rss_MiB above is the largest of the process and its children, i.e. mariabackup too; peak_rss in the result line is mysqlbackup's own)"
