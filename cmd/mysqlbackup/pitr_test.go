@@ -61,13 +61,38 @@ func archiveUntilCaughtUp(t *testing.T, in *testbed.Instance, m *testbed.MinIO, 
 	}
 }
 
+// referenceAt replays source's own binlogs on replica, as a replica does,
+// up to and including gtid (START SLAVE UNTIL master_gtid_pos): the state
+// at that point, reached without the archive. It returns CHECKSUM TABLE
+// of table there, "" when the table does not exist.
+func referenceAt(t *testing.T, replica, source *testbed.Instance, gtid, table string) string {
+	t.Helper()
+	ch := testbed.Channel(source)
+	replica.Exec(fmt.Sprintf("STOP SLAVE '%s'", ch), fmt.Sprintf("START SLAVE '%s' UNTIL master_gtid_pos = '%s'", ch, gtid))
+	waitFor(t, "the reference replica to stop at "+gtid, func() bool {
+		return replica.Query("SELECT @@gtid_slave_pos") == gtid &&
+			replica.Query("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVES_RUNNING'") == "0"
+	})
+	schema, name, _ := strings.Cut(table, ".")
+	if replica.Query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, name) == "0" {
+		return ""
+	}
+	return replica.Checksum(table)
+}
+
 // Each kind of --until target restores the table as it was at that point:
 // a time (every transaction of that second and before), a GTID (up to and
 // including it), a position (every event before it), latest (the
-// archive's end). Every restore ends with the normal start of the server.
+// archive's end). The reference for each is a replica of the instance
+// stopped there by START SLAVE UNTIL master_gtid_pos, besides the
+// checksums recorded as the writes went. Every restore ends with the
+// normal start of the server.
 func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
 	in := testbed.StartMariaDB(t, 1)
+	ref := testbed.StartMariaDB(t, 2)
 	m := testbed.StartMinIO(t)
+	ref.Exec(fmt.Sprintf("CHANGE MASTER '%s' TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
+		testbed.Channel(in), in.Host, in.Port, testbed.ReplUser, testbed.ReplPassword))
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nclean_after_restore: true\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
 	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(32))",
 		"INSERT INTO app.t SELECT seq, 'in the backup' FROM app.seq_1_to_100")
@@ -79,9 +104,14 @@ func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
 	atA, sumA, gtidA := time.Now(), in.Checksum("app.t"), in.Query("SELECT @@gtid_binlog_pos")
 	nextSecond(atA)
 	in.Exec("INSERT INTO app.t SELECT seq, 'b' FROM app.seq_301_to_400")
-	posB, sumB := binlogEnd(t, in), in.Checksum("app.t")
+	posB, sumB, gtidB := binlogEnd(t, in), in.Checksum("app.t"), in.Query("SELECT @@gtid_binlog_pos")
 	in.Exec("DELETE FROM app.t WHERE id > 350", "DROP TABLE app.t") // the mistake
+	gtidEnd := in.Query("SELECT @@gtid_binlog_pos")
 	archiveUntilCaughtUp(t, in, m, confPath)
+	refA, refB, refEnd := referenceAt(t, ref, in, gtidA, "app.t"), referenceAt(t, ref, in, gtidB, "app.t"), referenceAt(t, ref, in, gtidEnd, "app.t")
+	if refA != sumA || refB != sumB || refEnd != "" {
+		t.Fatalf("the reference replica: %q %q %q, recorded on the instance %q %q and no table", refA, refB, refEnd, sumA, sumB)
+	}
 
 	if r := runCLI(t, "--conf-path", confPath, "list", "--binlogs"); !strings.Contains(r.stdout, "recoverable (restore --until) from ") || !strings.Contains(r.stdout, "(backup "+testDate+")") {
 		t.Errorf("list --binlogs shows no recoverable window:\n%s", r.stdout)
@@ -98,10 +128,10 @@ func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
 		t.Fatal("--dry-run stopped the instance")
 	}
 	cases := []struct{ until, sum, gtid string }{
-		{atA.UTC().Truncate(time.Second).Format(time.RFC3339), sumA, gtidA},
-		{"gtid:" + gtidA, sumA, gtidA},
-		{"pos:" + posB, sumB, ""},
-		{"latest", "", ""},
+		{atA.UTC().Truncate(time.Second).Format(time.RFC3339), refA, gtidA},
+		{"gtid:" + gtidA, refA, gtidA},
+		{"pos:" + posB, refB, gtidB},
+		{"latest", refEnd, gtidEnd},
 	}
 	for _, c := range cases {
 		wipe(t, in)
@@ -117,7 +147,7 @@ func TestPointInTimeRestoreStopsAtEachKindOfTarget(t *testing.T) {
 			}
 		default:
 			if got := in.Checksum("app.t"); got != c.sum {
-				t.Errorf("--until %s: CHECKSUM TABLE app.t = %s, %s at that point", c.until, got, c.sum)
+				t.Errorf("--until %s: CHECKSUM TABLE app.t = %s, the reference replica stopped there has %s", c.until, got, c.sum)
 			}
 		}
 		if c.gtid != "" {
