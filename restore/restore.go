@@ -147,13 +147,10 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 // running instance, a non-empty datadir, a missing backup.
 func (r *run) check(ctx context.Context) error {
 	cfg := r.cfg
-	alive, err := r.in.Admin().Alive(ctx)
-	if err != nil {
+	if err := refuseLive(ctx, r.in); err != nil {
 		return err
 	}
-	if alive {
-		return fmt.Errorf("the instance answers on %s: stop it before restoring", cfg.MySQLSocket)
-	}
+	var err error
 	if r.stage, err = newStage(cfg.MySQLDataDir); err != nil {
 		return err
 	}
@@ -175,6 +172,15 @@ func (r *run) check(ctx context.Context) error {
 	if err := r.deltaFromArchive(); err != nil {
 		return err
 	}
+	if v, ok := r.src.(*v2Source); ok {
+		srv, err := mysqld.ParseVersion(v.manifest.ServerVersion)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v, err)
+		}
+		if err := r.refuseVersions(ctx, srv); err != nil {
+			return err
+		}
+	}
 	// Once the backup to restore is known, what an earlier killed or
 	// failed restore left goes: its unfinished datadir (marked until it is
 	// gone) and its work.
@@ -188,6 +194,17 @@ func (r *run) check(ctx context.Context) error {
 		return err
 	}
 	return makeStaging(cfg)
+}
+
+// refuseVersions refuses a backup of srv that the installed server and
+// engine cannot restore (see the package function of that name).
+func (r *run) refuseVersions(ctx context.Context, srv mysqld.Version) error {
+	var inst Installed
+	inst.Server, inst.ServerVersion = installedServer(ctx, r.in)
+	if e, err := xtrabackup.Choose(srv, r.cfg.XtrabackupBin); err == nil {
+		inst.Engine, inst.EngineVersion = e.Bin, engineVersion(ctx, e.Bin)
+	}
+	return refuseVersions(srv, inst)
 }
 
 // makeStaging creates the dirs the backup is unpacked into, for root
@@ -209,6 +226,9 @@ func (r *run) copyBack(ctx context.Context) error {
 	cfg := r.cfg
 	srv, err := xtrabackup.ReadServer(cfg.BackupDataDir)
 	if err != nil {
+		return err
+	}
+	if err := r.refuseVersions(ctx, srv); err != nil {
 		return err
 	}
 	if r.engine, err = xtrabackup.Choose(srv, cfg.XtrabackupBin); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
@@ -18,7 +19,7 @@ import (
 // RestoreCmd is `mysqlbackup restore`.
 type RestoreCmd struct {
 	Until           *string `name:"until" placeholder:"T" help:"Point-in-time restore from the binlog archive: an RFC 3339 time (2026-11-30T12:00:00Z), \"2026-11-30 12:00:00 Europe/Paris\", gtid:<GTID list>, pos:<file>:<pos>, or latest."`
-	DryRun          bool    `name:"dry-run" help:"With --until: print the plan (backup, archived binlogs, continuity proof, stop point, disk) and touch nothing."`
+	DryRun          bool    `name:"dry-run" help:"Print the plan and every refusal the restore would give, and touch nothing: the backup, its objects, versions, disk, my.cnf changes (with --until: the archived binlogs, continuity proof and stop point). Exit 0 only when the restore would proceed."`
 	JSON            bool    `name:"json" help:"With --dry-run: the plan as JSON."`
 	ArchiveServerID uint32  `name:"archive-server-id" placeholder:"ID" help:"With --until: the archive series to replay (default: the server that took the backup, or the port's only one)."`
 	FromPort        uint16  `name:"from-port" placeholder:"PORT" help:"Restore the backups (and binlog archive) of PORT into this config's port and data dir (--port, --data-base): a copy beside the instance, its own my.cnf relocated. v2 backups only."`
@@ -34,8 +35,13 @@ func (c *RestoreCmd) Run(ctx context.Context, app *App) error {
 		app.Cfg.FromPort = from
 	}
 	if c.Until == nil {
-		if c.DryRun || c.ArchiveServerID != 0 {
-			return usageError{errors.New("--dry-run and --archive-server-id go with --until")}
+		switch {
+		case c.ArchiveServerID != 0:
+			return usageError{errors.New("--archive-server-id goes with --until")}
+		case c.JSON && !c.DryRun:
+			return usageError{errors.New("--json goes with --dry-run")}
+		case c.DryRun:
+			return c.dryRun(ctx, app)
 		}
 		return runRestore(ctx, app, restore.Options{})
 	}
@@ -61,6 +67,94 @@ func (c *RestoreCmd) Run(ctx context.Context, app *App) error {
 	}
 	renderPlan(app.Stdout, plan)
 	return nil
+}
+
+// dryRun is `restore --dry-run`: the plan, and exit 1 naming the first
+// refusal when the restore would not proceed.
+func (c *RestoreCmd) dryRun(ctx context.Context, app *App) error {
+	rep, err := restore.DryRun(ctx, app.inst())
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(app.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		renderDryRun(app.Stdout, app.Cfg, rep)
+	}
+	if n := len(rep.Refusals); n > 0 {
+		return fmt.Errorf("the restore would be refused (%d refusal(s)): %s", n, rep.Refusals[0])
+	}
+	return nil
+}
+
+// renderDryRun prints the plan of a restore.
+func renderDryRun(w io.Writer, cfg *conf.Config, p *restore.DryRunReport) {
+	fmt.Fprintf(w, "plan: restore --date-str %s into %s\n", cfg.DateStr, cfg.MySQLDataDir)
+	if p.Backup != "" {
+		signed := "not signed"
+		if p.Signed {
+			signed = "signed by a pinned key"
+		}
+		fmt.Fprintf(w, "backup:    %s (%s, %s, %s stored)\n", p.Backup, p.Format, signed, progress.Bytes(p.StoredBytes))
+	}
+	if p.Snapshot != "" {
+		fmt.Fprintf(w, "snapshot:  %s gtid %s, taken on %s\n", p.Snapshot, p.GTID, orUnknown(p.Host))
+	}
+	for _, o := range p.Objects {
+		fmt.Fprintf(w, "  %-8s %s stored, %s plain: s3 %s\n", o.Role, progress.Bytes(o.Size), progress.Bytes(o.PlainSize), o.Key)
+	}
+	switch {
+	case p.Archive != nil:
+		a := p.Archive
+		fmt.Fprintf(w, "binlogs:   in the binlog archive s3 %s: %d file(s), %s, %d transaction(s) to replay, to %s (gtid %s), proven\n",
+			a.Prefix, len(a.Files), progress.Bytes(int64(a.Bytes)), a.Transactions, a.Stop, a.StopGTID)
+	case p.Binlogs != "":
+		fmt.Fprintf(w, "binlogs:   %s\n", p.Binlogs)
+	}
+	fmt.Fprintf(w, "versions:  backup of %s (engine %s); installed %s %s, engine %s %s\n", orUnknown(p.ServerVersion), orUnknown(p.EngineVersion),
+		orUnknown(p.Installed.Server), p.Installed.ServerVersion, orUnknown(p.Installed.Engine), p.Installed.EngineVersion)
+	for _, d := range p.Disk {
+		about := "about "
+		if d.Estimate {
+			about = "an estimated "
+		}
+		fmt.Fprintf(w, "disk:      %s: %s%s needed, %s free\n", strings.Join(d.Paths, " and "), about, progress.Bytes(d.Need), progress.Bytes(d.Free))
+	}
+	if m := p.MyCnf; m != nil {
+		switch {
+		case m.Against == "":
+			fmt.Fprintln(w, "my.cnf:    the backup's is kept (no own my.cnf in conf_base)")
+		case len(m.Changes) == 0:
+			fmt.Fprintf(w, "my.cnf:    %s replaces the backup's; no option differs\n", m.Against)
+		default:
+			fmt.Fprintf(w, "my.cnf:    %s replaces the backup's; %d option(s) differ:\n", m.Against, len(m.Changes))
+			for _, c := range m.Changes {
+				fmt.Fprintf(w, "  %s\n", c)
+			}
+		}
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note:      %s\n", n)
+	}
+	if len(p.Refusals) == 0 {
+		fmt.Fprintln(w, "verdict:   the restore would proceed")
+		return
+	}
+	fmt.Fprintln(w, "verdict:   the restore would be REFUSED:")
+	for _, r := range p.Refusals {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // renderPlan prints a point-in-time restore's plan.
