@@ -63,12 +63,15 @@ func (v *v2Format) archived(ctx context.Context, r *run) (*catalog.ArchiveRange,
 	s := binlogarchive.Series{Port: string(r.cfg.Port), ServerID: id}
 	last := r.binlogs.Files[len(r.binlogs.Files)-1]
 	end := uint64(last.Size)
-	from := binlogarchive.Snapshot{File: r.snapshot.File, Pos: r.snapshot.Pos, GTID: r.snapshot.GTID}
-	if created, err := binlogsync.Created(filepath.Join(r.binlogs.Dir, r.snapshot.File)); err == nil {
-		from.Created = created
+	from := binlogarchive.Snapshot{File: r.snapshot.File, Pos: r.snapshot.Pos, GTID: r.snapshot.GTID, AsWritten: true}
+	created, err := binlogsync.Created(filepath.Join(r.binlogs.Dir, r.snapshot.File))
+	if err != nil {
+		return nil, fmt.Errorf("the snapshot's binlog: %w", err)
 	}
+	from.Created = created
 	began, moved, at := time.Now(), time.Now(), ""
 	every, stall := min(r.cfg.BinlogArchiveEvery(), time.Second), ArchiveStall+3*r.cfg.BinlogArchiveEvery()
+	wait := max(ArchiveWait, 2*stall)
 	for {
 		ix, err := binlogarchive.ReadIndex(ctx, v.st, s)
 		if err != nil {
@@ -85,8 +88,8 @@ func (v *v2Format) archived(ctx context.Context, r *run) (*catalog.ArchiveRange,
 			switch {
 			case time.Since(moved) > stall:
 				return nil, fmt.Errorf("%w, and it has not moved for %s (is binlog-archive running?)", err, stall)
-			case time.Since(began) > ArchiveWait:
-				return nil, fmt.Errorf("%w after waiting %s", err, ArchiveWait)
+			case time.Since(began) > wait:
+				return nil, fmt.Errorf("%w after waiting %s", err, wait)
 			}
 			select {
 			case <-ctx.Done():
@@ -99,10 +102,13 @@ func (v *v2Format) archived(ctx context.Context, r *run) (*catalog.ArchiveRange,
 			return nil, err
 		}
 		a := &catalog.ArchiveRange{Series: s.Prefix(), ServerID: id, From: fmt.Sprintf("%s:%d", from.File, from.Pos), To: fmt.Sprintf("%s:%d", last.Name, end),
-			Files: got.Files, Bytes: got.Bytes, Proof: "index"}
-		keys, kerr := r.in.OpeningKeys()
-		if kerr != nil {
+			FromCreated: from.Created, Oldest: r.binlogs.Files[0].Name, Files: got.Files, Bytes: got.Bytes, Proof: "index"}
+		if r.cfg.EncryptionIdentityFile == "" && r.cfg.EncryptionPassphraseFile == "" {
 			return a, nil // a backup host without the secret key: the index proof
+		}
+		keys, err := r.in.OpeningKeys()
+		if err != nil {
+			return nil, err
 		}
 		plan, err := binlogarchive.PlanUntil(ctx, v.st, keys, ix, from, binlogarchive.Target{Kind: "pos", File: last.Name, Pos: end}, nil)
 		if err != nil {

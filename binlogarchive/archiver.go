@@ -362,7 +362,7 @@ func (a *archiver) sameHistory(srv server) error {
 			continue // not readable here: the stream's own check remains
 		}
 		if !created.Equal(f.Created) {
-			return fmt.Errorf("the server's %s was created %s, the archived one %s: another history under the same names (RESET MASTER, or a host rebuilt from a backup); move %s aside to archive this one", f.Name, created.Format(time.RFC3339), f.Created.Format(time.RFC3339), a.ix.Series().Prefix())
+			return fmt.Errorf("the server's %s was created %s, the archived one %s: another history under the same names (RESET MASTER, or a host rebuilt from a backup); move %s aside to archive this one (backups that left their binlogs there, binlogs=archive in list, need it back to be restored)", f.Name, created.Format(time.RFC3339), f.Created.Format(time.RFC3339), a.ix.Series().Prefix())
 		}
 	}
 	return nil

@@ -81,6 +81,26 @@ func Holds(ctx context.Context, st s3.Store, ix *Index, from Snapshot, file stri
 	return out, nil
 }
 
+// HeldBefore is the run of files the series holds whole just before
+// file, oldest first, back to oldest at most: it stops at a gap, a file
+// held in part, or the series' start (a prune).
+func (ix *Index) HeldBefore(oldest, file string) []File {
+	i := -1
+	for k, f := range ix.Files {
+		if f.Name == file {
+			i = k
+		}
+	}
+	if i < 0 {
+		return nil
+	}
+	j := i
+	for j > 0 && num(ix.Files[j-1].Name) >= num(oldest) && ix.Follows(j) == nil {
+		j--
+	}
+	return ix.Files[j:i]
+}
+
 // segmentsPresent checks that file's segment list covers [0, hi) without
 // a hole and that each object holding a byte of [lo, hi) is in the store
 // at its listed size; a list compacted meanwhile is read again.

@@ -29,6 +29,12 @@ type Snapshot struct {
 	// its first file with a transaction after GTID, and every transaction
 	// GTID holds already is passed over (MariaDB).
 	ByGTID bool
+	// AsWritten: the stretch is the backup's own delta, replayed as the
+	// server wrote it (what a bundled backup's binlogs give): the bytes
+	// must follow each other, and a GTID that jumps ahead in its domain (a
+	// session's gtid_seq_no, gtid_strict_mode off) is the server's own
+	// history, not a hole.
+	AsWritten bool
 }
 
 // PlanFile is one archived file a point-in-time restore replays: its
@@ -433,7 +439,7 @@ func (pl *planner) gtid(off uint64, ev []byte) error {
 		pl.pending = pendingTx{key: key, text: text, seq: seq, held: true} // the replay passes it over too
 		return nil
 	}
-	if prev, ok := pl.last[key]; ok && seq != prev+1 {
+	if prev, ok := pl.last[key]; ok && seq != prev+1 && !(pl.from.AsWritten && seq > prev) {
 		what := "a hole"
 		if seq <= prev {
 			what = "out of order"

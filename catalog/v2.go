@@ -104,8 +104,17 @@ type ArchiveRange struct {
 	ServerID uint32 `json:"server_id"` // of the archived server, the one backed up
 	From     string `json:"from"`      // file:pos: the snapshot
 	To       string `json:"to"`        // file:pos: the binlogs' end when the data was done (BinlogEnd)
-	Files    int    `json:"files"`
-	Bytes    uint64 `json:"bytes"`
+	// FromCreated is when the server created the snapshot's file (its
+	// first event): the archive's file of that name must be the same one,
+	// not another history's.
+	FromCreated time.Time `json:"from_created,omitzero"`
+	// Oldest is the oldest binlog the server had when the backup was
+	// taken: a restore brings the archived files from there on back, as a
+	// bundled backup brings all the server had (replicas behind the
+	// snapshot resume from them).
+	Oldest string `json:"oldest,omitempty"`
+	Files  int    `json:"files"`
+	Bytes  uint64 `json:"bytes"`
 	// Proof is how the backup checked the stretch: "events" (every event
 	// read, GTIDs followed, with the opening keys) or "index" (the index
 	// and segment lists, every segment object present at its size).

@@ -41,10 +41,11 @@ type Config struct {
 	EncryptionPassphraseFile string   `yaml:"encryption_passphrase_file"` // v2: a passphrase instead of keys (both ways)
 	BackupSigningKey         string   `yaml:"backup_signing_key"`         // v2: ed25519 secret key file that signs manifests (backup hosts)
 	BackupVerifyKeys         []string `yaml:"backup_verify_keys"`         // v2: pinned ed25519 public keys; restore and verify require a signature by one
-	// BackupBinlogs says where a v2 backup's binlogs come from: auto
-	// (the binlog archive when it holds them, else bundled), archive
-	// (always the archive: the backup fails when it does not hold them)
-	// or bundle (always in the backup, as the legacy format does).
+	// BackupBinlogs says where a v2 backup's binlogs come from: bundle
+	// (the default: always in the backup, as the legacy format does),
+	// auto (the binlog archive when it holds them, else bundled) or
+	// archive (always the archive: the backup fails when it does not hold
+	// them).
 	BackupBinlogs string `yaml:"backup_binlogs"`
 
 	BinlogArchiveInterval string `yaml:"binlog_archive_interval"` // binlog-archive: the longest an archived event waits to be durable, e.g. 1s

@@ -77,7 +77,7 @@ func (c *Config) derive(now time.Time) error {
 		c.ArchiveFormat = FormatLegacy
 	}
 	if c.BackupBinlogs == "" {
-		c.BackupBinlogs = BinlogsAuto
+		c.BackupBinlogs = BinlogsBundle
 	}
 	if c.PurgeBinlogDays == nil {
 		days := DefaultPurgeBinlogDays

@@ -30,6 +30,9 @@ type Until struct {
 	// ServerID names the archive series to replay (0: the one of the
 	// server that took the backup, or the port's only one).
 	ServerID uint32
+	// stretch, set for a backup whose binlogs are in the archive, is the
+	// stretch its manifest names: the replay is its own delta, as written.
+	stretch *catalog.ArchiveRange
 }
 
 // PlanReport is what a point-in-time restore would do, proven before it
@@ -109,11 +112,22 @@ func planUntil(ctx context.Context, in *instance.Instance, u *Until, b catalog.B
 	if err != nil {
 		return nil, err
 	}
-	plan, err := binlogarchive.PlanUntil(ctx, st, keys, ix, binlogarchive.Snapshot{File: file, Pos: pos, GTID: b.GTID, ByGTID: byGTID}, u.Target, out)
-	if errors.Is(err, binlogarchive.ErrBeyond) {
+	from := binlogarchive.Snapshot{File: file, Pos: pos, GTID: b.GTID, ByGTID: byGTID}
+	if a := u.stretch; a != nil {
+		if a.Series != ix.Series().Prefix() {
+			return nil, fmt.Errorf("the backup of %s names its binlogs in s3 %s, not %s: restore it with the port of that series", b.Date, a.Series, ix.Series().Prefix())
+		}
+		from.AsWritten, from.Created = true, a.FromCreated
+	}
+	plan, err := binlogarchive.PlanUntil(ctx, st, keys, ix, from, u.Target, out)
+	if errors.Is(err, binlogarchive.ErrBeyond) && u.stretch == nil {
 		err = fmt.Errorf("%w%s", err, furtherSeries(ctx, st, in, ix))
 	}
-	if err != nil {
+	switch {
+	case err != nil && u.stretch != nil:
+		a := u.stretch
+		return nil, fmt.Errorf("the backup of %s left its binlogs to the binlog archive (s3 %s, %s to %s), which no longer holds them as they were: this backup cannot be restored (%w)", b.Date, a.Series, a.From, a.To, err)
+	case err != nil:
 		return nil, fmt.Errorf("point-in-time restore from the backup of %s: %w", b.Date, err)
 	}
 	rep := &PlanReport{Backup: b.Date, Format: b.Format, BackupKey: b.Key, BackupBytes: b.Size, Snapshot: b.Position, SnapshotGTID: b.GTID, Archive: plan}
@@ -233,7 +247,7 @@ func (r *run) deltaFromArchive() error {
 	m := &v.manifest
 	b := catalog.Backup{Date: m.Date, Port: m.Port, Format: catalog.FormatV2, Key: v.prefix, Size: m.StoredBytes, Complete: true,
 		Position: fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos), GTID: m.GTID, Manifest: m}
-	r.opts.Until, r.base, r.archived = &Until{Target: t, ServerID: a.ServerID}, &b, true
+	r.opts.Until, r.base, r.archived = &Until{Target: t, ServerID: a.ServerID, stretch: a}, &b, true
 	r.in.Log.Info("the backup's binlogs are in the binlog archive", "series", a.Series, "from", a.From, "to", a.To)
 	return nil
 }
@@ -256,8 +270,55 @@ func (r *run) planArchive(ctx context.Context) error {
 		return fmt.Errorf("backup_base %s has %d bytes free, the restore needs about %d", r.cfg.BackupBase, rep.FreeBytes, rep.NeedBytes)
 	}
 	r.plan = rep
+	if r.archived {
+		if err := r.earlierBinlogs(ctx, dir); err != nil {
+			return err
+		}
+	}
 	r.in.Log.Info("point-in-time plan", "backup", rep.Backup, "snapshot", rep.Snapshot, "stop", rep.Archive.Stop, "stop_gtid", rep.Archive.StopGTID,
 		"transactions", rep.Archive.Transactions, "files", len(rep.Archive.Files))
+	return nil
+}
+
+// earlierBinlogs fetches, for a backup whose binlogs are in the archive,
+// the archived files before the snapshot's back to the oldest the server
+// had at the backup (as far as the archive holds them without a gap): the
+// restored server has them, as from a bundled backup, for replicas that
+// were behind the snapshot.
+func (r *run) earlierBinlogs(ctx context.Context, dir string) error {
+	a := r.opts.Until.stretch
+	if a.Oldest == "" {
+		return nil
+	}
+	st, err := r.in.Store()
+	if err != nil {
+		return err
+	}
+	keys, err := r.in.OpeningKeys()
+	if err != nil {
+		return err
+	}
+	ix, err := binlogarchive.ReadIndex(ctx, st, r.plan.Archive.Series)
+	if err != nil {
+		return err
+	}
+	for _, f := range ix.HeldBefore(a.Oldest, r.plan.Archive.Files[0].Name) {
+		out, err := os.OpenFile(filepath.Join(dir, f.Name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		err = binlogarchive.ReadFile(ctx, st, keys, ix.Series(), f, out)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("archived binlog %s before the snapshot: %w", f.Name, err)
+		}
+		r.earlier = append(r.earlier, f.Name)
+	}
+	if len(r.earlier) > 0 {
+		r.in.Log.Info("archived binlogs before the snapshot brought back", "from", r.earlier[0], "files", len(r.earlier), "oldest_at_backup", a.Oldest)
+	}
 	return nil
 }
 
@@ -304,6 +365,12 @@ func (r *run) useArchive(context.Context) error {
 		if err := os.Remove(filepath.Join(binDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+	}
+	for _, name := range r.earlier { // a backup without binlogs: the archive's before the snapshot
+		if err := os.Rename(filepath.Join(dir, name), filepath.Join(binDir, name)); err != nil {
+			return fmt.Errorf("archived binlog %s: %w", name, err)
+		}
+		names = append(names, name)
 	}
 	for _, f := range files {
 		dst := filepath.Join(binDir, f.Name)

@@ -84,6 +84,7 @@ type run struct {
 	// target is the backup's binlog end), and the restore is otherwise a
 	// normal one.
 	archived bool
+	earlier  []string // its archived binlogs before the snapshot's file
 }
 
 // Run restores the backup of date_str ("latest": the newest complete

@@ -263,7 +263,10 @@ func (v *v2Source) verifyArchived(ctx context.Context, seen map[string]bool) (st
 	if err != nil {
 		return "", err
 	}
-	from := binlogarchive.Snapshot{File: m.BinlogFile, Pos: m.BinlogPos, GTID: m.GTID}
+	if s := (binlogarchive.Series{Port: v.cfg.SourcePort(), ServerID: a.ServerID}).Prefix(); s != a.Series {
+		return "", fmt.Errorf("%s names its binlogs in s3 %s, not %s", v, a.Series, s)
+	}
+	from := binlogarchive.Snapshot{File: m.BinlogFile, Pos: m.BinlogPos, GTID: m.GTID, Created: a.FromCreated, AsWritten: true}
 	plan, err := binlogarchive.PlanUntil(ctx, v.st, v.keys, ix, from, t, nil)
 	if err != nil {
 		return "", fmt.Errorf("%s: its binlogs, in the binlog archive: %w", v, err)

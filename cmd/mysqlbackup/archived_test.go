@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,28 +52,58 @@ func manifestOf(t *testing.T, in *testbed.Instance, m *testbed.MinIO, date strin
 // With binlog-archive running, a v2 backup leaves its binlogs out (they
 // are in the archive, proven event by event before the manifest), and
 // the restore takes the delta from the archive: every row, the GTID
-// position, then the normal start.
+// position, the binlogs the server had before the snapshot's file (for
+// replicas behind it), then the normal start. A GTID that jumps ahead in
+// the delta (a session's gtid_seq_no) is the server's history, as a
+// bundled backup would replay it.
 func TestABackupLeavesItsBinlogsToTheRunningArchiveAndTheRestoreTakesThemFromThere(t *testing.T) {
 	in := testbed.StartMariaDB(t, 1)
 	m := testbed.StartMinIO(t)
-	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nclean_after_restore: true\nbinlog_archive_interval: 100ms\n"+v2Conf(t, in))
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\nclean_after_restore: true\nbinlog_archive_interval: 100ms\nbackup_binlogs: auto\n"+v2Conf(t, in))
 	in.Exec("FLUSH BINARY LOGS") // the snapshot is not in the first file
 	stopArchiver := startArchiver(t, confPath)
-	backupWithDelta(t, in, confPath, 50)
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(64))",
+		"INSERT INTO app.t SELECT seq, CONCAT('before-', seq) FROM app.seq_1_to_1000")
+	app, _ := newApp(t, confPath)
+	var beforeJump string
+	delta := func(ctx context.Context) error {
+		db := in.DB()
+		defer db.Close()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "INSERT INTO app.t SELECT seq, 'delta' FROM app.seq_100001_to_100050"); err != nil {
+			return err
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&beforeJump); err != nil {
+			return err
+		}
+		_, err = conn.ExecContext(ctx, "SET SESSION gtid_seq_no = 5000")
+		if err == nil {
+			_, err = conn.ExecContext(ctx, "INSERT INTO app.t VALUES (200000, 'after a gtid jump')")
+		}
+		return err
+	}
+	if err := runBackup(t.Context(), app, backup.Options{AfterData: delta}); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
 	wantSum, wantGTID := in.Checksum("app.t"), in.Query("SELECT @@gtid_binlog_pos")
 
 	man := manifestOf(t, in, m, testDate)
 	if _, bundled := man.Object(catalog.RoleBinlogs); bundled || man.BinlogArchive == nil {
 		t.Fatalf("the manifest bundles the binlogs (objects %v, binlog_archive %+v); the running archive holds them", man.Objects, man.BinlogArchive)
 	}
-	if a := man.BinlogArchive; man.FormatVersion != catalog.ManifestVersion || a.Proof != "events" || a.To != man.BinlogEnd || a.Transactions != 1 || a.Series != seriesOf(in).Prefix() {
-		t.Errorf("format_version %d, binlog_archive %+v: want version %d, an events proof of the one delta transaction to %s in %s",
+	if a := man.BinlogArchive; man.FormatVersion != catalog.ManifestVersion || a.Proof != "events" || a.To != man.BinlogEnd || a.Transactions != 2 ||
+		a.Series != seriesOf(in).Prefix() || a.Oldest != "mysql-bin.000001" || a.FromCreated.IsZero() {
+		t.Errorf("format_version %d, binlog_archive %+v: want version %d, an events proof of the two delta transactions to %s in %s, the oldest binlog and the snapshot file's creation",
 			man.FormatVersion, *a, catalog.ManifestVersion, man.BinlogEnd, seriesOf(in).Prefix())
 	}
 	if bs := listBackups(t, confPath); len(bs) != 1 || bs[0].BinlogArchive != seriesOf(in).Prefix() {
 		t.Errorf("list --json: %+v, want the backup with binlog_archive %s", bs, seriesOf(in).Prefix())
 	}
-	if r := runCLI(t, "--conf-path", confPath, "verify"); r.code != 0 || !strings.Contains(r.stdout, "binlogs=archive:"+seriesOf(in).Prefix()) || !strings.Contains(r.stdout, "transactions=1") {
+	if r := runCLI(t, "--conf-path", confPath, "verify"); r.code != 0 || !strings.Contains(r.stdout, "binlogs=archive:"+seriesOf(in).Prefix()) || !strings.Contains(r.stdout, "transactions=2") {
 		t.Errorf("verify: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
 	}
 	stopArchiver()
@@ -80,6 +112,9 @@ func TestABackupLeavesItsBinlogsToTheRunningArchiveAndTheRestoreTakesThemFromThe
 	r := runCLI(t, "--conf-path", confPath, "restore")
 	if r.code != 0 || !strings.Contains(r.stdout, "binlogs=archive:") || strings.Contains(r.stdout, "stop_gtid=") {
 		t.Fatalf("restore: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	if _, err := os.Stat(filepath.Join(in.BinlogDir(), "mysql-bin.000001")); err != nil {
+		t.Errorf("the binlog before the snapshot's file is not back: %v", err)
 	}
 	in.Start()
 	if got := in.Checksum("app.t"); got != wantSum {
@@ -90,13 +125,17 @@ func TestABackupLeavesItsBinlogsToTheRunningArchiveAndTheRestoreTakesThemFromThe
 	}
 
 	// A point-in-time restore from it: the archive alone gives the binlogs.
+	// Its proof follows GTIDs strictly: up to the jump, not across it.
 	wipe(t, in)
-	if r := runCLI(t, "--conf-path", confPath, "restore", "--until", "latest"); r.code != 0 || !strings.Contains(r.stdout, "stop_gtid=") {
-		t.Fatalf("restore --until latest: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
+	if r := runCLI(t, "--conf-path", confPath, "restore", "--until", "latest"); r.code != 1 || !strings.Contains(lastLine(r.stderr), "a hole") {
+		t.Errorf("restore --until latest across the GTID jump: exit %d %q", r.code, lastLine(r.stderr))
+	}
+	if r := runCLI(t, "--conf-path", confPath, "restore", "--until", "gtid:"+beforeJump); r.code != 0 || !strings.Contains(r.stdout, "stop_gtid=") {
+		t.Fatalf("restore --until gtid:%s: exit %d %q %s", beforeJump, r.code, r.stdout, lastLine(r.stderr))
 	}
 	in.Start()
-	if got := in.Checksum("app.t"); got != wantSum {
-		t.Errorf("CHECKSUM TABLE app.t = %s after restore --until latest, %s at the archive's end", got, wantSum)
+	if n := in.Query("SELECT COUNT(*) FROM app.t WHERE v = 'delta'") + "/" + in.Query("SELECT COUNT(*) FROM app.t WHERE id = 200000"); n != "50/0" {
+		t.Errorf("restore --until gtid:%s: delta rows / rows after the jump %s, want 50/0", beforeJump, n)
 	}
 }
 
@@ -127,7 +166,7 @@ func TestABackupBundlesItsBinlogsWhenTheArchiveLagsOrFailsWhenItMustNotBundle(t 
 		}
 	}
 
-	confPath = instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 100ms\n"+keys) // the same file, backup_binlogs auto
+	confPath = instanceConf(t, in, m, "purge_binlog_days: 0\nbinlog_archive_interval: 100ms\nbackup_binlogs: auto\n"+keys) // the same file
 	r = runCLI(t, "--conf-path", confPath, "backup")
 	if r.code != 0 || !strings.Contains(r.stdout, "binlogs=bundled") {
 		t.Fatalf("backup_binlogs auto, the archive behind: exit %d %q %s", r.code, r.stdout, lastLine(r.stderr))
