@@ -18,9 +18,12 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/binlogarchive"
 	"github.com/mysqlbackup/mysqlbackup/binlogsync"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
@@ -90,6 +93,13 @@ type run struct {
 	binlogs  binlogsync.Snapshot
 	snapshot xtrabackup.BinlogInfo
 	size     int64
+	// What restore-test checks a restore of this backup against: the
+	// GTID position at the binlogs' end (the snapshot's and the delta),
+	// the tables that existed on both sides of the binlog listing, and the
+	// value sql_test_insert wrote before it.
+	endGTID   string
+	tables    []string
+	testValue string
 }
 
 // Run backs up the instance: lock → check → purge → the format's steps.
@@ -191,6 +201,16 @@ func (r *run) afterData(ctx context.Context) error {
 // the binlogs hold every transaction of the data and those since; they
 // must hold the snapshot's position and run without a gap from it.
 func (r *run) listBinlogs(ctx context.Context) error {
+	if q := r.cfg.SQLTestInsert; q != "" {
+		r.testValue = "mysqlbackup-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+		if _, err := r.db.ExecContext(ctx, strings.ReplaceAll(q, "{v}", r.testValue)); err != nil {
+			return fmt.Errorf("sql_test_insert: %w", err)
+		}
+	}
+	before, err := userTables(ctx, r.db)
+	if err != nil {
+		return err
+	}
 	s, err := binlogsync.Take(ctx, r.db)
 	if err != nil {
 		return err
@@ -198,9 +218,59 @@ func (r *run) listBinlogs(ctx context.Context) error {
 	if err := s.Covers(r.snapshot.File, r.snapshot.Pos); err != nil {
 		return err
 	}
+	after, err := userTables(ctx, r.db)
+	if err != nil {
+		return err
+	}
+	for _, t := range before {
+		if slices.Contains(after, t) {
+			r.tables = append(r.tables, t)
+		}
+	}
 	r.binlogs = s
 	r.in.Log.Info("binary logs to copy", "files", len(s.Files), "basename", s.Basename)
+	return r.followDelta()
+}
+
+// followDelta reads the server's binlogs from the snapshot to their
+// recorded end and records the GTID position there (MariaDB's GTID
+// lists; a MySQL GTID set is left unrecorded).
+func (r *run) followDelta() error {
+	if r.snapshot.GTID != "" && strings.Contains(r.snapshot.GTID, ":") {
+		return nil
+	}
+	var files []binlogarchive.LocalFile
+	for _, f := range r.binlogs.Files {
+		if len(files) > 0 || f.Name == r.snapshot.File {
+			files = append(files, binlogarchive.LocalFile{Name: f.Name, End: uint64(f.Size)})
+		}
+	}
+	gtid, txs, err := binlogarchive.FollowLocal(r.binlogs.Dir, files, binlogarchive.Snapshot{File: r.snapshot.File, Pos: r.snapshot.Pos, GTID: r.snapshot.GTID})
+	if err != nil {
+		return fmt.Errorf("the binlog delta: %w", err)
+	}
+	r.endGTID = gtid
+	r.in.Log.Info("binlog delta", "transactions", txs, "end_gtid", gtid)
 	return nil
+}
+
+// userTables lists schema.table of every base table outside the system
+// schemas.
+func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1")
+	if err != nil {
+		return nil, fmt.Errorf("table list: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // binlogBytes is the size of the binlogs to copy.

@@ -149,6 +149,12 @@ func (l *legacyFormat) publish(ctx context.Context, r *run) error {
 	if r.snapshot.GTID != "" {
 		meta[catalog.MetaGTID] = r.snapshot.GTID
 	}
+	if r.endGTID != "" {
+		meta[catalog.MetaEndGTID] = r.endGTID
+	}
+	if r.testValue != "" {
+		meta[catalog.MetaTestValue] = r.testValue
+	}
 	return l.dest.Commit(ctx, meta, r.size)
 }
 

@@ -339,6 +339,10 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 		last := r.binlogs.Files[n-1]
 		m.BinlogEnd = fmt.Sprintf("%s:%d", last.Name, last.Size)
 	}
+	m.BinlogEndGTID, m.TableCount, m.TestValue = r.endGTID, len(r.tables), r.testValue
+	if len(r.tables) <= catalog.MaxTables {
+		m.Tables = r.tables
+	}
 	m.Compression, m.Encryption = archive.V2Compression, archive.V2Encryption+"-"+v.keys.Kind
 	m.Recipients = cfg.EncryptionRecipients
 	m.Started, m.Finished = v.started, time.Now().UTC()

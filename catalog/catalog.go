@@ -24,6 +24,8 @@ const PartialSuffix = ".partial"
 const (
 	MetaBinlogPos = "binlog-pos" // file:position of the snapshot
 	MetaGTID      = "gtid"       // GTID position of the snapshot
+	MetaEndGTID   = "gtid-end"   // GTID position at the binlogs' end (the snapshot's and the delta)
+	MetaTestValue = "test-value" // what sql_test_insert wrote before the binlogs were listed
 )
 
 // Backup is one backup in the store. It is in one of three states:

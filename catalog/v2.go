@@ -86,6 +86,15 @@ type Manifest struct {
 	// the stretch of the binlog archive the backup relies on: from its
 	// snapshot to BinlogEnd.
 	BinlogArchive *ArchiveRange `json:"binlog_archive,omitempty"`
+	// What restore-test checks a restore against: the GTID position at
+	// BinlogEnd (MariaDB: the snapshot's and every transaction of the
+	// delta), the user tables that existed on both sides of the binlog
+	// listing (left out beyond MaxTables; TableCount counts them), and the
+	// value sql_test_insert wrote just before it.
+	BinlogEndGTID string   `json:"binlog_end_gtid,omitempty"`
+	TableCount    int      `json:"table_count,omitempty"`
+	Tables        []string `json:"tables,omitempty"`
+	TestValue     string   `json:"sql_test_value,omitempty"`
 	Compression   string        `json:"compression"`
 	Encryption    string        `json:"encryption"` // "age-x25519" or "age-scrypt"
 	Recipients    []string      `json:"recipients,omitempty"`
@@ -95,6 +104,9 @@ type Manifest struct {
 	PlainBytes    int64         `json:"plain_bytes"`
 	StoredBytes   int64         `json:"stored_bytes"`
 }
+
+// MaxTables bounds the table list a manifest records.
+const MaxTables = 20000
 
 // ArchiveRange is the stretch of a binlog archive series that a backup
 // without bundled binlogs relies on: every byte from From to To was in

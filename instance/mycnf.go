@@ -235,6 +235,9 @@ func (in *Instance) OwnMyCnfElsewhere() (bool, error) {
 func (in *Instance) InstallRelocatedMyCnf(dataDir string) error {
 	cfg := in.Cfg
 	own := in.OwnMyCnf()
+	if own == "" { // restore-test's scratch on a host without one: the backup's
+		own = in.MyCnfFor(dataDir)
+	}
 	data, err := os.ReadFile(own)
 	if err != nil {
 		return fmt.Errorf("own my.cnf: %w", err)

@@ -48,6 +48,11 @@ type Options struct {
 	OnEnd func(*Result, error)
 	// Until, when set, makes it a point-in-time restore (see Until).
 	Until *Until
+	// Copy makes it a copy beside the instance (restore-test's scratch):
+	// the datadir starts from a my.cnf relocated to the config's place
+	// (this host's own, else the backup's), without the backup's
+	// replication channels, and waits for no catch-up.
+	Copy bool
 }
 
 // Result is the outcome of a restore, failed or not.
@@ -308,7 +313,7 @@ func (r *run) replay(ctx context.Context) (err error) {
 		return err
 	}
 	r.replayed = len(plan.Files)
-	if r.pitr() {
+	if r.pitr() || r.opts.Copy {
 		return forgetReplication(ctx, srv)
 	}
 	return nil
@@ -351,9 +356,14 @@ func (r *run) identity(ctx context.Context) (err error) {
 	switch {
 	case err != nil:
 		return err
-	case elsewhere && (r.pitr() || cfg.FromPort != ""):
+	case r.opts.Copy || (elsewhere && (r.pitr() || cfg.FromPort != "")):
 		// A copy beside the instance (--port, --data-base): the own
-		// my.cnf, rewritten for the copy's place.
+		// my.cnf (else the backup's), rewritten for the copy's place.
+		if r.in.OwnMyCnf() == "" {
+			if err := r.refuseCodeLoading(r.in.MyCnfFor(r.stage.dir)); err != nil {
+				return err
+			}
+		}
 		if err := r.in.InstallRelocatedMyCnf(r.stage.dir); err != nil {
 			return err
 		}
@@ -506,7 +516,7 @@ func (r *run) unpublish() error {
 // needsCatchup says whether the restored datadir waits for a catch-up: a
 // point-in-time restore is complete at its target (a catch-up would move
 // past it).
-func (r *run) needsCatchup() bool { return !r.pitr() && r.in.NeedsCatchup() }
+func (r *run) needsCatchup() bool { return !r.pitr() && !r.opts.Copy && r.in.NeedsCatchup() }
 
 // pitr says whether this is a point-in-time restore (--until), not a
 // normal one whose delta comes from the archive.

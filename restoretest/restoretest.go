@@ -1,0 +1,510 @@
+// Package restoretest proves a backup restorable by restoring it: into a
+// scratch datadir beside the serving instance (its own port, socket, pid
+// file, lock and datadir, none of the instance's), started with a
+// temporary server id and no replication, then checked: the server starts
+// and recovery logs no error, CHECK TABLE passes on every user table, the
+// GTID position is the one the backup recorded, every table the backup
+// listed exists, and sql_test_get_2 returns what sql_test_insert wrote.
+package restoretest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/lock"
+	"github.com/mysqlbackup/mysqlbackup/restore"
+)
+
+// Options are what a restore-test runs with besides the config.
+type Options struct {
+	// ScratchDir is where it builds ("": {backup_base}/restore-test-{port}).
+	ScratchDir string
+	// Keep leaves the scratch after success too (it stays after a failure).
+	Keep bool
+	Term io.Writer
+}
+
+// Check is one verdict on the restored copy.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok, failed or skipped
+	Detail string `json:"detail,omitempty"`
+}
+
+// Result is the outcome of a restore-test.
+type Result struct {
+	Port     string        `json:"port"`
+	Backup   string        `json:"backup,omitempty"` // what was restored, from the restore's result line
+	Scratch  string        `json:"scratch"`
+	Kept     bool          `json:"kept"` // the scratch is left in place
+	Checks   []Check       `json:"checks"`
+	Duration time.Duration `json:"duration_ns"`
+	OK       bool          `json:"ok"`
+}
+
+// Failed is the first failed check, or nil.
+func (r *Result) Failed() *Check {
+	for i := range r.Checks {
+		if r.Checks[i].Status == "failed" {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// Summary is the result line's body.
+func (r *Result) Summary() string {
+	var parts []string
+	for _, c := range r.Checks {
+		parts = append(parts, c.Name+"="+c.Status)
+	}
+	kept := ""
+	if r.Kept {
+		kept = " kept=" + r.Scratch
+	}
+	return fmt.Sprintf("port=%s %s %s took=%s%s", r.Port, r.Backup, strings.Join(parts, " "), r.Duration.Round(10*time.Millisecond), kept)
+}
+
+// systemSchemas are left out of the table checks.
+var systemSchemas = []string{"mysql", "information_schema", "performance_schema", "sys"}
+
+// Run restores date_str's backup ("latest": the newest) into the scratch
+// and checks it. A check that fails makes the error, which names it; the
+// result is there whenever the test got as far as the scratch.
+func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error) {
+	cfg := in.Cfg
+	start := time.Now()
+	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
+		return nil, fmt.Errorf("backup_base: %w", err)
+	}
+	lk, err := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".restore-test.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Release()
+	scratch := o.ScratchDir
+	if scratch == "" {
+		scratch = filepath.Join(cfg.BackupBase, "restore-test-"+string(cfg.Port))
+	}
+	if scratch, err = filepath.Abs(scratch); err != nil {
+		return nil, err
+	}
+	if err := refuseOwned(cfg, scratch); err != nil {
+		return nil, err
+	}
+	if err := clearStale(in, scratch); err != nil {
+		return nil, err
+	}
+	res := &Result{Port: string(cfg.Port), Scratch: scratch}
+	defer func() { res.Duration = time.Since(start) }()
+	for _, d := range []string{scratch, filepath.Join(scratch, "run"), filepath.Join(scratch, "data"), filepath.Join(scratch, "check")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, fmt.Errorf("scratch: %w", err)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	sc := scratchConfig(cfg, scratch, port)
+	sin := instance.New(sc, in.Log)
+	rres, rerr := restore.Run(ctx, sin, restore.Options{Copy: true, Term: o.Term})
+	if rres != nil {
+		res.Backup = backupOf(rres.Summary)
+	}
+	if rerr != nil {
+		res.Checks = append(res.Checks, Check{Name: "restore", Status: "failed", Detail: rerr.Error()})
+		return finish(res, o, sc)
+	}
+	res.Checks = append(res.Checks, Check{Name: "restore", Status: "ok"})
+	res.Checks = append(res.Checks, checkCopy(ctx, sin, cfg)...)
+	return finish(res, o, sc)
+}
+
+// finish removes the scratch of a passed test (unless kept) and makes the
+// error of a failed one.
+func finish(res *Result, o Options, sc *conf.Config) (*Result, error) {
+	f := res.Failed()
+	res.OK = f == nil
+	if res.OK && !o.Keep {
+		if err := os.RemoveAll(res.Scratch); err != nil {
+			res.Kept = true
+			return res, fmt.Errorf("scratch %s not removed: %w", res.Scratch, err)
+		}
+		return res, nil
+	}
+	res.Kept = true
+	if f != nil {
+		return res, fmt.Errorf("restore-test of port %s: check %s failed: %s (scratch kept at %s)", res.Port, f.Name, f.Detail, res.Scratch)
+	}
+	return res, nil
+}
+
+// checkCopy starts the restored copy as a temporary server (its private
+// socket, no networking, no replica threads, a temporary server id) and
+// runs the checks on it.
+func checkCopy(ctx context.Context, sin *instance.Instance, real *conf.Config) []Check {
+	sc := sin.Cfg
+	runDir := filepath.Join(filepath.Dir(sc.DataBase), "check")
+	srv, err := sin.StartTemp(ctx, sc.MySQLDataDir, runDir, true, "--server-id="+string(sc.TmpServerID))
+	if err != nil {
+		return []Check{{Name: "start", Status: "failed", Detail: err.Error()}}
+	}
+	defer srv.Stop()
+	checks := []Check{startCheck(filepath.Join(runDir, "mysqld.err"))}
+	db, err := srv.Open()
+	if err != nil {
+		return append(checks, Check{Name: "check-table", Status: "failed", Detail: err.Error()})
+	}
+	defer db.Close()
+	m, meta := recorded(ctx, sin)
+	checks = append(checks, checkTables(ctx, db), listedTables(ctx, db, m), gtidCheck(ctx, db, m, meta), sqlTest(ctx, db, real, m, meta))
+	return checks
+}
+
+// startCheck reads the server's error log of its start: an [ERROR] line
+// (InnoDB recovery, a table that does not open) fails it.
+func startCheck(errLog string) Check {
+	data, err := os.ReadFile(errLog)
+	if err != nil {
+		return Check{Name: "start", Status: "failed", Detail: err.Error()}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, "[ERROR]") {
+			return Check{Name: "start", Status: "failed", Detail: "the server logged: " + strings.TrimSpace(line)}
+		}
+	}
+	return Check{Name: "start", Status: "ok"}
+}
+
+// userTables lists schema.table of the copy's base tables outside the
+// system schemas.
+func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('"+strings.Join(systemSchemas, "', '")+"') ORDER BY 1, 2")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s, t string
+		if err := rows.Scan(&s, &t); err != nil {
+			return nil, err
+		}
+		out = append(out, s+"."+t)
+	}
+	return out, rows.Err()
+}
+
+// quoteName quotes schema.table for SQL.
+func quoteName(t string) string {
+	s, n, _ := strings.Cut(t, ".")
+	q := func(x string) string { return "`" + strings.ReplaceAll(x, "`", "``") + "`" }
+	return q(s) + "." + q(n)
+}
+
+// checkTables runs CHECK TABLE on every user table and names those that
+// fail.
+func checkTables(ctx context.Context, db *sql.DB) Check {
+	tables, err := userTables(ctx, db)
+	if err != nil {
+		return Check{Name: "check-table", Status: "failed", Detail: err.Error()}
+	}
+	var bad []string
+	for _, t := range tables {
+		rows, err := db.QueryContext(ctx, "CHECK TABLE "+quoteName(t))
+		if err != nil {
+			bad = append(bad, t+" ("+err.Error()+")")
+			continue
+		}
+		var problems []string
+		status := ""
+		for rows.Next() {
+			var table, op, typ, text sql.NullString
+			if err := rows.Scan(&table, &op, &typ, &text); err != nil {
+				problems = append(problems, err.Error())
+				break
+			}
+			switch strings.ToLower(typ.String) {
+			case "error":
+				problems = append(problems, text.String)
+			case "status":
+				status = text.String
+			}
+		}
+		rows.Close()
+		if status != "OK" && len(problems) == 0 {
+			problems = append(problems, "status "+status)
+		}
+		if len(problems) > 0 {
+			bad = append(bad, t+" ("+strings.Join(problems, "; ")+")")
+		}
+	}
+	if len(bad) > 0 {
+		return Check{Name: "check-table", Status: "failed", Detail: fmt.Sprintf("%d of %d tables fail CHECK TABLE: %s", len(bad), len(tables), strings.Join(bad, ", "))}
+	}
+	return Check{Name: "check-table", Status: "ok", Detail: fmt.Sprintf("%d tables", len(tables))}
+}
+
+// legacyMeta is what a legacy archive's object metadata records for the
+// checks.
+type legacyMeta struct{ endGTID, testValue string }
+
+// recorded reads what the backup recorded for the checks: its manifest
+// (v2) or its object's metadata (legacy).
+func recorded(ctx context.Context, sin *instance.Instance) (*catalog.Manifest, legacyMeta) {
+	cfg := sin.Cfg
+	if cfg.S3Bucket == "" {
+		return nil, legacyMeta{}
+	}
+	st, err := sin.Store()
+	if err != nil {
+		return nil, legacyMeta{}
+	}
+	bs, err := catalog.List(ctx, st, cfg.SourcePort())
+	if err != nil {
+		return nil, legacyMeta{}
+	}
+	date := cfg.DateStr
+	for i := len(bs) - 1; i >= 0; i-- {
+		b := bs[i]
+		if !b.Complete || (date != conf.LatestDate && b.Date != date) {
+			continue
+		}
+		if b.Manifest != nil {
+			return b.Manifest, legacyMeta{}
+		}
+		info, err := st.Head(ctx, b.Key)
+		if err != nil {
+			return nil, legacyMeta{}
+		}
+		return nil, legacyMeta{endGTID: info.Metadata[catalog.MetaEndGTID], testValue: info.Metadata[catalog.MetaTestValue]}
+	}
+	return nil, legacyMeta{}
+}
+
+// listedTables checks every table the backup listed exists in the copy.
+func listedTables(ctx context.Context, db *sql.DB, m *catalog.Manifest) Check {
+	if m == nil || (len(m.Tables) == 0 && m.TableCount == 0) {
+		return Check{Name: "tables", Status: "skipped", Detail: "the backup records no table list"}
+	}
+	have, err := userTables(ctx, db)
+	if err != nil {
+		return Check{Name: "tables", Status: "failed", Detail: err.Error()}
+	}
+	if len(m.Tables) == 0 { // too many to record: the count
+		if len(have) < m.TableCount {
+			return Check{Name: "tables", Status: "failed", Detail: fmt.Sprintf("%d tables, the backup counted %d", len(have), m.TableCount)}
+		}
+		return Check{Name: "tables", Status: "ok", Detail: fmt.Sprintf("%d tables, at least the %d counted", len(have), m.TableCount)}
+	}
+	set := map[string]bool{}
+	for _, t := range have {
+		set[t] = true
+	}
+	var missing []string
+	for _, t := range m.Tables {
+		if !set[t] {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return Check{Name: "tables", Status: "failed", Detail: fmt.Sprintf("%d of the %d tables the backup listed are missing: %s", len(missing), len(m.Tables), strings.Join(missing, ", "))}
+	}
+	return Check{Name: "tables", Status: "ok", Detail: fmt.Sprintf("all %d listed", len(m.Tables))}
+}
+
+// gtidCheck compares the copy's GTID position with the one the backup
+// recorded at its binlogs' end: the snapshot's and the delta replayed.
+func gtidCheck(ctx context.Context, db *sql.DB, m *catalog.Manifest, meta legacyMeta) Check {
+	want := meta.endGTID
+	if m != nil {
+		want = m.BinlogEndGTID
+	}
+	if want == "" {
+		return Check{Name: "gtid", Status: "skipped", Detail: "the backup records no GTID position at its end"}
+	}
+	var got string
+	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&got); err != nil {
+		return Check{Name: "gtid", Status: "failed", Detail: err.Error()}
+	}
+	if normalGTID(got) != normalGTID(want) {
+		return Check{Name: "gtid", Status: "failed", Detail: fmt.Sprintf("the copy is at %s, the backup recorded %s at its binlogs' end (the snapshot and the delta)", orNone(got), want)}
+	}
+	return Check{Name: "gtid", Status: "ok", Detail: got}
+}
+
+// normalGTID sorts a GTID list's domains.
+func normalGTID(s string) string {
+	parts := strings.Split(strings.Join(strings.Fields(s), ""), ",")
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// sqlTest runs sql_test_get_2 on the copy: it must return the value
+// sql_test_insert wrote before the backup listed its binlogs.
+func sqlTest(ctx context.Context, db *sql.DB, real *conf.Config, m *catalog.Manifest, meta legacyMeta) Check {
+	want := meta.testValue
+	if m != nil {
+		want = m.TestValue
+	}
+	switch {
+	case real.SQLTestGet2 == "" || real.SQLTestInsert == "":
+		return Check{Name: "sql-test", Status: "skipped", Detail: "sql_test_insert and sql_test_get_2 not both set"}
+	case want == "":
+		return Check{Name: "sql-test", Status: "skipped", Detail: "the backup records no sql_test_insert value"}
+	}
+	rows, err := db.QueryContext(ctx, real.SQLTestGet2)
+	if err != nil {
+		return Check{Name: "sql-test", Status: "failed", Detail: "sql_test_get_2: " + err.Error()}
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var v sql.NullString
+		cols, _ := rows.Columns()
+		dest := make([]any, len(cols))
+		dest[0] = &v
+		for i := 1; i < len(cols); i++ {
+			dest[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return Check{Name: "sql-test", Status: "failed", Detail: err.Error()}
+		}
+		if v.String == want {
+			return Check{Name: "sql-test", Status: "ok", Detail: want}
+		}
+		got = append(got, v.String)
+	}
+	return Check{Name: "sql-test", Status: "failed", Detail: fmt.Sprintf("sql_test_get_2 returned %q, not %q (written by sql_test_insert before the backup's binlogs were listed)", got, want)}
+}
+
+// scratchConfig is the config of the copy: the instance's, with every
+// path the instance owns moved under the scratch, a free port, the
+// backups (and binlog archive) of the instance's port as the source, no
+// metrics (restore-test writes its own), and the unpacked backup removed
+// after its restore.
+func scratchConfig(cfg *conf.Config, scratch string, port int) *conf.Config {
+	c := *cfg
+	if c.FromPort == "" {
+		c.FromPort = cfg.Port
+	}
+	c.Port = conf.Number(strconv.Itoa(port))
+	c.DataBase = filepath.Join(scratch, "data")
+	c.MySQLDataDir = filepath.Join(c.DataBase, "mysql-"+string(c.Port))
+	c.MySQLMyCnf = filepath.Join(c.MySQLDataDir, "my.cnf")
+	c.MySQLSocket = filepath.Join(scratch, "run", "mysqld.sock")
+	c.MySQLPidPath = filepath.Join(scratch, "run", "mysqld.pid")
+	c.BackupBase = filepath.Join(scratch, "backup")
+	c.BackupDataTail = "mysql-" + string(c.Port) + "-backup"
+	c.BackupDataDir = filepath.Join(c.BackupBase, c.BackupDataTail)
+	c.BackupMyCnf = filepath.Join(c.BackupDataDir, "my.cnf")
+	c.BackupBinlogTail = "mysql-" + string(c.Port) + "-binlog"
+	c.BackupBinlogDir = filepath.Join(c.BackupBase, c.BackupBinlogTail)
+	c.MetricsFile = ""
+	c.CleanAfterRestore = true
+	return &c
+}
+
+// refuseOwned refuses a scratch that is, holds or lies in what the
+// instance owns.
+func refuseOwned(cfg *conf.Config, scratch string) error {
+	for _, p := range []string{cfg.MySQLDataDir, filepath.Dir(cfg.MySQLSocket), filepath.Dir(cfg.MySQLPidPath), cfg.BackupDataDir, cfg.BackupBinlogDir} {
+		if p == "" || p == "." {
+			continue
+		}
+		if instance.Inside(p, scratch) || instance.Inside(scratch, p) || filepath.Clean(p) == scratch {
+			return fmt.Errorf("scratch dir %s overlaps %s, which the instance owns", scratch, p)
+		}
+	}
+	return nil
+}
+
+// clearStale removes the scratch an earlier, killed run left: first every
+// server still running on it (a pid file under it whose process runs
+// from it), then the dir.
+func clearStale(in *instance.Instance, scratch string) error {
+	if _, err := os.Stat(scratch); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	in.Log.Info("clearing the scratch of an earlier restore-test", "dir", scratch)
+	err := filepath.WalkDir(scratch, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".pid") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 1 || !runsFrom(pid, scratch) {
+			return nil
+		}
+		in.Log.Warn("stopping the server of an earlier restore-test", "pid", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(time.Minute); instance.ProcessAlive(pid) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if instance.ProcessAlive(pid) {
+			return fmt.Errorf("process %d of the earlier restore-test does not end", pid)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(scratch)
+}
+
+// runsFrom says whether process pid's command line names dir.
+func runsFrom(pid int, dir string) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && bytes.Contains(data, []byte(dir))
+}
+
+// freePort is a TCP port free on the loopback now, for the copy's my.cnf
+// (its start proof listens there).
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// backupOf takes "from …" out of a restore's result line.
+func backupOf(summary string) string {
+	_, rest, ok := strings.Cut(summary, " from ")
+	if !ok {
+		return ""
+	}
+	if i := strings.Index(rest, " snapshot="); i > 0 {
+		return "from " + rest[:i]
+	}
+	return ""
+}
