@@ -91,18 +91,18 @@ type Manifest struct {
 	// delta), the user tables that existed on both sides of the binlog
 	// listing (left out beyond MaxTables; TableCount counts them), and the
 	// value sql_test_insert wrote just before it.
-	BinlogEndGTID string   `json:"binlog_end_gtid,omitempty"`
-	TableCount    int      `json:"table_count,omitempty"`
-	Tables        []string `json:"tables,omitempty"`
-	TestValue     string   `json:"sql_test_value,omitempty"`
-	Compression   string        `json:"compression"`
-	Encryption    string        `json:"encryption"` // "age-x25519" or "age-scrypt"
-	Recipients    []string      `json:"recipients,omitempty"`
-	Started       time.Time     `json:"started"`
-	Finished      time.Time     `json:"finished"`
-	Objects       []Object      `json:"objects"`
-	PlainBytes    int64         `json:"plain_bytes"`
-	StoredBytes   int64         `json:"stored_bytes"`
+	BinlogEndGTID string    `json:"binlog_end_gtid,omitempty"`
+	TableCount    int       `json:"table_count,omitempty"`
+	Tables        []string  `json:"tables,omitempty"`
+	TestValue     string    `json:"sql_test_value,omitempty"`
+	Compression   string    `json:"compression"`
+	Encryption    string    `json:"encryption"` // "age-x25519" or "age-scrypt"
+	Recipients    []string  `json:"recipients,omitempty"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	Objects       []Object  `json:"objects"`
+	PlainBytes    int64     `json:"plain_bytes"`
+	StoredBytes   int64     `json:"stored_bytes"`
 }
 
 // MaxTables bounds the table list a manifest records.
