@@ -66,8 +66,25 @@ type ExtractStats struct {
 // gzip trailer and the des3 padding are checked, and bytes after the tar
 // end are an error, so a truncated or extended archive fails.
 func ExtractLegacy(r io.Reader, password []byte, d Digest, dir string, tops []string) (ExtractStats, error) {
+	as := map[string]string{}
+	for _, t := range tops {
+		as[t] = t
+	}
+	return ExtractLegacyAs(r, password, d, dir, as)
+}
+
+// ExtractLegacyAs is ExtractLegacy with each top dir of the archive (a
+// key of as) unpacked under another name (its value): a legacy archive's
+// paths name its port, and a copy restored into another port unpacks
+// them under its own.
+func ExtractLegacyAs(r io.Reader, password []byte, d Digest, dir string, as map[string]string) (ExtractStats, error) {
+	tops := make([]string, 0, len(as))
+	for t := range as {
+		tops = append(tops, t)
+	}
 	return ReadLegacy(r, password, d, tops, func(name string, h *tar.Header, body io.Reader) error {
-		return writeEntry(body, h, filepath.Join(dir, filepath.FromSlash(name)))
+		top, rest, _ := strings.Cut(name, "/")
+		return writeEntry(body, h, filepath.Join(dir, as[top], filepath.FromSlash(rest)))
 	})
 }
 

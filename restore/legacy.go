@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
@@ -125,12 +126,23 @@ func (s *legacySource) fetch(*run) []progress.Task {
 		if s.algo == "" {
 			s.progress.Log.Warn("no checksum recorded for the archive; relying on gzip's CRC", "archive", s.name)
 		}
-		tops := []string{s.cfg.BackupDataTail, s.cfg.BackupBinlogTail}
 		_, err := s.read(ctx, "download", func(in io.Reader, d archive.Digest) (archive.ExtractStats, error) {
-			return archive.ExtractLegacy(in, s.password, d, s.cfg.BackupBase, tops)
+			return archive.ExtractLegacyAs(in, s.password, d, s.cfg.BackupBase, s.tops())
 		})
 		return err
 	}}}
+}
+
+// tops maps the archive's top dirs, named after the port it was taken on
+// (the source port of a copy restored into another one), to the unpacked
+// dirs of this config.
+func (s *legacySource) tops() map[string]string {
+	cfg := s.cfg
+	if cfg.FromPort == "" {
+		return map[string]string{cfg.BackupDataTail: cfg.BackupDataTail, cfg.BackupBinlogTail: cfg.BackupBinlogTail}
+	}
+	from := string(cfg.FromPort)
+	return map[string]string{"mysql-" + from + "-backup": cfg.BackupDataTail, "mysql-" + from + "-binlog": cfg.BackupBinlogTail}
 }
 
 // verify downloads the archive, checks its checksum, decrypts, decompresses
@@ -142,10 +154,15 @@ func (s *legacySource) verify(ctx context.Context) (string, error) {
 		s.progress.Log.Warn("no checksum recorded for the archive; checking its structure only", "archive", s.name)
 	}
 	seen := map[string]bool{}
-	tops := []string{cfg.BackupDataTail, cfg.BackupBinlogTail}
+	as := s.tops()
+	var tops []string
+	for t := range as {
+		tops = append(tops, t)
+	}
 	st, err := s.read(ctx, "verify", func(in io.Reader, d archive.Digest) (archive.ExtractStats, error) {
 		return archive.ReadLegacy(in, s.password, d, tops, func(name string, h *tar.Header, body io.Reader) error {
-			seen[name] = true
+			top, rest, _ := strings.Cut(name, "/")
+			seen[path.Join(as[top], rest)] = true
 			if h.Typeflag != tar.TypeDir && h.Typeflag != tar.TypeReg {
 				return fmt.Errorf("entry %q is not a file or directory", name)
 			}

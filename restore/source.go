@@ -59,9 +59,6 @@ func find(ctx context.Context, in *instance.Instance, rep progress.Reporter, dat
 		in.Log.Info("found a v2 backup", "manifest", v2.String(), "run", m.Run, "host", m.Host, "snapshot", fmt.Sprintf("%s:%d", m.BinlogFile, m.BinlogPos))
 		return v2, nil
 	}
-	if cfg.FromPort != "" {
-		return nil, fmt.Errorf("no v2 backup of port %s for date_str %s: a copy into port %s is restored from v2 backups only (a legacy archive's paths name its own port)", cfg.FromPort, date, cfg.Port)
-	}
 	if len(cfg.BackupVerifyKeys) > 0 {
 		return nil, fmt.Errorf("no signed v2 backup for date_str %s, and backup_verify_keys refuses an unsigned legacy archive (remove backup_verify_keys to restore one)", date)
 	}

@@ -22,7 +22,7 @@ type RestoreCmd struct {
 	DryRun          bool    `name:"dry-run" help:"Print the plan and every refusal the restore would give, and touch nothing: the backup, its objects, versions, disk, my.cnf changes (with --until: the archived binlogs, continuity proof and stop point). Exit 0 only when the restore would proceed."`
 	JSON            bool    `name:"json" help:"With --dry-run: the plan as JSON."`
 	ArchiveServerID uint32  `name:"archive-server-id" placeholder:"ID" help:"With --until: the archive series to replay (default: the server that took the backup, or the port's only one)."`
-	FromPort        uint16  `name:"from-port" placeholder:"PORT" help:"Restore the backups (and binlog archive) of PORT into this config's port and data dir (--port, --data-base): a copy beside the instance, its own my.cnf relocated. v2 backups only."`
+	FromPort        uint16  `name:"from-port" placeholder:"PORT" help:"Restore the backups (and binlog archive) of PORT into this config's port and data dir (--port, --data-base): a copy beside the instance, its own my.cnf relocated."`
 }
 
 // Run implements restore (see package restore).

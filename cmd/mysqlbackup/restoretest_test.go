@@ -327,3 +327,23 @@ func TestRestoreTestKilledMidRunLeavesTheInstanceAndTheNextRunClearsItsScratch(t
 		t.Errorf("the scratch is left after the second run: %v", err)
 	}
 }
+
+// A legacy archive (its paths name the instance's port) restores into the
+// scratch's port and passes: the GTID position from the object's
+// metadata, sql_test_get_2; it records no table list.
+func TestRestoreTestPassesALegacyArchive(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+sqlTestConf)
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.heartbeat (id INT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(32), v VARCHAR(64))")
+	backupWithDelta(t, in, confPath, 20)
+	res, r := restoreTestJSON(t, "--conf-path", confPath)
+	if r.code != 0 || !res.OK {
+		t.Fatalf("restore-test of a legacy archive: exit %d %+v %s", r.code, res.Checks, lastLine(r.stderr))
+	}
+	for name, want := range map[string]string{"check-table": "ok", "gtid": "ok", "sql-test": "ok", "tables": "skipped"} {
+		if c := checkOf(res, name); c.Status != want {
+			t.Errorf("check %s: %s %s, want %s", name, c.Status, c.Detail, want)
+		}
+	}
+}
