@@ -32,6 +32,7 @@ type legacySource struct {
 	algo     string // "sha1", "md5" or "" when nothing records one
 	sum      string
 	password []byte
+	meta     map[string]string // the S3 object's metadata
 	cfg      *conf.Config
 	progress progress.Reporter
 }
@@ -39,6 +40,10 @@ type legacySource struct {
 func (s *legacySource) String() string { return s.name }
 func (s *legacySource) size() int64    { return s.bytes }
 func (s *legacySource) signed() bool   { return false }
+
+func (s *legacySource) recorded() Recorded {
+	return Recorded{EndGTID: s.meta[catalog.MetaEndGTID], TestValue: s.meta[catalog.MetaTestValue]}
+}
 
 // hasher returns a hash for the recorded checksum, or nil without one.
 func (s *legacySource) hasher() hash.Hash {
@@ -70,7 +75,7 @@ func findLegacy(ctx context.Context, in *instance.Instance, date string) (*legac
 	if err != nil {
 		return nil, err
 	}
-	src := &legacySource{name: "s3 key " + key, bytes: info.Size}
+	src := &legacySource{name: "s3 key " + key, bytes: info.Size, meta: info.Metadata}
 	src.open = func(ctx context.Context) (io.ReadCloser, error) {
 		return s3.OpenResuming(ctx, st, key, info.Size, downloadAttempts)
 	}

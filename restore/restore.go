@@ -61,6 +61,19 @@ type Result struct {
 	Size   int64           // the backup's stored size, once it is found
 	// Summary is the one line that describes a successful restore.
 	Summary string
+	// Recorded is what the backup recorded for restore-test's checks.
+	Recorded Recorded
+}
+
+// Recorded is what a backup recorded about itself for restore-test: the
+// GTID position at its binlogs' end, the tables it listed (Tables nil
+// when it recorded none; TableCount when too many to list) and the
+// sql_test_insert value.
+type Recorded struct {
+	EndGTID    string
+	Tables     []string
+	TableCount int
+	TestValue  string
 }
 
 // run is the state of one restore.
@@ -117,7 +130,7 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 	if err := res.Phases.Sequence(ctx, in.Log, progress.Task{Name: "check", Fn: r.check}); err != nil {
 		return res, err
 	}
-	res.Size = r.src.size()
+	res.Size, res.Recorded = r.src.size(), r.src.recorded()
 	var tasks []progress.Task
 	if r.opts.Until != nil {
 		tasks = append(tasks, progress.Task{Name: "archive", Fn: r.planArchive})

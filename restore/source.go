@@ -32,6 +32,8 @@ type source interface {
 	verify(ctx context.Context) (string, error)
 	// signed says whether a pinned key's signature vouches for it.
 	signed() bool
+	// recorded is what the backup recorded for restore-test.
+	recorded() Recorded
 }
 
 // find is the backup of date (default: date_str, "latest": the newest complete one) and

@@ -40,6 +40,11 @@ type v2Source struct {
 func (v *v2Source) String() string { return "s3 " + v.prefix + catalog.ManifestName }
 func (v *v2Source) size() int64    { return v.manifest.StoredBytes }
 
+func (v *v2Source) recorded() Recorded {
+	m := &v.manifest
+	return Recorded{EndGTID: m.BinlogEndGTID, Tables: m.Tables, TableCount: m.TableCount, TestValue: m.TestValue}
+}
+
 // signed: find refuses a manifest no pinned key signed when keys are set.
 func (v *v2Source) signed() bool { return len(v.cfg.BackupVerifyKeys) > 0 }
 

@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
@@ -133,7 +132,7 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error)
 		return finish(res, o, sc)
 	}
 	res.Checks = append(res.Checks, Check{Name: "restore", Status: "ok"})
-	res.Checks = append(res.Checks, checkCopy(ctx, sin, cfg)...)
+	res.Checks = append(res.Checks, checkCopy(ctx, sin, cfg, rres.Recorded)...)
 	return finish(res, o, sc)
 }
 
@@ -159,7 +158,7 @@ func finish(res *Result, o Options, sc *conf.Config) (*Result, error) {
 // checkCopy starts the restored copy as a temporary server (its private
 // socket, no networking, no replica threads, a temporary server id) and
 // runs the checks on it.
-func checkCopy(ctx context.Context, sin *instance.Instance, real *conf.Config) []Check {
+func checkCopy(ctx context.Context, sin *instance.Instance, real *conf.Config, rec restore.Recorded) []Check {
 	sc := sin.Cfg
 	runDir := filepath.Join(filepath.Dir(sc.DataBase), "check")
 	srv, err := sin.StartTemp(ctx, sc.MySQLDataDir, runDir, true, "--server-id="+string(sc.TmpServerID))
@@ -173,8 +172,7 @@ func checkCopy(ctx context.Context, sin *instance.Instance, real *conf.Config) [
 		return append(checks, Check{Name: "check-table", Status: "failed", Detail: err.Error()})
 	}
 	defer db.Close()
-	m, meta := recorded(ctx, sin)
-	checks = append(checks, checkTables(ctx, db), listedTables(ctx, db, m), gtidCheck(ctx, db, m, meta), sqlTest(ctx, db, real, m, meta))
+	checks = append(checks, checkTables(ctx, db), listedTables(ctx, db, rec), gtidCheck(ctx, db, rec), sqlTest(ctx, db, real, rec))
 	return checks
 }
 
@@ -263,46 +261,9 @@ func checkTables(ctx context.Context, db *sql.DB) Check {
 	return Check{Name: "check-table", Status: "ok", Detail: fmt.Sprintf("%d tables", len(tables))}
 }
 
-// legacyMeta is what a legacy archive's object metadata records for the
-// checks.
-type legacyMeta struct{ endGTID, testValue string }
-
-// recorded reads what the backup recorded for the checks: its manifest
-// (v2) or its object's metadata (legacy).
-func recorded(ctx context.Context, sin *instance.Instance) (*catalog.Manifest, legacyMeta) {
-	cfg := sin.Cfg
-	if cfg.S3Bucket == "" {
-		return nil, legacyMeta{}
-	}
-	st, err := sin.Store()
-	if err != nil {
-		return nil, legacyMeta{}
-	}
-	bs, err := catalog.List(ctx, st, cfg.SourcePort())
-	if err != nil {
-		return nil, legacyMeta{}
-	}
-	date := cfg.DateStr
-	for i := len(bs) - 1; i >= 0; i-- {
-		b := bs[i]
-		if !b.Complete || (date != conf.LatestDate && b.Date != date) {
-			continue
-		}
-		if b.Manifest != nil {
-			return b.Manifest, legacyMeta{}
-		}
-		info, err := st.Head(ctx, b.Key)
-		if err != nil {
-			return nil, legacyMeta{}
-		}
-		return nil, legacyMeta{endGTID: info.Metadata[catalog.MetaEndGTID], testValue: info.Metadata[catalog.MetaTestValue]}
-	}
-	return nil, legacyMeta{}
-}
-
 // listedTables checks every table the backup listed exists in the copy.
-func listedTables(ctx context.Context, db *sql.DB, m *catalog.Manifest) Check {
-	if m == nil || (len(m.Tables) == 0 && m.TableCount == 0) {
+func listedTables(ctx context.Context, db *sql.DB, m restore.Recorded) Check {
+	if len(m.Tables) == 0 && m.TableCount == 0 {
 		return Check{Name: "tables", Status: "skipped", Detail: "the backup records no table list"}
 	}
 	have, err := userTables(ctx, db)
@@ -333,11 +294,8 @@ func listedTables(ctx context.Context, db *sql.DB, m *catalog.Manifest) Check {
 
 // gtidCheck compares the copy's GTID position with the one the backup
 // recorded at its binlogs' end: the snapshot's and the delta replayed.
-func gtidCheck(ctx context.Context, db *sql.DB, m *catalog.Manifest, meta legacyMeta) Check {
-	want := meta.endGTID
-	if m != nil {
-		want = m.BinlogEndGTID
-	}
+func gtidCheck(ctx context.Context, db *sql.DB, m restore.Recorded) Check {
+	want := m.EndGTID
 	if want == "" {
 		return Check{Name: "gtid", Status: "skipped", Detail: "the backup records no GTID position at its end"}
 	}
@@ -367,11 +325,8 @@ func orNone(s string) string {
 
 // sqlTest runs sql_test_get_2 on the copy: it must return the value
 // sql_test_insert wrote before the backup listed its binlogs.
-func sqlTest(ctx context.Context, db *sql.DB, real *conf.Config, m *catalog.Manifest, meta legacyMeta) Check {
-	want := meta.testValue
-	if m != nil {
-		want = m.TestValue
-	}
+func sqlTest(ctx context.Context, db *sql.DB, real *conf.Config, m restore.Recorded) Check {
+	want := m.TestValue
 	switch {
 	case real.SQLTestGet2 == "" || real.SQLTestInsert == "":
 		return Check{Name: "sql-test", Status: "skipped", Detail: "sql_test_insert and sql_test_get_2 not both set"}
