@@ -12,22 +12,17 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
-	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/restore"
+	"github.com/mysqlbackup/mysqlbackup/scratch"
 )
 
 // Options are what a restore-test runs with besides the config.
@@ -87,43 +82,14 @@ var systemSchemas = []string{"mysql", "information_schema", "performance_schema"
 // and checks it. A check that fails makes the error, which names it; the
 // result is there whenever the test got as far as the scratch.
 func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error) {
-	cfg := in.Cfg
 	start := time.Now()
-	if err := os.MkdirAll(cfg.BackupBase, 0o750); err != nil {
-		return nil, fmt.Errorf("backup_base: %w", err)
-	}
-	lk, err := lock.Acquire(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".restore-test.lock"))
+	sc, err := scratch.Open(in, "restore-test", o.ScratchDir)
 	if err != nil {
 		return nil, err
 	}
-	defer lk.Release()
-	scratch := o.ScratchDir
-	if scratch == "" {
-		scratch = filepath.Join(cfg.BackupBase, "restore-test-"+string(cfg.Port))
-	}
-	if scratch, err = filepath.Abs(scratch); err != nil {
-		return nil, err
-	}
-	if err := refuseOwned(cfg, scratch); err != nil {
-		return nil, err
-	}
-	if err := clearStale(in, scratch); err != nil {
-		return nil, err
-	}
-	res := &Result{Port: string(cfg.Port), Scratch: scratch}
+	res := &Result{Port: string(in.Cfg.Port), Scratch: sc.Dir}
 	defer func() { res.Duration = time.Since(start) }()
-	for _, d := range []string{scratch, filepath.Join(scratch, "run"), filepath.Join(scratch, "data"), filepath.Join(scratch, "check")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, fmt.Errorf("scratch: %w", err)
-		}
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	sc := scratchConfig(cfg, scratch, port)
-	sin := instance.New(sc, in.Log)
-	rres, rerr := restore.Run(ctx, sin, restore.Options{Copy: true, Term: o.Term})
+	rres, rerr := sc.Restore(ctx, o.Term)
 	if rres != nil {
 		res.Backup = backupOf(rres.Summary)
 	}
@@ -132,23 +98,20 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (*Result, error)
 		return finish(res, o, sc)
 	}
 	res.Checks = append(res.Checks, Check{Name: "restore", Status: "ok"})
-	res.Checks = append(res.Checks, checkCopy(ctx, sin, cfg, rres.Recorded)...)
+	res.Checks = append(res.Checks, checkCopy(ctx, sc, in.Cfg, rres.Recorded)...)
 	return finish(res, o, sc)
 }
 
 // finish removes the scratch of a passed test (unless kept) and makes the
 // error of a failed one.
-func finish(res *Result, o Options, sc *conf.Config) (*Result, error) {
+func finish(res *Result, o Options, sc *scratch.Scratch) (*Result, error) {
 	f := res.Failed()
 	res.OK = f == nil
-	if res.OK && !o.Keep {
-		if err := os.RemoveAll(res.Scratch); err != nil {
-			res.Kept = true
-			return res, fmt.Errorf("scratch %s not removed: %w", res.Scratch, err)
-		}
-		return res, nil
+	res.Kept = !res.OK || o.Keep
+	if err := sc.Close(!res.Kept); err != nil {
+		res.Kept = true
+		return res, fmt.Errorf("scratch %s not removed: %w", res.Scratch, err)
 	}
-	res.Kept = true
 	if f != nil {
 		return res, fmt.Errorf("restore-test of port %s: check %s failed: %s (scratch kept at %s)", res.Port, f.Name, f.Detail, res.Scratch)
 	}
@@ -158,15 +121,13 @@ func finish(res *Result, o Options, sc *conf.Config) (*Result, error) {
 // checkCopy starts the restored copy as a temporary server (its private
 // socket, no networking, no replica threads, a temporary server id) and
 // runs the checks on it.
-func checkCopy(ctx context.Context, sin *instance.Instance, real *conf.Config, rec restore.Recorded) []Check {
-	sc := sin.Cfg
-	runDir := filepath.Join(filepath.Dir(sc.DataBase), "check")
-	srv, err := sin.StartTemp(ctx, sc.MySQLDataDir, runDir, true, "--server-id="+string(sc.TmpServerID))
+func checkCopy(ctx context.Context, sc *scratch.Scratch, real *conf.Config, rec restore.Recorded) []Check {
+	srv, err := sc.Start(ctx)
 	if err != nil {
 		return []Check{{Name: "start", Status: "failed", Detail: err.Error()}}
 	}
 	defer srv.Stop()
-	checks := []Check{startCheck(filepath.Join(runDir, "mysqld.err"))}
+	checks := []Check{startCheck(sc.ErrorLog())}
 	db, err := srv.Open()
 	if err != nil {
 		return append(checks, Check{Name: "check-table", Status: "failed", Detail: err.Error()})
@@ -356,100 +317,6 @@ func sqlTest(ctx context.Context, db *sql.DB, real *conf.Config, m restore.Recor
 		got = append(got, v.String)
 	}
 	return Check{Name: "sql-test", Status: "failed", Detail: fmt.Sprintf("sql_test_get_2 returned %q, not %q (written by sql_test_insert before the backup's binlogs were listed)", got, want)}
-}
-
-// scratchConfig is the config of the copy: the instance's, with every
-// path the instance owns moved under the scratch, a free port, the
-// backups (and binlog archive) of the instance's port as the source, no
-// metrics (restore-test writes its own), and the unpacked backup removed
-// after its restore.
-func scratchConfig(cfg *conf.Config, scratch string, port int) *conf.Config {
-	c := *cfg
-	if c.FromPort == "" {
-		c.FromPort = cfg.Port
-	}
-	c.Port = conf.Number(strconv.Itoa(port))
-	c.DataBase = filepath.Join(scratch, "data")
-	c.MySQLDataDir = filepath.Join(c.DataBase, "mysql-"+string(c.Port))
-	c.MySQLMyCnf = filepath.Join(c.MySQLDataDir, "my.cnf")
-	c.MySQLSocket = filepath.Join(scratch, "run", "mysqld.sock")
-	c.MySQLPidPath = filepath.Join(scratch, "run", "mysqld.pid")
-	c.BackupBase = filepath.Join(scratch, "backup")
-	c.BackupDataTail = "mysql-" + string(c.Port) + "-backup"
-	c.BackupDataDir = filepath.Join(c.BackupBase, c.BackupDataTail)
-	c.BackupMyCnf = filepath.Join(c.BackupDataDir, "my.cnf")
-	c.BackupBinlogTail = "mysql-" + string(c.Port) + "-binlog"
-	c.BackupBinlogDir = filepath.Join(c.BackupBase, c.BackupBinlogTail)
-	c.MetricsFile = ""
-	c.CleanAfterRestore = true
-	return &c
-}
-
-// refuseOwned refuses a scratch that is, holds or lies in what the
-// instance owns.
-func refuseOwned(cfg *conf.Config, scratch string) error {
-	for _, p := range []string{cfg.MySQLDataDir, filepath.Dir(cfg.MySQLSocket), filepath.Dir(cfg.MySQLPidPath), cfg.BackupDataDir, cfg.BackupBinlogDir} {
-		if p == "" || p == "." {
-			continue
-		}
-		if instance.Inside(p, scratch) || instance.Inside(scratch, p) || filepath.Clean(p) == scratch {
-			return fmt.Errorf("scratch dir %s overlaps %s, which the instance owns", scratch, p)
-		}
-	}
-	return nil
-}
-
-// clearStale removes the scratch an earlier, killed run left: first every
-// server still running on it (a pid file under it whose process runs
-// from it), then the dir.
-func clearStale(in *instance.Instance, scratch string) error {
-	if _, err := os.Stat(scratch); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	in.Log.Info("clearing the scratch of an earlier restore-test", "dir", scratch)
-	err := filepath.WalkDir(scratch, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".pid") {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 1 || !runsFrom(pid, scratch) {
-			return nil
-		}
-		in.Log.Warn("stopping the server of an earlier restore-test", "pid", pid)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		for deadline := time.Now().Add(time.Minute); instance.ProcessAlive(pid) && time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if instance.ProcessAlive(pid) {
-			return fmt.Errorf("process %d of the earlier restore-test does not end", pid)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return os.RemoveAll(scratch)
-}
-
-// runsFrom says whether process pid's command line names dir.
-func runsFrom(pid int, dir string) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && bytes.Contains(data, []byte(dir))
-}
-
-// freePort is a TCP port free on the loopback now, for the copy's my.cnf
-// (its start proof listens there).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // backupOf takes "from …" out of a restore's result line.
