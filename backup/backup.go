@@ -45,6 +45,9 @@ type Options struct {
 	// OnEnd, when set, is told the outcome of a run that started, before
 	// its cleanup and while it still holds the port's lock (metrics).
 	OnEnd func(*Result, error)
+	// Scratch, set by FromScratch, is the serving instance a backup of a
+	// scratch copy is published for.
+	Scratch *ScratchOf
 }
 
 // Result is the outcome of a run, failed or not.
@@ -135,7 +138,7 @@ func Run(ctx context.Context, in *instance.Instance, o Options) (res *Result, er
 // leftovers of an earlier run, the server connection, the engine.
 func (r *run) check(ctx context.Context, f format) error {
 	cfg := r.cfg
-	if _, err := os.Stat(cfg.MySQLMyCnf); err != nil {
+	if _, err := os.Stat(r.publishedMyCnf()); err != nil {
 		return fmt.Errorf("instance my.cnf: %w", err)
 	}
 	if err := r.removeStaging(); err != nil {
@@ -176,6 +179,15 @@ func (r *run) check(ctx context.Context, f format) error {
 	}
 	r.in.Log.Info("backing up", "server", version, "engine", r.engine.Bin, "to", f.where(), "format", cfg.ArchiveFormat)
 	return nil
+}
+
+// publishedMyCnf is the my.cnf the backup stores: the instance's (the
+// serving instance's for a backup of a scratch copy).
+func (r *run) publishedMyCnf() string {
+	if r.opts.Scratch != nil {
+		return r.opts.Scratch.MyCnf
+	}
+	return r.cfg.MySQLMyCnf
 }
 
 // toolSpec is how the backup tools run: logged, and killed with us if

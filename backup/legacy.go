@@ -129,7 +129,7 @@ func (l *legacyFormat) writeArchive(r *run, w io.Writer) error {
 	if err := aw.AddTree(cfg.BackupDataDir, cfg.BackupDataTail); err != nil {
 		return err
 	}
-	if err := aw.AddFile(cfg.MySQLMyCnf, path.Join(cfg.BackupDataTail, "my.cnf")); err != nil {
+	if err := aw.AddFile(r.publishedMyCnf(), path.Join(cfg.BackupDataTail, "my.cnf")); err != nil {
 		return err
 	}
 	if err := r.addBinlogs(aw.TarWriter); err != nil {

@@ -308,7 +308,7 @@ func (v *v2Format) putBinlogs(ctx context.Context, r *run) error {
 }
 
 func (v *v2Format) putMyCnf(ctx context.Context, r *run) error {
-	data, err := os.ReadFile(r.cfg.MySQLMyCnf)
+	data, err := os.ReadFile(r.publishedMyCnf())
 	if err != nil {
 		return fmt.Errorf("instance my.cnf: %w", err)
 	}
@@ -332,6 +332,9 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	m.InstanceID = mysqld.InstanceID(ctx, r.db)
 	if err := r.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&m.ServerID); err != nil {
 		return fmt.Errorf("server_id: %w", err)
+	}
+	if s := r.opts.Scratch; s != nil {
+		m.ServerID, m.InstanceID, m.FromScratch = s.ServerID, s.InstanceID, true
 	}
 	m.Engine = filepath.Base(r.engine.Bin)
 	m.BinlogFile, m.BinlogPos, m.GTID = r.snapshot.File, r.snapshot.Pos, r.snapshot.GTID

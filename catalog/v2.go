@@ -86,6 +86,11 @@ type Manifest struct {
 	// the stretch of the binlog archive the backup relies on: from its
 	// snapshot to BinlogEnd.
 	BinlogArchive *ArchiveRange `json:"binlog_archive,omitempty"`
+	// FromScratch: the backup was taken from a scratch copy replicating
+	// the server (backup --from-scratch): the snapshot position is in the
+	// copy's binlog, not in that of server ServerID, whose archive a
+	// point-in-time restore then follows by GTIDs.
+	FromScratch bool `json:"from_scratch,omitempty"`
 	// What restore-test checks a restore against: the GTID position at
 	// BinlogEnd (MariaDB: the snapshot's and every transaction of the
 	// delta), the user tables that existed on both sides of the binlog

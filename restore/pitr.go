@@ -152,7 +152,7 @@ func seriesFor(ctx context.Context, st s3.Store, in *instance.Instance, b catalo
 	if took := serverOf(b); took != 0 {
 		// The series of another server is followed by GTIDs (MariaDB's
 		// mariadb-binlog --start-position takes a GTID list).
-		byGTID = id != 0 && id != took
+		byGTID = (id != 0 && id != took) || b.Manifest.FromScratch
 		if byGTID && b.Manifest.Flavor != string(mysqld.MariaDB) {
 			return nil, false, fmt.Errorf("--archive-server-id %d: the backup of %s was taken on server %d; another server's binlogs continue it by GTIDs, on MariaDB only", id, b.Date, took)
 		}
