@@ -19,6 +19,11 @@
 #   mysqlbackup-v2 restore from MinIO (v2: download, age, zstd, mbstream,
 #            prepare, copy back, replay)
 #   mysqlbackup-v2-archive-restore  its delta from the binlog archive
+# and, under a sysbench oltp_write_only load (LOAD_RATE transactions/s,
+# default 50), the serving instance's share of a backup: a normal v2
+# backup against `backup --from-scratch` (the latest backup restored
+# beside the instance, replicated to its position, backed up there): the
+# serving mariadbd's CPU time and bytes read, and the wall time.
 # and prints wall time, CPU time, peak RSS, temp disk and the ratio of each
 # wall time to the floor. Everything it starts is stopped by PID on exit.
 set -euo pipefail
@@ -71,6 +76,7 @@ s3_bucket: bench
 s3_access_key: bench
 s3_secret_key: bench-secret
 purge_binlog_days: 0
+replication: {user: repl, password: repl-pw, source: []}
 EOF
 go build -o "$work/mysqlbackup" ./cmd/mysqlbackup
 # The v2 configuration: the same plus the format and an age key pair.
@@ -145,6 +151,27 @@ sampled mysqlbackup-v2-archive "$inst/backup" -- "$work/mysqlbackup" --conf-path
 archive_v2a=$(grep -o ' size=[0-9]*' "$work/out.mysqlbackup-v2-archive" | cut -d= -f2)
 kill "$arch"; while kill -0 "$arch" 2>/dev/null; do sleep 0.1; done; mb_forget "$arch"
 
+# The serving instance's share of a backup, under writes: its mariadbd's
+# CPU time (utime + stime) and bytes read (rchar, whatever the page cache
+# held) during a normal v2 backup, then during --from-scratch.
+serving_pid=$(cat "$inst/mysqld.ownpid")
+serving() { awk '{ print $14 + $15 }' "/proc/$serving_pid/stat"; awk '/^rchar/ { print $2 }' "/proc/$serving_pid/io"; }
+LOAD_RATE=${LOAD_RATE:-50}
+sysbench oltp_write_only --db-driver=mysql --mysql-socket="$inst/run/mysqld.sock" --mysql-user=root \
+  --tables=$tables --table-size=$rows --threads=1 --rate="$LOAD_RATE" --time=0 --report-interval=0 run >"$work/load.log" 2>&1 &
+load=$!; MB_PIDS+=("$load"); disown "$load"
+sleep 3
+declare -A scpu sread
+for n in under-load-v2 under-load-scratch; do
+  args=(backup); [ "$n" = under-load-scratch ] && args=(backup --from-scratch)
+  read -r c0 < <(serving | head -1); r0=$(serving | tail -1)
+  measure "$n" "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2.yaml" --date-str "$n" "${args[@]}"
+  read -r c1 < <(serving | head -1); r1=$(serving | tail -1)
+  scpu[$n]=$(mb_calc %.2f "($c1 - $c0) / $(getconf CLK_TCK)"); sread[$n]=$(( (r1 - r0) / 1024 / 1024 ))
+  disk[$n]=0
+done
+kill "$load"; while kill -0 "$load" 2>/dev/null; do sleep 0.1; done; mb_forget "$load"
+
 # Restores, into an empty datadir, of the same data. The legacy leg stops
 # after copy-back: it leaves out the legacy tool's download and its replay
 # of every binlog, so it flatters the legacy tool.
@@ -166,7 +193,7 @@ mib() { echo $(( $1 / 1024 / 1024 )); }
 echo
 echo "data set: $(mib "$data_bytes") MiB in the datadir; $(nproc) cores"
 printf '%-22s %9s %9s %10s %12s %14s\n' run wall_s cpu_s peak_rss_MiB temp_disk_MiB wall/floor
-for n in floor binlog-read legacy mysqlbackup mysqlbackup-v2 archive-catchup mysqlbackup-v2-archive legacy-restore mysqlbackup-restore mysqlbackup-v2-restore mysqlbackup-v2-archive-restore; do
+for n in floor binlog-read legacy mysqlbackup mysqlbackup-v2 archive-catchup mysqlbackup-v2-archive under-load-v2 under-load-scratch legacy-restore mysqlbackup-restore mysqlbackup-v2-restore mysqlbackup-v2-archive-restore; do
   printf '%-22s %9s %9s %10s %12s %14s\n' "$n" "${wall[$n]}" "${cpu[$n]}" "${rss[$n]}" "$(mib "${disk[$n]}")" \
     "$(awk "BEGIN{printf \"%.2f\", ${wall[$n]} / ${wall[floor]}}")"
 done
@@ -179,6 +206,8 @@ echo " temp disk of a restore = the archive (legacy only: mysqlbackup streams it
 echo "mysqlbackup result line: $(cat "$work/out.mysqlbackup")"
 echo "mysqlbackup-v2 result line: $(cat "$work/out.mysqlbackup-v2")"
 echo "mysqlbackup-v2-restore result line: $(cat "$work/out.mysqlbackup-v2-restore")"
+echo "the serving instance during a backup, under sysbench oltp_write_only at $LOAD_RATE tps: normal v2 backup: mariadbd CPU ${scpu[under-load-v2]} s, read ${sread[under-load-v2]} MiB, and the engine reads its datadir ($(mib "$data_bytes") MiB); --from-scratch: mariadbd CPU ${scpu[under-load-scratch]} s, read ${sread[under-load-scratch]} MiB (replication), the engine reads the scratch copy's datadir only"
+echo "under-load-scratch result line: $(cat "$work/out.under-load-scratch")"
 echo "mysqlbackup-v2-archive result line: $(cat "$work/out.mysqlbackup-v2-archive")"
 echo "mysqlbackup-v2-archive-restore result line: $(cat "$work/out.mysqlbackup-v2-archive-restore")"
 echo "(peak_rss_MiB above is the largest of the process and its children, i.e. mariabackup too; peak_rss in the result line is mysqlbackup's own)"
