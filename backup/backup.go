@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/internal/proc"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
+	"github.com/mysqlbackup/mysqlbackup/replication"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
 )
 
@@ -213,11 +215,8 @@ func (r *run) afterData(ctx context.Context) error {
 // the binlogs hold every transaction of the data and those since; they
 // must hold the snapshot's position and run without a gap from it.
 func (r *run) listBinlogs(ctx context.Context) error {
-	if q := r.cfg.SQLTestInsert; q != "" {
-		r.testValue = "mysqlbackup-" + time.Now().UTC().Format("20060102T150405.000000000Z")
-		if _, err := r.db.ExecContext(ctx, strings.ReplaceAll(q, "{v}", r.testValue)); err != nil {
-			return fmt.Errorf("sql_test_insert: %w", err)
-		}
+	if err := r.testInsert(ctx); err != nil {
+		return err
 	}
 	before, err := userTables(ctx, r.db)
 	if err != nil {
@@ -241,7 +240,55 @@ func (r *run) listBinlogs(ctx context.Context) error {
 	}
 	r.binlogs = s
 	r.in.Log.Info("binary logs to copy", "files", len(s.Files), "basename", s.Basename)
-	return r.followDelta()
+	if err := r.followDelta(); err != nil {
+		// What restore-test would compare with; the backup stands without.
+		r.in.Log.Warn("the GTID position at the binlogs' end is not recorded (restore-test will skip its check)", "err", err)
+	}
+	return nil
+}
+
+// testInsert runs sql_test_insert with a fresh value (the legacy tool's
+// time.time(), a number a DOUBLE or VARCHAR column takes) just before the
+// binlogs are listed, when sql_test_get_2 is set too: restore-test reads
+// it back from the restored copy. Never on a replica or a read-only
+// server, where the write would be a transaction its source never had.
+func (r *run) testInsert(ctx context.Context) error {
+	cfg := r.cfg
+	if cfg.SQLTestInsert == "" || cfg.SQLTestGet2 == "" {
+		return nil
+	}
+	var readOnly int
+	if err := r.db.QueryRowContext(ctx, "SELECT @@read_only").Scan(&readOnly); err != nil {
+		return fmt.Errorf("sql_test_insert: %w", err)
+	}
+	replica, err := hasChannels(ctx, r.db)
+	if err != nil {
+		return fmt.Errorf("sql_test_insert: %w", err)
+	}
+	if readOnly != 0 || replica {
+		r.in.Log.Info("sql_test_insert not run: the server is a replica or read-only (restore-test skips its check)")
+		return nil
+	}
+	v := strconv.FormatFloat(float64(time.Now().UnixMicro())/1e6, 'f', 6, 64)
+	if _, err := r.db.ExecContext(ctx, strings.ReplaceAll(cfg.SQLTestInsert, "{v}", v)); err != nil {
+		return fmt.Errorf("sql_test_insert: %w", err)
+	}
+	r.testValue = v
+	return nil
+}
+
+// hasChannels says whether the server replicates from a source.
+func hasChannels(ctx context.Context, db *sql.DB) (bool, error) {
+	v, err := mysqld.ServerVersion(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	srv, err := mysqld.ParseVersion(v)
+	if err != nil {
+		return false, err
+	}
+	st, err := replication.ReadStatus(ctx, db, srv)
+	return len(st) > 0, err
 }
 
 // followDelta reads the server's binlogs from the snapshot to their
@@ -269,7 +316,7 @@ func (r *run) followDelta() error {
 // userTables lists schema.table of every base table outside the system
 // schemas.
 func userTables(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1")
+	rows, err := db.QueryContext(ctx, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE') AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1")
 	if err != nil {
 		return nil, fmt.Errorf("table list: %w", err)
 	}

@@ -192,6 +192,12 @@ func lineDiff(a, b []byte) (onlyA, onlyB []string) {
 	return onlyA, onlyB
 }
 
+// ShownOption says whether a my.cnf diff may show the value of option
+// (a name as written, dashes or underscores, loose- or not).
+func ShownOption(option string) bool {
+	return harmlessOptions[strings.TrimPrefix(strings.ReplaceAll(strings.ToLower(strings.TrimSpace(option)), "_", "-"), "loose-")]
+}
+
 // harmlessOptions are the options whose values the my.cnf diff shows:
 // identity, names and paths of the server's files.
 var harmlessOptions = map[string]bool{
@@ -233,32 +239,16 @@ func (in *Instance) OwnMyCnfElsewhere() (bool, error) {
 // rewritten for a copy at mysql_data_dir, mysql_socket, mysql_pid_path
 // and port (mysqld.Relocate), and logs what it changed.
 func (in *Instance) InstallRelocatedMyCnf(dataDir string) error {
-	cfg := in.Cfg
-	own := in.OwnMyCnf()
-	if own == "" { // restore-test's scratch on a host without one: the backup's
-		own = in.MyCnfFor(dataDir)
+	own, backups := in.OwnMyCnf(), false
+	if own == "" { // a copy on a host without one: the backup's, relocated in place
+		own, backups = in.MyCnfFor(dataDir), true
 	}
-	data, err := os.ReadFile(own)
-	if err != nil {
-		return fmt.Errorf("own my.cnf: %w", err)
-	}
-	port, err := cfg.Port.Uint()
+	out, changed, err := in.relocated(own)
 	if err != nil {
 		return err
 	}
-	for _, o := range []struct{ name, key, value string }{
-		{"socket", "mysql_socket", cfg.MySQLSocket}, {"pid-file", "mysql_pid_path", cfg.MySQLPidPath}, {"port", "port", string(cfg.Port)},
-	} {
-		if mysqld.ServerOption(data, o.name) == o.value {
-			return fmt.Errorf("a copy beside the instance at %s: its %s (%s) would be the instance's own %s; let it follow --port (leave %s out of the config) or give the copy its own", cfg.MySQLDataDir, o.key, o.value, o.name, o.key)
-		}
-	}
-	out, changed, err := mysqld.Relocate(data, mysqld.Relocation{DataDir: cfg.MySQLDataDir, Socket: cfg.MySQLSocket, PidFile: cfg.MySQLPidPath, Port: int(port)})
-	if err != nil {
-		return fmt.Errorf("own my.cnf %s for a copy at %s: %w", own, cfg.MySQLDataDir, err)
-	}
 	target := in.MyCnfFor(dataDir)
-	if _, err := os.Stat(target); err == nil {
+	if _, err := os.Stat(target); err == nil && !backups {
 		if err := os.Rename(target, target+FromBackupSuffix); err != nil {
 			return fmt.Errorf("keep the backup's my.cnf: %w", err)
 		}
@@ -268,4 +258,58 @@ func (in *Instance) InstallRelocatedMyCnf(dataDir string) error {
 		return fmt.Errorf("install relocated my.cnf: %w", err)
 	}
 	return in.ChownToMySQL(target)
+}
+
+// relocated is the option file src rewritten for a copy at
+// mysql_data_dir, mysql_socket, mysql_pid_path and port, refused when the
+// copy would share the instance's socket, pid file or port, or when the
+// file keeps InnoDB files outside its datadir.
+func (in *Instance) relocated(src string) ([]byte, []string, error) {
+	cfg := in.Cfg
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("own my.cnf: %w", err)
+	}
+	port, err := cfg.Port.Uint()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range []struct{ name, key, value string }{
+		{"socket", "mysql_socket", cfg.MySQLSocket}, {"pid-file", "mysql_pid_path", cfg.MySQLPidPath}, {"port", "port", string(cfg.Port)},
+	} {
+		if mysqld.ServerOption(data, o.name) == o.value {
+			return nil, nil, fmt.Errorf("a copy beside the instance at %s: its %s (%s) would be the instance's own %s; let it follow --port (leave %s out of the config) or give the copy its own", cfg.MySQLDataDir, o.key, o.value, o.name, o.key)
+		}
+	}
+	out, changed, err := mysqld.Relocate(data, mysqld.Relocation{DataDir: cfg.MySQLDataDir, Socket: cfg.MySQLSocket, PidFile: cfg.MySQLPidPath, Port: int(port)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("my.cnf %s for a copy at %s: %w", src, cfg.MySQLDataDir, err)
+	}
+	return out, changed, nil
+}
+
+// RelocatedCopyBackFile is the option file the engine copies a backup
+// back into a copy beside the instance with: this host's own my.cnf, else
+// the backup's (backupMyCnf, reduced to its safe options), relocated to
+// the copy, so that no InnoDB file goes to a directory of the instance.
+// It is written in runDir.
+func (in *Instance) RelocatedCopyBackFile(backupMyCnf, runDir string) (string, error) {
+	src, trusted := in.OwnMyCnf(), true
+	if src == "" {
+		src, trusted = backupMyCnf, false
+	}
+	out, _, err := in.relocated(src)
+	if err != nil {
+		return "", err
+	}
+	if !trusted {
+		if out, _, err = mysqld.SafeOptions(out, in.Cfg.MySQLDataDir); err != nil {
+			return "", fmt.Errorf("the backup's my.cnf %s: %w", src, err)
+		}
+	}
+	path := filepath.Join(runDir, "copy-back.cnf")
+	if err := atomicfile.WriteFile(path, out, 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
 }

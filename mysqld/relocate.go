@@ -24,7 +24,7 @@ var relocatedPaths = map[string]bool{
 	"log-bin": true, "log-bin-index": true, "relay-log": true, "relay-log-index": true,
 	"log-error": true, "general-log-file": true, "slow-query-log-file": true, "log-tc": true,
 	"master-info-file": true, "relay-log-info-file": true, "aria-log-dir-path": true,
-	"innodb-tmpdir": true,
+	"innodb-tmpdir": true, "log-slow-query-file": true, "server-audit-file-path": true,
 }
 
 // relocatedDirs hold data: they must lie inside the old datadir.

@@ -20,6 +20,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/xtrabackup"
@@ -51,6 +52,9 @@ type DryRunReport struct {
 	// Refusals what stops it: the real restore would not proceed.
 	Notes    []string `json:"notes,omitempty"`
 	Refusals []string `json:"refusals"`
+	// Short names each filesystem with less free space than the restore
+	// needs there (it would fail part way).
+	Short []string `json:"disk_short,omitempty"`
 }
 
 // DryRunObject is one object the restore downloads.
@@ -97,6 +101,9 @@ func DryRun(ctx context.Context, in *instance.Instance) (*DryRunReport, error) {
 	if err := refuseLive(ctx, in); err != nil {
 		refuse(err)
 	}
+	if pid, held := lock.Holder(filepath.Join(cfg.BackupBase, "mysql-"+string(cfg.Port)+".lock")); held {
+		refuse(fmt.Errorf("another run of port %s holds its lock (pid %d)", cfg.Port, pid))
+	}
 	if err := refuseDatadir(cfg); err != nil {
 		refuse(err)
 	} else if InProgress(cfg.MySQLDataDir) {
@@ -134,7 +141,10 @@ func DryRun(ctx context.Context, in *instance.Instance) (*DryRunReport, error) {
 				rep.Archive = plan.Archive
 			}
 		}
-		if rep.MyCnf, err = s.myCnfDiff(ctx, in); err != nil {
+		var backupCnf []byte
+		if rep.MyCnf, backupCnf, err = s.myCnfDiff(ctx, in); err != nil {
+			refuse(err)
+		} else if err := refuseCodeLoadingOf(in, backupCnf, s.signed()); err != nil {
 			refuse(err)
 		}
 	case *legacySource:
@@ -155,7 +165,9 @@ func DryRun(ctx context.Context, in *instance.Instance) (*DryRunReport, error) {
 	rep.Disk = diskUse(cfg, rep, src)
 	for _, d := range rep.Disk {
 		if d.Free > 0 && d.Need > d.Free {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("!! %s has %s free, the restore needs about %s there: it would fail part way", strings.Join(d.Paths, " and "), progress.Bytes(d.Free), progress.Bytes(d.Need)))
+			short := fmt.Sprintf("%s has %s free, the restore needs about %s there", strings.Join(d.Paths, " and "), progress.Bytes(d.Free), progress.Bytes(d.Need))
+			rep.Short = append(rep.Short, short)
+			rep.Notes = append(rep.Notes, "!! "+short+": it would fail part way")
 		}
 	}
 	return rep, nil
@@ -325,7 +337,7 @@ func sameFilesystem(a, b string) bool {
 // myCnfDiff reads the backup's my.cnf and compares it with the file the
 // restored datadir will start from: this host's own my.cnf in conf_base,
 // else the instance's mysql_my_cnf when it lives outside the datadir.
-func (v *v2Source) myCnfDiff(ctx context.Context, in *instance.Instance) (*MyCnfDiff, error) {
+func (v *v2Source) myCnfDiff(ctx context.Context, in *instance.Instance) (*MyCnfDiff, []byte, error) {
 	var backup []byte
 	err := v.read(ctx, progress.Reporter{Log: in.Log}, catalog.RoleMyCnf, func(r io.Reader) error {
 		var err error
@@ -333,7 +345,7 @@ func (v *v2Source) myCnfDiff(ctx context.Context, in *instance.Instance) (*MyCnf
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	against := in.OwnMyCnf()
 	if against == "" && !instance.Inside(in.Cfg.MySQLDataDir, in.Cfg.MySQLMyCnf) {
@@ -341,18 +353,44 @@ func (v *v2Source) myCnfDiff(ctx context.Context, in *instance.Instance) (*MyCnf
 	}
 	d := &MyCnfDiff{Against: against, Changes: []string{}}
 	if against == "" {
-		return d, nil
+		return d, backup, nil
 	}
 	current, err := os.ReadFile(against)
 	if errors.Is(err, os.ErrNotExist) {
 		d.Against = ""
-		return d, nil
+		return d, backup, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.Changes = diffOptions(parseOptionFile(backup), parseOptionFile(current))
-	return d, nil
+	return d, backup, nil
+}
+
+// refuseCodeLoadingOf is the identity step's refusal, planned: with no
+// own my.cnf and the datadir's my.cnf the backup's, an unsigned backup's
+// my.cnf that loads code is refused.
+func refuseCodeLoadingOf(in *instance.Instance, myCnf []byte, signed bool) error {
+	if signed || in.OwnMyCnf() != "" || !instance.Inside(in.Cfg.MySQLDataDir, in.Cfg.MySQLMyCnf) {
+		return nil
+	}
+	return loadsCode(in.Cfg, myCnf)
+}
+
+// loadsCode refuses an unsigned backup's my.cnf that loads code (plugins,
+// init files) as the option file the normal start reads.
+func loadsCode(cfg *conf.Config, myCnf []byte) error {
+	_, dropped, _ := mysqld.SafeOptions(myCnf, cfg.MySQLDataDir)
+	var code []string
+	for _, name := range dropped {
+		if mysqld.LoadsCode(name) {
+			code = append(code, name)
+		}
+	}
+	if len(code) > 0 {
+		return fmt.Errorf("the backup's my.cnf sets %s, which the normal start would load, and the backup is not signed: put this host's own my.cnf at %s", strings.Join(code, ", "), filepath.Join(cfg.ConfBase, "my.cnf"))
+	}
+	return nil
 }
 
 // parseOptionFile reads an option file as "[section] option" → value
@@ -395,6 +433,13 @@ func diffOptions(backup, current map[string]string) []string {
 	for k := range keys {
 		b, inB := backup[k]
 		c, inC := current[k]
+		if _, name, _ := strings.Cut(k, "] "); !instance.ShownOption(name) {
+			if b != c {
+				b, c = "<redacted>", "<redacted, differs>"
+			} else {
+				b, c = "<redacted>", "<redacted>"
+			}
+		}
 		switch {
 		case !inC:
 			out = append(out, fmt.Sprintf("%s: %q in the backup's, not in this host's", k, b))

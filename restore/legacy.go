@@ -146,8 +146,15 @@ func (s *legacySource) tops() map[string]string {
 	if cfg.FromPort == "" {
 		return map[string]string{cfg.BackupDataTail: cfg.BackupDataTail, cfg.BackupBinlogTail: cfg.BackupBinlogTail}
 	}
-	from := string(cfg.FromPort)
-	return map[string]string{"mysql-" + from + "-backup": cfg.BackupDataTail, "mysql-" + from + "-binlog": cfg.BackupBinlogTail}
+	// A tail the config sets (not the one derived from its port) names
+	// the archive's entries too.
+	src := func(tail, kind string) string {
+		if tail != "mysql-"+string(cfg.Port)+"-"+kind {
+			return tail
+		}
+		return "mysql-" + string(cfg.FromPort) + "-" + kind
+	}
+	return map[string]string{src(cfg.BackupDataTail, "backup"): cfg.BackupDataTail, src(cfg.BackupBinlogTail, "binlog"): cfg.BackupBinlogTail}
 }
 
 // verify downloads the archive, checks its checksum, decrypts, decompresses

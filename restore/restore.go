@@ -259,7 +259,11 @@ func (r *run) copyBack(ctx context.Context) error {
 	if _, err := os.Stat(cfg.BackupMyCnf); err != nil {
 		return fmt.Errorf("the backup holds no my.cnf: %w", err)
 	}
-	defaults, err := r.in.CopyBackOptionFile(cfg.BackupMyCnf, r.runDir)
+	copyBackFile := r.in.CopyBackOptionFile
+	if r.copy() {
+		copyBackFile = r.in.RelocatedCopyBackFile
+	}
+	defaults, err := copyBackFile(cfg.BackupMyCnf, r.runDir)
 	if err != nil {
 		return err
 	}
@@ -427,17 +431,7 @@ func (r *run) refuseCodeLoading(myCnf string) error {
 	if err != nil {
 		return fmt.Errorf("the backup's my.cnf: %w", err)
 	}
-	_, dropped, _ := mysqld.SafeOptions(data, r.cfg.MySQLDataDir)
-	var code []string
-	for _, name := range dropped {
-		if mysqld.LoadsCode(name) {
-			code = append(code, name)
-		}
-	}
-	if len(code) > 0 {
-		return fmt.Errorf("the backup's my.cnf sets %s, which the normal start would load, and the backup is not signed: put this host's own my.cnf at %s", strings.Join(code, ", "), filepath.Join(r.cfg.ConfBase, "my.cnf"))
-	}
-	return nil
+	return loadsCode(r.cfg, data)
 }
 
 // binlogsBack moves or copies the backup's binlogs where the normal start
@@ -530,6 +524,18 @@ func (r *run) unpublish() error {
 // point-in-time restore is complete at its target (a catch-up would move
 // past it).
 func (r *run) needsCatchup() bool { return !r.pitr() && !r.opts.Copy && r.in.NeedsCatchup() }
+
+// copy says whether the datadir is a copy beside the instance (restore-
+// test's scratch, --from-port, a point-in-time restore pointed elsewhere
+// with --port/--data-base): nothing may go where the instance's own my.cnf
+// puts its files.
+func (r *run) copy() bool {
+	if r.opts.Copy || r.cfg.FromPort != "" {
+		return true
+	}
+	elsewhere, err := r.in.OwnMyCnfElsewhere()
+	return err == nil && elsewhere
+}
 
 // pitr says whether this is a point-in-time restore (--until), not a
 // normal one whose delta comes from the archive.

@@ -72,17 +72,37 @@ func open(in *instance.Instance, purpose, dir string) (*Scratch, error) {
 	if err := clearStale(in, dir); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "run"), filepath.Join(dir, "data"), filepath.Join(dir, "check")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, fmt.Errorf("scratch: %w", err)
-		}
+	// The marker first: from now on the dir is ours to clear. The server
+	// runs as mysql_user: it must reach its datadir, socket and pid file
+	// (the unpacked backup below stays root's).
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, Marker), []byte(purpose+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
 	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	return &Scratch{Dir: dir, In: instance.New(configFor(cfg, dir, port), in.Log)}, nil
+	sin := instance.New(configFor(cfg, dir, port), in.Log)
+	for _, d := range []string{"backup", "data", "run", "check"} {
+		p := filepath.Join(dir, d)
+		if err := os.Mkdir(p, 0o711); err != nil {
+			return nil, fmt.Errorf("scratch: %w", err)
+		}
+		if d != "backup" {
+			if err := sin.ChownToMySQL(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Scratch{Dir: dir, In: sin}, nil
 }
+
+// Marker names the file that makes a dir a scratch of ours: only a dir
+// that holds it is ever cleared.
+const Marker = ".mysqlbackup-scratch"
 
 // Close releases the scratch, removing it when remove is set.
 func (s *Scratch) Close(remove bool) error {
@@ -100,6 +120,15 @@ func (s *Scratch) Close(remove bool) error {
 // scratch as a copy: its my.cnf relocated, no replication channels, no
 // catch-up pending.
 func (s *Scratch) Restore(ctx context.Context, term io.Writer) (*restore.Result, error) {
+	// Planned first: a scratch usually shares the datadir's filesystem,
+	// which it must not fill.
+	plan, err := restore.DryRun(ctx, s.In)
+	if err != nil {
+		return nil, err
+	}
+	if len(plan.Short) > 0 {
+		return nil, fmt.Errorf("scratch %s: %s", s.Dir, plan.Short[0])
+	}
 	return restore.Run(ctx, s.In, restore.Options{Copy: true, Term: term})
 }
 
@@ -133,11 +162,11 @@ func configFor(cfg *conf.Config, dir string, port int) *conf.Config {
 	c.MySQLMyCnf = filepath.Join(c.MySQLDataDir, "my.cnf")
 	c.MySQLSocket = filepath.Join(dir, "run", "mysqld.sock")
 	c.MySQLPidPath = filepath.Join(dir, "run", "mysqld.pid")
+	// The unpacked dirs keep the instance's names (a legacy archive's
+	// entries carry them) under the scratch's own backup_base.
 	c.BackupBase = filepath.Join(dir, "backup")
-	c.BackupDataTail = "mysql-" + string(c.Port) + "-backup"
 	c.BackupDataDir = filepath.Join(c.BackupBase, c.BackupDataTail)
 	c.BackupMyCnf = filepath.Join(c.BackupDataDir, "my.cnf")
-	c.BackupBinlogTail = "mysql-" + string(c.Port) + "-binlog"
 	c.BackupBinlogDir = filepath.Join(c.BackupBase, c.BackupBinlogTail)
 	c.MetricsFile = ""
 	c.CleanAfterRestore = true
@@ -164,6 +193,9 @@ func refuseOwned(cfg *conf.Config, dir string) error {
 func clearStale(in *instance.Instance, dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, Marker)); err != nil {
+		return fmt.Errorf("%s exists and is not a scratch of mysqlbackup (no %s in it): refusing to use or remove it; give another --scratch-dir", dir, Marker)
 	}
 	in.Log.Info("clearing the scratch of an earlier run", "dir", dir)
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {

@@ -42,7 +42,7 @@ func (c *RestoreTestCmd) Run(ctx context.Context, app *App) error {
 // success time across failures.
 func recordRestoreTest(app *App, res *restoretest.Result, start time.Time, runErr error) {
 	path := app.Cfg.MetricsFile
-	if path == "" {
+	if path == "" || res == nil { // it did not start (another run holds the scratch, say)
 		return
 	}
 	labels := []promfile.Label{{Name: "port", Value: string(app.Cfg.Port)}}
