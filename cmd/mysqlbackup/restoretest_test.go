@@ -329,7 +329,7 @@ func TestRestoreTestKilledMidRunLeavesTheInstanceAndTheNextRunClearsItsScratch(t
 }
 
 // A legacy archive (its paths name the instance's port) restores into the
-// scratch's port and passes: the GTID position from the object's
+// scratch's port and passes, the instance serving writes meanwhile: the GTID position from the object's
 // metadata, sql_test_get_2; it records no table list.
 func TestRestoreTestPassesALegacyArchive(t *testing.T) {
 	in := testbed.StartMariaDB(t, 1)
@@ -337,9 +337,14 @@ func TestRestoreTestPassesALegacyArchive(t *testing.T) {
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+sqlTestConf)
 	in.Exec("CREATE DATABASE app", "CREATE TABLE app.heartbeat (id INT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(32), v VARCHAR(64))")
 	backupWithDelta(t, in, confPath, 20)
+	w := startWriter(t, in) // the instance serves writes meanwhile
 	res, r := restoreTestJSON(t, "--conf-path", confPath)
+	w.Stop()
 	if r.code != 0 || !res.OK {
 		t.Fatalf("restore-test of a legacy archive: exit %d %+v %s", r.code, res.Checks, lastLine(r.stderr))
+	}
+	if !in.Running() {
+		t.Error("the instance stopped serving")
 	}
 	for name, want := range map[string]string{"check-table": "ok", "gtid": "ok", "sql-test": "ok", "tables": "skipped"} {
 		if c := checkOf(res, name); c.Status != want {
