@@ -254,8 +254,8 @@ func (r *run) listBinlogs(ctx context.Context) error {
 // server, where the write would be a transaction its source never had.
 func (r *run) testInsert(ctx context.Context) error {
 	cfg := r.cfg
-	if cfg.SQLTestInsert == "" || cfg.SQLTestGet2 == "" {
-		return nil
+	if cfg.SQLTestInsert == "" || cfg.SQLTestGet2 == "" || r.opts.Scratch != nil {
+		return nil // a scratch copy is no server to write to: its writes would be in the instance's backup
 	}
 	var readOnly int
 	if err := r.db.QueryRowContext(ctx, "SELECT @@read_only").Scan(&readOnly); err != nil {

@@ -46,11 +46,20 @@ func FromScratch(ctx context.Context, in *instance.Instance, o Options) (*Result
 	if cfg.Replication == nil || cfg.Replication.User == "" {
 		return nil, &conf.Error{File: cfg.Path, Key: "replication.user", Msg: "backup --from-scratch replicates the scratch copy from the instance with the replication user; none is configured"}
 	}
+	if cfg.ArchiveFormat != conf.FormatV2 {
+		return nil, &conf.Error{File: cfg.Path, Key: "archive_format", Msg: "backup --from-scratch publishes v2 backups only (a legacy archive cannot record that its positions are the copy's)"}
+	}
+	if cfg.BackupSigningKey != "" && len(cfg.BackupVerifyKeys) == 0 {
+		return nil, &conf.Error{File: cfg.Path, Key: "backup_verify_keys", Msg: "backup --from-scratch would sign a backup made from one it restored without checking its signature: pin the keys that sign this port's backups"}
+	}
 	if err := refuseNoBackup(ctx, in); err != nil {
 		return nil, err
 	}
 	serving, err := servingInfo(ctx, in)
 	if err != nil {
+		return nil, err
+	}
+	if err := canReplicate(ctx, cfg); err != nil {
 		return nil, err
 	}
 	in.Log.Info("backup from a scratch copy: the goal", "gtid", serving.goal)
@@ -71,7 +80,10 @@ func FromScratch(ctx context.Context, in *instance.Instance, o Options) (*Result
 	if _, err := sc.Restore(ctx, o.Term); err != nil {
 		return nil, fmt.Errorf("restore of the latest backup into the scratch: %w", err)
 	}
-	srv, err := sc.Start(ctx)
+	// The copy binlogs what it replicates (the backup's binlogs must hold
+	// it), and none of the instance's replica settings may drop or skip
+	// what the instance wrote.
+	srv, err := sc.Start(ctx, "--log-slave-updates=ON", "--slave-skip-errors=OFF", "--slave-exec-mode=STRICT")
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +148,14 @@ func servingInfo(ctx context.Context, in *instance.Instance) (serving, error) {
 	if v, err := mysqld.ParseVersion(version); err != nil || v.Flavor != mysqld.MariaDB {
 		return s, fmt.Errorf("backup --from-scratch follows the instance by MariaDB GTID (START SLAVE UNTIL master_gtid_pos); %s is not supported", version)
 	}
-	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos, @@server_id").Scan(&s.goal, &s.id); err != nil {
+	var logSlaveUpdates int
+	if err := db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos, @@server_id, @@log_slave_updates").Scan(&s.goal, &s.id, &logSlaveUpdates); err != nil {
 		return s, fmt.Errorf("the instance's GTID position: %w", err)
+	}
+	if replica, err := hasChannels(ctx, db); err != nil {
+		return s, err
+	} else if replica && logSlaveUpdates == 0 {
+		return s, fmt.Errorf("the instance replicates with log_slave_updates off: its binlog, which the scratch copy follows, lacks what it replicates; turn log_slave_updates on for backup --from-scratch")
 	}
 	s.instanceID = mysqld.InstanceID(ctx, db)
 	return s, nil
@@ -154,14 +172,20 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 	return srv.OnSession(ctx, func(conn *sql.Conn, v mysqld.Version) error {
 		ch := replication.Quote(scratchChannel)
 		// CHANGE MASTER carries the replication password: out of the
-		// general and slow logs.
-		for _, q := range []string{"SET SESSION sql_log_off = 1", "SET SESSION long_query_time = 31536000", replication.SlavePosFromBinlog,
+		// general and slow logs, quoted under a known sql_mode. The
+		// instance's replication filters (its my.cnf) are cleared for
+		// the copy's channel.
+		stmts := []string{replication.SessionSetup, "SET SESSION sql_log_off = 1", "SET SESSION long_query_time = 31536000", replication.SlavePosFromBinlog,
 			fmt.Sprintf("CHANGE MASTER %s TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
 				ch, replication.Quote(cfg.Host), cfg.Port.Int(), replication.Quote(cfg.Replication.User), replication.Quote(cfg.Replication.Password.Reveal())),
-			fmt.Sprintf("START SLAVE %s UNTIL master_gtid_pos = %s", ch, replication.Quote(goal)),
-		} {
+			"SET SESSION default_master_connection = " + ch}
+		for _, f := range []string{"replicate_do_db", "replicate_ignore_db", "replicate_do_table", "replicate_ignore_table", "replicate_wild_do_table", "replicate_wild_ignore_table"} {
+			stmts = append(stmts, "SET GLOBAL "+f+" = ''")
+		}
+		stmts = append(stmts, fmt.Sprintf("START SLAVE %s UNTIL master_gtid_pos = %s", ch, replication.Quote(goal)))
+		for _, q := range stmts {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("scratch replication (%s): %w", strings.Join(strings.Fields(q)[:2], " "), err)
+				return fmt.Errorf("scratch replication (%s): %s", strings.Join(strings.Fields(q)[:2], " "), redactedError(err, cfg))
 			}
 		}
 		for deadline := time.Now().Add(timeout); ; {
@@ -169,13 +193,11 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 			if err := conn.QueryRowContext(ctx, replication.WaitQuery(replication.MariaDB, 1), goal).Scan(&reached); err != nil {
 				return fmt.Errorf("scratch replication: %w", err)
 			}
-			if reached.Valid && reached.Int64 == 0 {
-				break
-			}
 			st, err := replication.ReadStatus(ctx, conn, v)
 			if err != nil {
 				return err
 			}
+			stopped := false
 			for _, c := range st {
 				if c.Name != scratchChannel {
 					continue
@@ -183,9 +205,17 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 				if e := c.LastIOError + c.LastSQLError; e != "" {
 					return fmt.Errorf("the scratch copy replicating from the instance: %s", e)
 				}
-				if c.SQLRunning != "Yes" {
-					return fmt.Errorf("the scratch copy stopped replicating before the goal %q", goal)
+				stopped = c.SQLRunning != "Yes"
+			}
+			if reached.Valid && reached.Int64 == 0 {
+				break
+			}
+			if stopped {
+				// The UNTIL may have stopped it just after the wait timed out.
+				if err := conn.QueryRowContext(ctx, replication.WaitQuery(replication.MariaDB, 0), goal).Scan(&reached); err == nil && reached.Valid && reached.Int64 == 0 {
+					break
 				}
+				return fmt.Errorf("the scratch copy stopped replicating before the goal %q", goal)
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("the scratch copy did not reach the goal %q within catchup_timeout %s", goal, cfg.CatchupTimeout)
@@ -196,8 +226,59 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 				return fmt.Errorf("scratch replication (%s): %w", q, err)
 			}
 		}
+		// MASTER_GTID_WAIT compares sequence numbers only: the copy must
+		// hold exactly the goal's GTIDs, not others of the same numbers (a
+		// history that diverged from the instance's).
+		var binlogPos string
+		if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&binlogPos); err != nil {
+			return err
+		}
+		if diff := gtidDiff(binlogPos, goal); diff != "" {
+			return fmt.Errorf("the scratch copy is at %s, not the instance's %s (%s): it did not apply exactly what the instance wrote (another history, a filtered or skipped event); take a normal backup", binlogPos, goal, diff)
+		}
 		return nil
 	})
+}
+
+// gtidDiff names the first domain of the MariaDB GTID list want whose
+// GTID have does not hold exactly ("" when every one matches).
+func gtidDiff(have, want string) string {
+	byDomain := func(list string) map[string]string {
+		out := map[string]string{}
+		for _, g := range strings.Split(strings.Join(strings.Fields(list), ""), ",") {
+			if d, _, ok := strings.Cut(g, "-"); ok {
+				out[d] = g
+			}
+		}
+		return out
+	}
+	h := byDomain(have)
+	for d, g := range byDomain(want) {
+		if h[d] != g {
+			return fmt.Sprintf("domain %s: %q, the instance %q", d, h[d], g)
+		}
+	}
+	return ""
+}
+
+// redactedError is err's text without the replication password.
+func redactedError(err error, cfg *conf.Config) string {
+	text := err.Error()
+	if p := cfg.Replication.Password.Reveal(); p != "" {
+		text = strings.ReplaceAll(text, p, "<redacted>")
+	}
+	return text
+}
+
+// canReplicate connects to the instance as the scratch copy will (host,
+// port, the replication user) before the long restore, so that a wrong
+// host, grant or password fails at once.
+func canReplicate(ctx context.Context, cfg *conf.Config) error {
+	src := replication.Source{ID: "scratch", Host: cfg.Host, Port: cfg.Port.Int(), User: cfg.Replication.User, Password: cfg.Replication.Password.Reveal()}
+	if _, err := replication.Probe(ctx, src, 10*time.Second); err != nil {
+		return fmt.Errorf("the scratch copy will replicate from host %s port %s as %s, which fails now: %s", cfg.Host, cfg.Port, cfg.Replication.User, redactedError(err, cfg))
+	}
+	return nil
 }
 
 // backupConfigOf is the config of the backup taken from the scratch
@@ -216,6 +297,7 @@ func backupConfigOf(cfg *conf.Config, sc *scratch.Scratch, socket string) *conf.
 	c.BackupBinlogDir = filepath.Join(c.BackupBase, c.BackupBinlogTail)
 	zero := 0
 	c.PurgeBinlogDays = &zero
+	c.SQLTestInsert = "" // never on the copy
 	c.BackupBinlogs = conf.BinlogsBundle
 	return &c
 }

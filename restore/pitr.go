@@ -76,6 +76,9 @@ func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Tar
 			continue
 		}
 		oldest = &bs[i]
+		if t.Kind == "pos" && b.Manifest != nil && b.Manifest.FromScratch {
+			continue // its positions are the scratch copy's binlog's, not the instance's
+		}
 		if t.Includes(b.GTID, b.Position, b.Finished()) {
 			return b, nil
 		}

@@ -53,6 +53,10 @@ type Options struct {
 	// (this host's own, else the backup's), without the backup's
 	// replication channels, and waits for no catch-up.
 	Copy bool
+	// CopyOptions ("option=value") are added to the copy's my.cnf
+	// [mysqld] group: a scratch beside the serving instance must not take
+	// its memory (innodb_buffer_pool_size).
+	CopyOptions []string
 }
 
 // Result is the outcome of a restore, failed or not.
@@ -384,6 +388,9 @@ func (r *run) identity(ctx context.Context) (err error) {
 		if err := r.in.InstallRelocatedMyCnf(r.stage.dir); err != nil {
 			return err
 		}
+		if err := appendOptions(r.in.MyCnfFor(r.stage.dir), r.opts.CopyOptions); err != nil {
+			return err
+		}
 	default:
 		if _, err := r.in.InstallOwnMyCnf(r.stage.dir, instance.FromBackupSuffix); err != nil {
 			return err
@@ -417,6 +424,20 @@ func (r *run) identity(ctx context.Context) (err error) {
 	}
 	r.place, err = planBinlogs(ctx, r.in, r.stage.dir, r.runDir, strings.TrimSuffix(filepath.Base(r.indexPath), ".index"))
 	return err
+}
+
+// appendOptions adds options to the [mysqld] group of the option file at
+// path, as a last group of that name (its values win).
+func appendOptions(path string, options []string) error {
+	if len(options) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "\n# added by mysqlbackup for a copy beside the instance\n[mysqld]\n%s\n", strings.Join(options, "\n"))
+	return errors.Join(err, f.Close())
 }
 
 // refuseCodeLoading refuses to leave a backup's my.cnf that loads code

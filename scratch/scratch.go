@@ -100,6 +100,10 @@ func open(in *instance.Instance, purpose, dir string) (*Scratch, error) {
 	return &Scratch{Dir: dir, In: sin}, nil
 }
 
+// BufferPool is the copy's innodb_buffer_pool_size, whatever the
+// instance's: the copy runs on the serving host, beside the instance.
+var BufferPool = "256M"
+
 // Marker names the file that makes a dir a scratch of ours: only a dir
 // that holds it is ever cleared.
 const Marker = ".mysqlbackup-scratch"
@@ -129,7 +133,7 @@ func (s *Scratch) Restore(ctx context.Context, term io.Writer) (*restore.Result,
 	if len(plan.Short) > 0 {
 		return nil, fmt.Errorf("scratch %s: %s", s.Dir, plan.Short[0])
 	}
-	return restore.Run(ctx, s.In, restore.Options{Copy: true, Term: term})
+	return restore.Run(ctx, s.In, restore.Options{Copy: true, Term: term, CopyOptions: []string{"innodb_buffer_pool_size = " + BufferPool}})
 }
 
 // RunDir is where the copy runs as a temporary server.
@@ -138,10 +142,10 @@ func (s *Scratch) RunDir() string { return filepath.Join(s.Dir, "check") }
 // Start starts the restored copy as a temporary server: its private
 // socket, no networking (its own outgoing replication connections work),
 // no replica threads at start, binary logging as its my.cnf says, the
-// temporary server id.
-func (s *Scratch) Start(ctx context.Context) (*mysqld.TempServer, error) {
+// temporary server id, and extra.
+func (s *Scratch) Start(ctx context.Context, extra ...string) (*mysqld.TempServer, error) {
 	cfg := s.In.Cfg
-	return s.In.StartTemp(ctx, cfg.MySQLDataDir, s.RunDir(), true, "--server-id="+string(cfg.TmpServerID))
+	return s.In.StartTemp(ctx, cfg.MySQLDataDir, s.RunDir(), true, append([]string{"--server-id=" + string(cfg.TmpServerID)}, extra...)...)
 }
 
 // ErrorLog is the copy's error log while Start's server runs.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/backup"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/internal/progress"
 )
 
@@ -57,7 +59,7 @@ func runBackupWith(ctx context.Context, app *App, o backup.Options, run func(con
 		recordRun(app, "backup", &res.Phases, start, res.Size, err)
 	}
 	res, err := run(ctx, app.inst(), o)
-	if err != nil && !recorded && recordEarly {
+	if err != nil && !recorded && recordEarly && !errors.Is(err, lock.ErrBusy) {
 		recordRun(app, "backup", &progress.Phases{}, start, 0, err) // failed before the backup itself began
 	}
 	if err != nil {

@@ -89,3 +89,46 @@ func TestBackupFromScratchUnderWritesRestoresToAnInstanceEqualToItsPeer(t *testi
 		t.Errorf("the restored instance runs with server_id %s, want 1", id)
 	}
 }
+
+// The scratch copy follows the instance whole: replication filters of
+// the instance's my.cnf (meant for its own channels) do not drop the
+// instance's writes, and the copy writes nothing of its own
+// (sql_test_insert runs on servers, not on copies).
+func TestBackupFromScratchIgnoresTheInstancesFiltersAndWritesNothingOfItsOwn(t *testing.T) {
+	in := testbed.StartMariaDB(t, 1)
+	m := testbed.StartMinIO(t)
+	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n"+sqlTestConf+replicationConf("", "")+v2Conf(t, in))
+	own := filepath.Join(in.ConfBase, "my.cnf")
+	data, err := os.ReadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, append(data, []byte("\n[mysqld]\nreplicate_wild_ignore_table=app.local%\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.Exec("CREATE DATABASE app", "CREATE TABLE app.heartbeat (id INT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(32), v VARCHAR(64))",
+		"CREATE TABLE app.local_t (id INT PRIMARY KEY)")
+	if r := runCLI(t, "--conf-path", confPath, "--date-str", "2026_11_22", "backup"); r.code != 0 {
+		t.Fatalf("the first backup: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Exec("INSERT INTO app.local_t VALUES (1)")
+	want := in.Query("SELECT @@gtid_binlog_pos")
+	if r := runCLI(t, "--conf-path", confPath, "backup", "--from-scratch"); r.code != 0 {
+		t.Fatalf("backup --from-scratch: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	man := manifestOf(t, in, m, testDate)
+	if man.TestValue != "" || man.GTID != want {
+		t.Errorf("the scratch backup: test value %q, snapshot gtid %q; want no value and exactly the instance's %q", man.TestValue, man.GTID, want)
+	}
+	wipe(t, in)
+	if r := runCLI(t, "--conf-path", confPath, "restore"); r.code != 0 {
+		t.Fatalf("restore: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+	in.Start()
+	if n := in.Query("SELECT COUNT(*) FROM app.local_t"); n != "1" {
+		t.Errorf("app.local_t has %s rows; the instance's write was dropped by its own replication filter", n)
+	}
+	if got := in.Query("SELECT @@gtid_binlog_pos"); got != want {
+		t.Errorf("the restored instance is at %s, the instance was at %s", got, want)
+	}
+}
