@@ -26,7 +26,7 @@ func FollowLocal(dir string, files []LocalFile, from Snapshot) (gtid string, txs
 	}
 	for _, f := range files {
 		pl.file = f.Name
-		ec := &eventChecker{file: f.Name, on: pl.event}
+		ec := &eventChecker{file: f.Name, local: true, on: pl.event}
 		if err := copyFile(filepath.Join(dir, f.Name), f.End, ec); err != nil {
 			return "", 0, err
 		}

@@ -44,12 +44,21 @@ func Verify(ctx context.Context, st s3.Store, keys archive.V2Keys, ix *Index) (V
 // eventChecker reads a binlog file written to it, checking each event.
 type eventChecker struct {
 	file     string
+	local    bool // the server's own file, not the archive's
 	buf      []byte
 	offset   uint64 // of buf's first byte in the file
 	checksum bool   // events end in a CRC-32 (the format description says)
 	events   int
 	// on, when set, is told each checked event and its offset.
 	on func(off uint64, ev []byte, crc bool) error
+}
+
+// what names the file checked in errors.
+func (c *eventChecker) what() string {
+	if c.local {
+		return "the server's binlog"
+	}
+	return "archived binlog"
 }
 
 const (
@@ -66,7 +75,7 @@ func (c *eventChecker) Write(p []byte) (int, error) {
 				return len(p), nil
 			}
 			if string(c.buf[:4]) != string(binlogsync.Magic) {
-				return 0, fmt.Errorf("archived binlog %s does not start as a binlog", c.file)
+				return 0, fmt.Errorf("%s %s does not start as a binlog", c.what(), c.file)
 			}
 			c.buf, c.offset = c.buf[4:], 4
 			continue
@@ -76,7 +85,7 @@ func (c *eventChecker) Write(p []byte) (int, error) {
 		}
 		size := uint64(binary.LittleEndian.Uint32(c.buf[9:13]))
 		if size < headerLen {
-			return 0, fmt.Errorf("archived binlog %s: the event at %d claims %d bytes", c.file, c.offset, size)
+			return 0, fmt.Errorf("%s %s: the event at %d claims %d bytes", c.what(), c.file, c.offset, size)
 		}
 		if uint64(len(c.buf)) < size {
 			return len(p), nil
@@ -98,7 +107,7 @@ func (c *eventChecker) Write(p []byte) (int, error) {
 func (c *eventChecker) check(ev []byte) error {
 	size := uint64(len(ev))
 	if pos := uint64(binary.LittleEndian.Uint32(ev[13:17])); pos != 0 && pos != (c.offset+size)&0xffffffff {
-		return fmt.Errorf("archived binlog %s: the event at %d says it ends at %d, not %d", c.file, c.offset, pos, c.offset+size)
+		return fmt.Errorf("%s %s: the event at %d says it ends at %d, not %d", c.what(), c.file, c.offset, pos, c.offset+size)
 	}
 	if ev[4] == formatDescr && size >= headerLen+fdeAlgFromTail {
 		// It names the algorithm in the byte before its own CRC-32, or, with
@@ -110,13 +119,13 @@ func (c *eventChecker) check(ev []byte) error {
 		case ev[size-1] == 0:
 			c.checksum = false
 		default:
-			return fmt.Errorf("archived binlog %s: its format description at %d fails its CRC-32", c.file, c.offset)
+			return fmt.Errorf("%s %s: its format description at %d fails its CRC-32", c.what(), c.file, c.offset)
 		}
 	}
 	if c.checksum {
 		want := binary.LittleEndian.Uint32(ev[size-4:])
 		if crc32.ChecksumIEEE(ev[:size-4]) != want {
-			return fmt.Errorf("archived binlog %s: the event at %d fails its CRC-32", c.file, c.offset)
+			return fmt.Errorf("%s %s: the event at %d fails its CRC-32", c.what(), c.file, c.offset)
 		}
 	}
 	return nil
@@ -125,7 +134,7 @@ func (c *eventChecker) check(ev []byte) error {
 // end checks the file ended on an event boundary.
 func (c *eventChecker) end() error {
 	if len(c.buf) > 0 {
-		return fmt.Errorf("archived binlog %s ends inside an event at %d", c.file, c.offset)
+		return fmt.Errorf("%s %s ends inside an event at %d", c.what(), c.file, c.offset)
 	}
 	return nil
 }

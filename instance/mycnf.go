@@ -265,11 +265,18 @@ func (in *Instance) InstallRelocatedMyCnf(dataDir string) error {
 // copy would share the instance's socket, pid file or port, or when the
 // file keeps InnoDB files outside its datadir.
 func (in *Instance) relocated(src string) ([]byte, []string, error) {
-	cfg := in.Cfg
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return nil, nil, fmt.Errorf("own my.cnf: %w", err)
 	}
+	return in.Relocated(data, src)
+}
+
+// Relocated is the option file data (read from src, for messages)
+// rewritten for a copy at mysql_data_dir, mysql_socket, mysql_pid_path and
+// port, or the refusal of it.
+func (in *Instance) Relocated(data []byte, src string) ([]byte, []string, error) {
+	cfg := in.Cfg
 	port, err := cfg.Port.Uint()
 	if err != nil {
 		return nil, nil, err

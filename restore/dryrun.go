@@ -146,6 +146,8 @@ func DryRun(ctx context.Context, in *instance.Instance) (*DryRunReport, error) {
 			refuse(err)
 		} else if err := refuseCodeLoadingOf(in, backupCnf, s.signed()); err != nil {
 			refuse(err)
+		} else if err := refuseRelocation(in, backupCnf); err != nil {
+			refuse(err)
 		}
 	case *legacySource:
 		rep.Format, rep.Binlogs = catalog.FormatLegacy, "bundled"
@@ -365,6 +367,26 @@ func (v *v2Source) myCnfDiff(ctx context.Context, in *instance.Instance) (*MyCnf
 	}
 	d.Changes = diffOptions(parseOptionFile(backup), parseOptionFile(current))
 	return d, backup, nil
+}
+
+// refuseRelocation is the refusal of a copy beside the instance
+// (--from-port, or a config pointed at another datadir than this host's
+// own my.cnf names) whose option file cannot be relocated: it includes
+// others, or keeps InnoDB files outside its datadir.
+func refuseRelocation(in *instance.Instance, backupCnf []byte) error {
+	elsewhere, err := in.OwnMyCnfElsewhere()
+	if err != nil || (!elsewhere && in.Cfg.FromPort == "") {
+		return err
+	}
+	data, src := backupCnf, "the backup's my.cnf"
+	if own := in.OwnMyCnf(); own != "" {
+		if data, err = os.ReadFile(own); err != nil {
+			return err
+		}
+		src = own
+	}
+	_, _, err = in.Relocated(data, src)
+	return err
 }
 
 // refuseCodeLoadingOf is the identity step's refusal, planned: with no
