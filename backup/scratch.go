@@ -67,12 +67,12 @@ func FromScratch(ctx context.Context, in *instance.Instance, o Options) (*Result
 	if err != nil {
 		return nil, err
 	}
-	done := false
+	// Removed on every path: it holds a plaintext copy of the data (and,
+	// after a failed catch-up, the channel's credentials) on the serving
+	// host's disk.
 	defer func() {
-		if err := sc.Close(done); err != nil {
-			in.Log.Warn("scratch not removed", "dir", sc.Dir, "err", err)
-		} else if !done {
-			in.Log.Warn("the scratch of the failed run is kept (the next run clears it)", "dir", sc.Dir)
+		if err := sc.Close(true); err != nil {
+			in.Log.Warn("scratch not removed (the next run clears it)", "dir", sc.Dir, "err", err)
 		}
 	}()
 	sc.In.Cfg.DateStr = conf.LatestDate // the copy starts from the latest; the new backup is date_str's
@@ -102,7 +102,6 @@ func FromScratch(ctx context.Context, in *instance.Instance, o Options) (*Result
 	if err := srv.Stop(); err != nil {
 		in.Log.Warn("the scratch server", "err", err)
 	}
-	done = true
 	res.Summary += fmt.Sprintf(" from_scratch=goal:%q scratch_restore=%s scratch_catchup=%s total=%s", serving.goal,
 		restored.Round(10*time.Millisecond), caughtUp.Round(10*time.Millisecond), time.Since(began).Round(10*time.Millisecond))
 	return res, nil
