@@ -174,7 +174,10 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 		// general and slow logs, quoted under a known sql_mode. The
 		// instance's replication filters (its my.cnf) are cleared for
 		// the copy's channel.
-		stmts := []string{replication.SessionSetup, "SET SESSION sql_log_off = 1", "SET SESSION long_query_time = 31536000", replication.SlavePosFromBinlog,
+		if err := replication.QuietSession(ctx, conn); err != nil {
+			return err
+		}
+		stmts := []string{replication.SessionSetup, replication.SlavePosFromBinlog,
 			fmt.Sprintf("CHANGE MASTER %s TO MASTER_HOST=%s, MASTER_PORT=%d, MASTER_USER=%s, MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
 				ch, replication.Quote(cfg.Host), cfg.Port.Int(), replication.Quote(cfg.Replication.User), replication.Quote(cfg.Replication.Password.Reveal())),
 			"SET SESSION default_master_connection = " + ch}
@@ -232,7 +235,10 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 		if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&binlogPos); err != nil {
 			return err
 		}
-		if diff := gtidDiff(binlogPos, goal); diff != "" {
+		if diff, err := gtidDiff(binlogPos, goal); err != nil || diff != "" {
+			if err != nil {
+				return err
+			}
 			return fmt.Errorf("the scratch copy is at %s, not the instance's %s (%s): it did not apply exactly what the instance wrote (another history, a filtered or skipped event); take a normal backup", binlogPos, goal, diff)
 		}
 		return nil
@@ -241,23 +247,25 @@ func catchUpTo(ctx context.Context, srv *mysqld.TempServer, cfg *conf.Config, go
 
 // gtidDiff names the first domain of the MariaDB GTID list want whose
 // GTID have does not hold exactly ("" when every one matches).
-func gtidDiff(have, want string) string {
-	byDomain := func(list string) map[string]string {
-		out := map[string]string{}
-		for _, g := range strings.Split(strings.Join(strings.Fields(list), ""), ",") {
-			if d, _, ok := strings.Cut(g, "-"); ok {
-				out[d] = g
+func gtidDiff(have, want string) (string, error) {
+	h, err := replication.ParseMariaDB(have)
+	if err != nil {
+		return "", err
+	}
+	w, err := replication.ParseMariaDB(want)
+	if err != nil {
+		return "", err
+	}
+	for d, g := range w {
+		if got, ok := h[d]; !ok || got != g {
+			copyHas := ""
+			if ok {
+				copyHas = replication.MariaDBPos{d: got}.String()
 			}
-		}
-		return out
-	}
-	h := byDomain(have)
-	for d, g := range byDomain(want) {
-		if h[d] != g {
-			return fmt.Sprintf("domain %s: %q, the instance %q", d, h[d], g)
+			return fmt.Sprintf("domain %d: %q, the instance %q", d, copyHas, replication.MariaDBPos{d: g}.String()), nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // redactedError is err's text without the replication password.

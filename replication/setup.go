@@ -115,17 +115,25 @@ type InstanceOptions struct {
 // legacy Group Replication reset, or one channel per source with GTID
 // positioning, gtid_slave_pos first taken from the binlog when that holds
 // what the instance replicated.
-func SetupInstance(ctx context.Context, db Execer, s mysqld.Version, sources []Source, o InstanceOptions) error {
-	if o.Group {
-		return groupReplicationSetup(ctx, db, s, o.Start)
-	}
-	// CHANGE MASTER carries the replication password: keep this session
-	// out of the general log where the user may (MariaDB logs it verbatim).
-	// (and out of the slow log, which long_query_time=0 would fill).
+// QuietSession keeps a session that will run CHANGE MASTER, which carries
+// the replication password, out of the general log where the user may
+// (MariaDB logs it verbatim) and out of the slow log (which
+// long_query_time=0 would fill). A user not allowed to is let be.
+func QuietSession(ctx context.Context, db Execer) error {
 	for _, q := range []string{"SET SESSION sql_log_off = 1", "SET SESSION long_query_time = 31536000"} {
 		if _, err := db.ExecContext(ctx, q); err != nil && !isAccessDenied(err) {
 			return fmt.Errorf("%s: %w", q, err)
 		}
+	}
+	return nil
+}
+
+func SetupInstance(ctx context.Context, db Execer, s mysqld.Version, sources []Source, o InstanceOptions) error {
+	if o.Group {
+		return groupReplicationSetup(ctx, db, s, o.Start)
+	}
+	if err := QuietSession(ctx, db); err != nil {
+		return err
 	}
 	fromBinlog, err := BinlogHoldsReplicated(ctx, db, s)
 	if err != nil {

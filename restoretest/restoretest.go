@@ -16,12 +16,12 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/instance"
+	"github.com/mysqlbackup/mysqlbackup/replication"
 	"github.com/mysqlbackup/mysqlbackup/restore"
 	"github.com/mysqlbackup/mysqlbackup/scratch"
 )
@@ -283,16 +283,18 @@ func gtidCheck(ctx context.Context, db *sql.DB, m restore.Recorded) Check {
 	// Per domain the later of what the copy binlogged and what it had
 	// applied as a replica (a replica without log_slave_updates binlogs
 	// its own domain only).
-	have := gtidSeqs(slavePos)
-	for d, n := range gtidSeqs(binlogPos) {
-		if n > have[d] {
-			have[d] = n
-		}
+	have, err := replication.ParseMariaDB(binlogPos + "," + slavePos)
+	if err != nil {
+		return Check{Name: "gtid", Status: "failed", Detail: err.Error()}
+	}
+	recorded, err := replication.ParseMariaDB(want)
+	if err != nil {
+		return Check{Name: "gtid", Status: "failed", Detail: "the recorded position: " + err.Error()}
 	}
 	var off []string
-	for d, n := range gtidSeqs(want) {
-		if have[d] != n {
-			off = append(off, fmt.Sprintf("domain %s at %d, recorded %d", d, have[d], n))
+	for d, g := range recorded {
+		if have[d].Seq != g.Seq {
+			off = append(off, fmt.Sprintf("domain %d at %d, recorded %d", d, have[d].Seq, g.Seq))
 		}
 	}
 	if len(off) > 0 {
@@ -301,21 +303,6 @@ func gtidCheck(ctx context.Context, db *sql.DB, m restore.Recorded) Check {
 			orNone(binlogPos), orNone(slavePos), want, strings.Join(off, "; "))}
 	}
 	return Check{Name: "gtid", Status: "ok", Detail: want}
-}
-
-// gtidSeqs maps each domain of a MariaDB GTID list to its sequence number.
-func gtidSeqs(list string) map[string]uint64 {
-	out := map[string]uint64{}
-	for _, g := range strings.Split(strings.Join(strings.Fields(list), ""), ",") {
-		f := strings.Split(g, "-")
-		if len(f) != 3 {
-			continue
-		}
-		if n, err := strconv.ParseUint(f[2], 10, 64); err == nil {
-			out[f[0]] = n
-		}
-	}
-	return out
 }
 
 func orNone(s string) string {
@@ -340,15 +327,17 @@ func sqlTest(ctx context.Context, db *sql.DB, real *conf.Config, m restore.Recor
 		return Check{Name: "sql-test", Status: "failed", Detail: "sql_test_get_2: " + err.Error()}
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return Check{Name: "sql-test", Status: "failed", Detail: err.Error()}
+	}
+	var v sql.NullString
+	dest := []any{&v}
+	for range cols[1:] {
+		dest = append(dest, new(sql.RawBytes))
+	}
 	var got []string
 	for rows.Next() {
-		var v sql.NullString
-		cols, _ := rows.Columns()
-		dest := make([]any, len(cols))
-		dest[0] = &v
-		for i := 1; i < len(cols); i++ {
-			dest[i] = new(sql.RawBytes)
-		}
 		if err := rows.Scan(dest...); err != nil {
 			return Check{Name: "sql-test", Status: "failed", Detail: err.Error()}
 		}

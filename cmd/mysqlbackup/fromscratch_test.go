@@ -1,35 +1,20 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/replication"
 )
 
 // gtidAtLeast says whether the MariaDB GTID list have is at or past want
 // in every domain want names.
 func gtidAtLeast(have, want string) bool {
-	seq := func(list string) map[string]int {
-		out := map[string]int{}
-		for _, g := range strings.Split(list, ",") {
-			var d, s, n int
-			if _, err := fmt.Sscanf(strings.TrimSpace(g), "%d-%d-%d", &d, &s, &n); err == nil {
-				out[fmt.Sprint(d)] = n
-			}
-		}
-		return out
-	}
-	h := seq(have)
-	for d, n := range seq(want) {
-		if h[d] < n {
-			return false
-		}
-	}
-	return true
+	behind, err := replication.Behind(replication.MariaDB, have, want)
+	return err == nil && behind == 0
 }
 
 // backup --from-scratch under a concurrent writer: the latest backup is
