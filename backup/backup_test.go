@@ -127,3 +127,23 @@ func TestS3DestinationRefusesAnObjectWhoseStoredCRCIsNotThatOfTheBytesSent(t *te
 		t.Error("a short object passed")
 	}
 }
+
+func TestALegacyUploadRefusesAStoreWithoutServerSideCopyBeforeStreaming(t *testing.T) {
+	// Publishing copies the temporary object to the final key: a store
+	// that cannot is named at the start, not after an hour of upload.
+	mem := &s3test.Mem{Fail: func(op, _ string) error {
+		if op == "copy" {
+			return errors.New("NotImplemented: A header you provided implies functionality that is not implemented")
+		}
+		return nil
+	}}
+	d := &s3Destination{st: mem, key: "2026_11_21/3306/mysql-3306.tgz.des3", run: "db1.1.00", log: slog.New(slog.DiscardHandler)}
+	err := d.Cleanup(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "cannot copy objects server-side (S3 CopyObject)") {
+		t.Fatalf("Cleanup on a store without CopyObject: %v", err)
+	}
+	d.Abort()
+	if objs, _ := mem.List(t.Context(), ""); len(objs) != 0 {
+		t.Errorf("left after the refusal: %v", objs)
+	}
+}

@@ -1,11 +1,13 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +26,7 @@ import (
 // visible as a backup.
 type destination interface {
 	// Cleanup removes what a killed earlier run left (temporary objects,
-	// unfinished uploads, temporary files).
+	// unfinished uploads, temporary files) and readies the destination.
 	Cleanup(ctx context.Context) error
 	// Upload stores r; expected, the archive's likely size, sizes its parts.
 	Upload(ctx context.Context, r io.Reader, expected int64) error
@@ -49,16 +51,15 @@ func newDestination(in *instance.Instance) (destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &s3Destination{cfg: sc, st: st, key: cfg.S3Key, log: in.Log}, nil
+	return &s3Destination{cfg: sc, st: st, key: cfg.S3Key, run: instance.RunName(), log: in.Log}, nil
 }
 
-// partialSuffix names the temporary object an archive streams into.
-const partialSuffix = catalog.PartialSuffix
-
 type s3Destination struct {
-	cfg       s3.Config
-	st        s3.Store
-	key       string
+	cfg s3.Config
+	st  s3.Store
+	key string
+	// run names this run; its temporary object is catalog.PartialKey(key, run).
+	run       string
 	log       *slog.Logger
 	crc       *s3.CRC32 // of the bytes uploaded
 	committed bool
@@ -71,18 +72,63 @@ type crcStore interface {
 
 func (d *s3Destination) String() string { return "s3 key " + d.key }
 
-func (d *s3Destination) Cleanup(ctx context.Context) error {
-	if err := d.st.AbortUploads(ctx, d.key+partialSuffix); err != nil {
-		return err
-	}
-	return d.st.Delete(ctx, d.key+partialSuffix)
+// tmp is this run's temporary object.
+func (d *s3Destination) tmp() string { return catalog.PartialKey(d.key, d.run) }
+
+// runMeta names the run in its temporary object: the host, machine and
+// pid by which a prune, or the next run, judges it dead or alive.
+func (d *s3Destination) runMeta() map[string]string {
+	return map[string]string{catalog.MetaHost: instance.Hostname(), catalog.MetaMachine: instance.MachineID(), catalog.MetaPID: strconv.Itoa(os.Getpid())}
 }
 
-// Upload streams into the temporary key with parts large enough for the
-// expected size to fit S3's part limit; memory is about part size ×
-// (s3_concurrency + 1). The temporary object names this host and
-// process: a prune here removes it at once when the process is gone,
-// never while it lives, however long the copy to the final key takes
+// Cleanup removes the temporary objects, and their unfinished uploads,
+// of runs for this key that are known dead: killed runs of this host, and
+// any run's after catalog.PartialDeadAge. A live run's, such as another
+// group member's backing up the same date now, is left alone: both
+// publish, and the last to finish wins. Then it makes this run visible
+// with an empty temporary object naming it (so a run killed mid-upload
+// leaves a named leftover, and its upload can be aborted), and checks the
+// store copies objects server-side, which publishing needs.
+func (d *s3Destination) Cleanup(ctx context.Context) error {
+	partials, err := catalog.Partials(ctx, d.st, d.key)
+	if err != nil {
+		return err
+	}
+	live, now := instance.RunLiveness(), time.Now()
+	for _, b := range partials {
+		dead, why := live.Dead(b, now)
+		if !dead {
+			d.log.Info("another run is uploading this archive: the last to publish wins", "key", b.Key, "host", b.Host, "why", why)
+			continue
+		}
+		d.log.Info("removing a dead run's temporary object", "key", b.Key, "why", why)
+		if err := catalog.Remove(ctx, d.st, b); err != nil {
+			return err
+		}
+	}
+	if err := d.st.Put(ctx, d.tmp(), bytes.NewReader(nil), d.runMeta()); err != nil {
+		return err
+	}
+	return checkCopy(ctx, d.st, d.tmp())
+}
+
+// checkCopy copies key server-side to a scratch key and removes it: a
+// store without CopyObject fails here, before the data is streamed, not
+// after.
+func checkCopy(ctx context.Context, st s3.Store, key string) error {
+	probe := key + ".copy-check"
+	err := st.Copy(ctx, key, probe, map[string]string{"check": "copy"})
+	if err != nil {
+		return fmt.Errorf("the object store cannot copy objects server-side (S3 CopyObject), which publishing an archive needs: %w", err)
+	}
+	return st.Delete(ctx, probe)
+}
+
+// Upload streams into the temporary object with parts large enough for
+// the expected size to fit S3's part limit; memory is about part size ×
+// (s3_concurrency + 1). The object names this host and process: a prune
+// or a later run here removes it at once when the process is gone, never
+// while it lives, however long the copy to the final key takes
 // (elsewhere, after catalog.PartialDeadAge).
 func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64) error {
 	sc := d.cfg
@@ -90,29 +136,37 @@ func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64)
 	if sc.PartSize != d.cfg.PartSize {
 		d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sc.PartSize), "expected", progress.Bytes(expected))
 	}
-	meta := map[string]string{catalog.MetaHost: instance.Hostname(), catalog.MetaMachine: instance.MachineID(), catalog.MetaPID: strconv.Itoa(os.Getpid())}
 	d.crc = s3.NewCRC32()
-	return s3.New(sc).Put(ctx, d.key+partialSuffix, io.TeeReader(r, d.crc), meta)
+	return s3.New(sc).Put(ctx, d.tmp(), io.TeeReader(r, d.crc), d.runMeta())
 }
 
 // Commit copies the temporary object to the final key with its sha1
-// metadata, checks it there, then deletes the temporary object.
+// metadata and the run's name, checks it there, then deletes the
+// temporary object. The copy is atomic: the final key always holds one
+// whole archive. When another run published after this one (a group
+// member backing up the same date), the final key holds that run's
+// archive, which that run checks: last writer wins, as with the legacy
+// tool, and this run's archive is gone without harm.
 func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size int64) error {
 	sha1 := meta["sha1"]
-	if err := d.st.Copy(ctx, d.key+partialSuffix, d.key, meta); err != nil {
+	meta = maps.Clone(meta)
+	meta[catalog.MetaRun] = d.run
+	if err := d.st.Copy(ctx, d.tmp(), d.key, meta); err != nil {
 		return err
 	}
 	info, err := d.st.Head(ctx, d.key)
 	if err != nil {
 		return fmt.Errorf("verify upload: %w", err)
 	}
-	if err := d.verify(ctx, info, size, sha1); err != nil {
+	if other := info.Metadata[catalog.MetaRun]; other != "" && other != d.run {
+		d.log.Info("another run published this archive after this one: the last to publish wins", "key", d.key, "run", other)
+	} else if err := d.verify(ctx, info, size, sha1); err != nil {
 		// Never leave a wrong object at the final key.
 		return errors.Join(fmt.Errorf("verify upload: %w", err), d.st.Delete(context.WithoutCancel(ctx), d.key))
 	}
 	d.committed = true
-	if err := d.st.Delete(ctx, d.key+partialSuffix); err != nil {
-		d.log.Warn("temporary object not removed", "key", d.key+partialSuffix, "err", err)
+	if err := d.st.Delete(ctx, d.tmp()); err != nil {
+		d.log.Warn("temporary object not removed", "key", d.tmp(), "err", err)
 	}
 	return nil
 }
@@ -150,8 +204,9 @@ func (d *s3Destination) Abort() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := d.Cleanup(ctx); err != nil {
-		d.log.Warn("temporary object not removed", "key", d.key+partialSuffix, "err", err)
+	err := errors.Join(d.st.AbortUploads(ctx, d.tmp()), d.st.Delete(ctx, d.tmp()))
+	if err != nil {
+		d.log.Warn("temporary object not removed", "key", d.tmp(), "err", err)
 	}
 }
 

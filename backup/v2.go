@@ -71,7 +71,9 @@ func (v *v2Format) begin(ctx context.Context, r *run) error {
 	cfg := r.cfg
 	v.started = time.Now().UTC()
 	v.prefix = catalog.V2Prefix(cfg.DateStr, string(cfg.Port))
-	v.run = v.started.Format("20060102T150405.000Z")
+	// The time orders runs; the run name keeps apart those of group
+	// members that start in the same millisecond (cron at midnight).
+	v.run = v.started.Format("20060102T150405.000Z") + "-" + instance.RunName()
 	v.expected, _ = dirSize(cfg.MySQLDataDir) // for progress only
 	s := catalog.Started{Run: v.run, Host: instance.Hostname(), Machine: instance.MachineID(), PID: os.Getpid(), Started: v.started}
 	if err := catalog.PutJSON(ctx, v.st, v.runDir()+catalog.StartedName, s); err != nil {
@@ -322,8 +324,6 @@ func (v *v2Format) putMyCnf(ctx context.Context, r *run) error {
 // objects of an earlier run of the same date, which it replaces, go.
 func (v *v2Format) commit(ctx context.Context, r *run) error {
 	cfg, m := r.cfg, &v.manifest
-	var previous catalog.Manifest
-	prevErr := catalog.ReadJSON(ctx, v.st, v.prefix+catalog.ManifestName, &previous)
 	m.FormatVersion, m.Tool = catalog.BundledVersion, r.opts.Tool
 	if m.BinlogArchive != nil {
 		m.FormatVersion = catalog.ManifestVersion
@@ -374,7 +374,8 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 			}
 		}
 	}
-	if err := catalog.PutManifest(ctx, v.st, v.prefix, m, v.signer); err != nil {
+	previous, err := catalog.SwapManifest(ctx, v.st, v.prefix, m, v.signer)
+	if err != nil {
 		return err
 	}
 	v.done = true
@@ -382,7 +383,8 @@ func (v *v2Format) commit(ctx context.Context, r *run) error {
 	if err := v.st.Delete(ctx, v.runDir()+catalog.StartedName); err != nil {
 		r.in.Log.Warn("started.json not removed", "err", err)
 	}
-	if prevErr == nil && previous.Run != "" && previous.Run != v.run {
+	if previous != nil && previous.Run != "" && previous.Run != v.run {
+		r.in.Log.Info("this backup replaces the date's earlier one", "run", previous.Run, "host", previous.Host)
 		if err := v.removeRun(ctx, previous.Run); err != nil {
 			r.in.Log.Warn("the replaced backup's objects not removed (prune will)", "run", previous.Run, "err", err)
 		}

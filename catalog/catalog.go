@@ -17,8 +17,15 @@ import (
 )
 
 // PartialSuffix names the temporary object a backup streams into before
-// it is published; one that stays means a run died.
+// it is published; one that stays means a run died. Each run has its own,
+// PartialKey: the members of a replication group share a port, so their
+// nightly runs write the same final key at the same time. (Versions before
+// this change used the bare suffix alone, which prune still recognises.)
 const PartialSuffix = ".partial"
+
+// PartialKey is the temporary object of run for the final key: the
+// bare suffix and the run's name, which names its host.
+func PartialKey(key, run string) string { return key + PartialSuffix + "." + run }
 
 // Metadata keys a backup of this tool adds beside the legacy "sha1".
 const (
@@ -26,6 +33,7 @@ const (
 	MetaGTID      = "gtid"       // GTID position of the snapshot
 	MetaEndGTID   = "gtid-end"   // GTID position at the binlogs' end (the snapshot's and the delta)
 	MetaTestValue = "test-value" // what sql_test_insert wrote before the binlogs were listed
+	MetaRun       = "run"        // the run that published the object (its temporary object's name)
 )
 
 // Backup is one backup in the store. It is in one of three states:
@@ -76,8 +84,8 @@ func (b Backup) Finished() time.Time {
 	return b.Modified
 }
 
-// keyRe matches {date}/{port}/mysql-{port}.tgz.des3[.partial].
-var keyRe = regexp.MustCompile(`^([^/]+)/([0-9]+)/mysql-([0-9]+)\.tgz\.des3(\.partial)?$`)
+// keyRe matches {date}/{port}/mysql-{port}.tgz.des3[.partial[.{run}]].
+var keyRe = regexp.MustCompile(`^([^/]+)/([0-9]+)/mysql-([0-9]+)\.tgz\.des3(\.partial(?:\.[^/]+)?)?$`)
 
 // List returns the backups of port ("" = every port), oldest first, with
 // the metadata of each complete one. It follows pagination to the end.
@@ -88,6 +96,30 @@ func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	out := legacyBackups(ctx, st, objs, port)
+	out = append(out, listV2(ctx, st, objs, port)...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Modified.Before(out[j].Modified) })
+	return out, nil
+}
+
+// Partials are the temporary objects of the final legacy key: the runs
+// uploading it now, and those that died doing so, with their host and pid.
+func Partials(ctx context.Context, st s3.Store, key string) ([]Backup, error) {
+	objs, err := st.List(ctx, key+PartialSuffix)
+	if err != nil {
+		return nil, err
+	}
+	var out []Backup
+	for _, b := range legacyBackups(ctx, st, objs, "") {
+		if !b.Complete && strings.HasPrefix(b.Key, key+PartialSuffix) {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// legacyBackups are the legacy archives and temporary objects among objs.
+func legacyBackups(ctx context.Context, st s3.Store, objs []s3.Info, port string) []Backup {
 	var out []Backup
 	for _, o := range objs {
 		m := keyRe.FindStringSubmatch(o.Key)
@@ -99,9 +131,7 @@ func List(ctx context.Context, st s3.Store, port string) ([]Backup, error) {
 			out = append(out, b)
 		}
 	}
-	out = append(out, listV2(ctx, st, objs, port)...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Modified.Before(out[j].Modified) })
-	return out, nil
+	return out
 }
 
 // Metadata keys of a legacy temporary object: the run that writes it.
@@ -230,7 +260,7 @@ func (l Liveness) Dead(b Backup, now time.Time) (bool, string) {
 	case l.PartialAge > 0 && age > l.PartialAge:
 		return true, fmt.Sprintf("temporary object %s old", age)
 	}
-	return false, fmt.Sprintf("may be copying: temporary object %s old", age)
+	return false, fmt.Sprintf("may be uploading or copying: temporary object %s old", age)
 }
 
 // Policy is a retention policy; a zero Count or Age is not a limit.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +325,32 @@ func TestListFailsWhenTheListingFails(t *testing.T) {
 	}
 	if _, err := List(t.Context(), b.mem, "3306"); err == nil || errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("list: %v; want the listing's error", err)
+	}
+}
+
+func TestPartialsAreEveryRunsTemporaryObjectOfOneKeyWithItsRun(t *testing.T) {
+	// Members of a group upload one key at once, each to a temporary
+	// object of its own; an older version's bare one counts too.
+	b := newBucket(t)
+	final := b.legacy("2026_11_21", false, map[string]string{"sha1": "ab"})
+	b.put(PartialKey(final, "db2.7.00ff"), nil, map[string]string{MetaHost: "db2", MetaPID: "7"})
+	b.put(PartialKey(final, "db3.8.0a0b"), []byte("uploaded"), map[string]string{MetaHost: "db3", MetaPID: "8", MetaMachine: "m3"})
+	b.legacy("2026_11_21", true, nil)
+	b.put(PartialKey("2026_11_22/3306/mysql-3306.tgz.des3", "db2.9.0000"), nil, nil) // another date's
+	got, err := Partials(t.Context(), b.mem, final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var desc []string
+	for _, p := range got {
+		desc = append(desc, fmt.Sprintf("%s host=%s pid=%d machine=%s complete=%v", strings.TrimPrefix(p.Key, final), p.Host, p.PID, p.Machine, p.Complete))
+	}
+	want := ".partial host= pid=0 machine= complete=false; .partial.db2.7.00ff host=db2 pid=7 machine= complete=false; .partial.db3.8.0a0b host=db3 pid=8 machine=m3 complete=false"
+	if strings.Join(desc, "; ") != want {
+		t.Errorf("partials:\n%s\nwant\n%s", strings.Join(desc, "; "), want)
+	}
+	// The catalog lists them as the date's incomplete runs beside its archive.
+	if n := len(b.list()); n != 5 {
+		t.Errorf("catalog lists %d backups, want 5 (an archive, four temporary objects)", n)
 	}
 }

@@ -97,18 +97,65 @@ type signature struct {
 // signature first, in m's run directory, so that a manifest is never
 // visible before its signature.
 func PutManifest(ctx context.Context, st s3.Store, prefix string, m *Manifest, signer *Signer) error {
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := manifestBytes(ctx, st, prefix, m, signer)
 	if err != nil {
 		return err
+	}
+	return st.Put(ctx, prefix+ManifestName, bytes.NewReader(data), nil)
+}
+
+// manifestBytes is m's bytes, its signature stored when signer is set.
+func manifestBytes(ctx context.Context, st s3.Store, prefix string, m *Manifest, signer *Signer) ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
 	}
 	data = append(data, '\n')
 	if signer != nil {
 		sig := signature{Key: signer.Public(), Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(signer.key, data))}
 		if err := PutJSON(ctx, st, prefix+m.Run+"/"+SignatureName, sig); err != nil {
-			return fmt.Errorf("manifest signature: %w", err)
+			return nil, fmt.Errorf("manifest signature: %w", err)
 		}
 	}
-	return st.Put(ctx, prefix+ManifestName, bytes.NewReader(data), nil)
+	return data, nil
+}
+
+// SwapManifest is PutManifest for a date other runs may commit at the
+// same time (the members of a replication group back up one port on one
+// date): the manifest is replaced only if it is still the one last read
+// (in the store's compare-and-swap), else read again, until this run's is
+// stored. It returns the manifest it replaced, nil if none, so that the
+// caller removes that run's objects. Last writer wins, and no run's
+// objects are left without a manifest that names them or a caller that
+// removes them.
+func SwapManifest(ctx context.Context, st s3.Store, prefix string, m *Manifest, signer *Signer) (*Manifest, error) {
+	data, err := manifestBytes(ctx, st, prefix, m, signer)
+	if err != nil {
+		return nil, err
+	}
+	key := prefix + ManifestName
+	for tries := 0; ; tries++ {
+		var prev *Manifest
+		old, tag, err := st.ReadTagged(ctx, key, MaxJSON)
+		switch {
+		case errors.Is(err, s3.ErrNotExist):
+			tag = ""
+		case err != nil:
+			return nil, err
+		default:
+			prev = new(Manifest)
+			if json.Unmarshal(old, prev) != nil {
+				prev = nil // not ours to clean after; replaced all the same
+			}
+		}
+		_, err = st.Swap(ctx, key, data, tag)
+		switch {
+		case err == nil:
+			return prev, nil
+		case !errors.Is(err, s3.ErrChanged) || tries >= 10:
+			return nil, err
+		}
+	}
 }
 
 // ReadManifest reads the manifest at prefix/manifest.json. With keys, its

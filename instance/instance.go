@@ -7,6 +7,7 @@ package instance
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/mysqlbackup/mysqlbackup/archive"
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
 	"github.com/mysqlbackup/mysqlbackup/internal/lock"
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
@@ -143,6 +145,33 @@ func MachineID() string {
 func Hostname() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// RunLiveness judges runs by the rules prune uses: a run recorded with
+// this host's name and machine and a pid no process has is dead at once;
+// elsewhere, after catalog.HeartbeatDeadAge without a heartbeat (v2) or
+// catalog.PartialDeadAge (a legacy temporary object).
+func RunLiveness() catalog.Liveness {
+	return catalog.Liveness{Host: Hostname(), Machine: MachineID(), Alive: ProcessAlive,
+		HeartbeatAge: catalog.HeartbeatDeadAge, PartialAge: catalog.PartialDeadAge}
+}
+
+// RunName names one run of this process in the store's keys: the host,
+// the pid and random digits, so that runs of the members of a group,
+// which share a port and a date, never share an object.
+func RunName() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	host := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, Hostname())
+	if host == "" {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%s.%d.%x", host, os.Getpid(), b)
 }
 
 // SealingKeys are the keys v2 objects and archived binlogs are encrypted

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
@@ -52,32 +54,48 @@ func bigInstance(t *testing.T) (*testbed.Instance, *testbed.MinIO, string, strin
 	m := testbed.StartMinIO(t)
 	confPath := instanceConf(t, in, m, "purge_binlog_days: 0\n")
 	in.Exec("CREATE DATABASE big", "CREATE TABLE big.b (id INT PRIMARY KEY, v LONGBLOB)")
-	db := in.DB()
-	for i := range 48 {
-		blob := make([]byte, 1<<20)
-		rand.Read(blob)
-		if _, err := db.Exec("INSERT INTO big.b VALUES (?, ?)", i, blob); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertRandomMiB(t, in, "big.b", 48)
 	return in, m, confPath, fmt.Sprintf("%s/%d/mysql-%d.tgz.des3", testDate, in.Port, in.Port)
 }
 
+// insertRandomMiB inserts n rows of 1 MiB of random bytes into table
+// (id INT, v LONGBLOB): data no compression shrinks.
+func insertRandomMiB(t *testing.T, in *testbed.Instance, table string, n int) {
+	t.Helper()
+	db := in.DB()
+	for i := range n {
+		blob := make([]byte, 1<<20)
+		rand.Read(blob)
+		if _, err := db.Exec("INSERT INTO "+table+" VALUES (?, ?)", i, blob); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // startBackupUntilUploading runs the CLI backup and returns once its
-// multipart upload is under way.
-func startBackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, key string) (*exec.Cmd, chan error) {
+// multipart upload is under way, with the run's temporary key.
+func startBackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, key string) (*exec.Cmd, chan error, string) {
 	t.Helper()
 	cmd, exited := startCLI(t, "--conf-path", confPath, "backup")
-	if !waitForUpload(t, st, key+catalog.PartialSuffix, exited) {
+	var tmp string
+	for deadline := time.Now().Add(time.Minute); tmp == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if objs, err := st.List(t.Context(), key+catalog.PartialSuffix+"."); err == nil && len(objs) == 1 {
+			tmp = objs[0].Key
+		}
+	}
+	if tmp == "" || !waitForUpload(t, st, tmp, exited) {
 		t.Fatal("backup finished before a multipart upload was seen; the data set is too small to test a kill")
 	}
-	return cmd, exited
+	if !strings.HasPrefix(tmp, key+catalog.PartialSuffix+"."+instance.Hostname()+".") {
+		t.Errorf("temporary object %s does not name this host", tmp)
+	}
+	return cmd, exited, tmp
 }
 
 func TestBackupKilledDuringUploadLeavesNoObjectAndNextRunSucceeds(t *testing.T) {
 	_, m, confPath, key := bigInstance(t)
 	st := m.Store()
-	cmd, exited := startBackupUntilUploading(t, st, confPath, key)
+	cmd, exited, tmp := startBackupUntilUploading(t, st, confPath, key)
 	cmd.Process.Kill()
 	<-exited
 
@@ -92,30 +110,34 @@ func TestBackupKilledDuringUploadLeavesNoObjectAndNextRunSucceeds(t *testing.T) 
 	if _, err := st.Head(t.Context(), key); err != nil {
 		t.Errorf("no object after the second run: %v", err)
 	}
-	assertNoUploadLeftovers(t, st, key)
+	assertNoUploadLeftovers(t, st, key, tmp)
 }
 
 func TestBackupStoppedBySIGTERMCleansUpAfterItself(t *testing.T) {
 	in, m, confPath, key := bigInstance(t)
 	st := m.Store()
-	cmd, exited := startBackupUntilUploading(t, st, confPath, key)
+	cmd, exited, tmp := startBackupUntilUploading(t, st, confPath, key)
 	stopWithSIGTERM(t, cmd, exited)
 	if _, err := st.Head(t.Context(), key); !errors.Is(err, s3.ErrNotExist) {
 		t.Errorf("object at the final key after SIGTERM: %v", err)
 	}
-	assertNoUploadLeftovers(t, st, key)
+	assertNoUploadLeftovers(t, st, key, tmp)
 	if _, err := os.Stat(filepath.Join(in.BackupBase, fmt.Sprintf("mysql-%d-backup", in.Port))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("staging dir left after SIGTERM: %v", err)
 	}
 }
 
-func assertNoUploadLeftovers(t *testing.T, st *s3.Bucket, key string) {
+// assertNoUploadLeftovers checks no temporary object of key is left, nor
+// an unfinished upload of the final key or of the run's temporary key.
+func assertNoUploadLeftovers(t *testing.T, st *s3.Bucket, key, tmp string) {
 	t.Helper()
-	if pending, err := st.PendingUploads(t.Context(), key); err != nil || len(pending) != 0 {
-		t.Errorf("unfinished multipart uploads left: %v %v", pending, err)
+	for _, k := range []string{key, tmp} {
+		if pending, err := st.PendingUploads(t.Context(), k); err != nil || len(pending) != 0 {
+			t.Errorf("unfinished multipart uploads left: %v %v", pending, err)
+		}
 	}
-	if _, err := st.Head(t.Context(), key+catalog.PartialSuffix); !errors.Is(err, s3.ErrNotExist) {
-		t.Errorf("temporary object left: %v", err)
+	if objs, err := st.List(t.Context(), key+catalog.PartialSuffix); err != nil || len(objs) != 0 {
+		t.Errorf("temporary objects left: %v %v", objs, err)
 	}
 }
 

@@ -65,7 +65,7 @@ func (c *ListCmd) Run(ctx context.Context, app *App) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"backups": nonNil(bs)})
 	}
-	renderBackups(app.Stdout, bs, liveness(), time.Now())
+	renderBackups(app.Stdout, bs, instance.RunLiveness(), time.Now())
 	return nil
 }
 

@@ -36,7 +36,7 @@ func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 	if err != nil {
 		return err
 	}
-	policy := catalog.Policy{Count: cfg.RetentionCount, Age: time.Duration(cfg.RetentionDays) * 24 * time.Hour, Runs: liveness()}
+	policy := catalog.Policy{Count: cfg.RetentionCount, Age: time.Duration(cfg.RetentionDays) * 24 * time.Hour, Runs: instance.RunLiveness()}
 	plan := catalog.Prune(bs, policy, time.Now())
 	if len(plan.Remove) == 0 && len(plan.Unknown) == 0 {
 		fmt.Fprintln(app.Stdout, "nothing to prune")
@@ -105,11 +105,4 @@ func oldestKept(bs []catalog.Backup, plan catalog.Plan) (binlogarchive.Need, str
 		return binlogarchive.Need{Backup: b.Date, Time: at, GTID: b.GTID, File: file}, ""
 	}
 	return binlogarchive.Need{}, "no complete backup is kept"
-}
-
-// liveness judges runs from this host: a run recorded with this host's
-// name and a pid that no process has is dead at once.
-func liveness() catalog.Liveness {
-	return catalog.Liveness{Host: instance.Hostname(), Machine: instance.MachineID(), Alive: instance.ProcessAlive,
-		HeartbeatAge: catalog.HeartbeatDeadAge, PartialAge: catalog.PartialDeadAge}
 }

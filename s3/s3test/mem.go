@@ -26,9 +26,10 @@ type Mem struct {
 	// FailPut, when set, makes Put of a key it returns an error for fail
 	// with that error after reading the whole body.
 	FailPut func(key string) error
-	// Fail, when set, makes Get, Head and List fail with the error it
-	// returns for op ("get", "head" or "list") and key (List: the
-	// prefix), as a store answering 503 SlowDown would.
+	// Fail, when set, makes Get, Head, List and Copy fail with the error
+	// it returns for op ("get", "head", "list" or "copy") and key (List:
+	// the prefix; Copy: the source), as a store answering 503 SlowDown,
+	// or one without server-side copy, would.
 	Fail func(op, key string) error
 	// Now, when set, is the clock that stamps what Put and Copy store.
 	Now func() time.Time
@@ -192,6 +193,9 @@ func (m *Mem) List(_ context.Context, prefix string) ([]s3.Info, error) {
 
 // Copy implements s3.Store.
 func (m *Mem) Copy(ctx context.Context, src, dst string, meta map[string]string) error {
+	if err := m.fail("copy", src); err != nil {
+		return err
+	}
 	o, err := m.get(src)
 	if err != nil {
 		return err
