@@ -95,6 +95,10 @@ func resolveDate(ctx context.Context, in *instance.Instance) (string, error) {
 	return b.Date, nil
 }
 
+// ErrNoBackup is returned (wrapped) when the port has no complete backup
+// at all: a new group, whose first member starts empty.
+var ErrNoBackup = errors.New("no complete backup")
+
 // latest is the newest complete backup of the port. One newer that cannot
 // be read is an error, not a reason to take an older one.
 func latest(ctx context.Context, st s3.Store, cfg *conf.Config) (catalog.Backup, error) {
@@ -106,7 +110,7 @@ func latest(ctx context.Context, st s3.Store, cfg *conf.Config) (catalog.Backup,
 		return b, err
 	}
 	if !ok {
-		return b, fmt.Errorf("--date-str latest: no complete backup of port %s in bucket %s", cfg.SourcePort(), cfg.S3Bucket)
+		return b, fmt.Errorf("--date-str latest: %w of port %s in bucket %s", ErrNoBackup, cfg.SourcePort(), cfg.S3Bucket)
 	}
 	return b, nil
 }
@@ -118,7 +122,7 @@ func missingBackupError(ctx context.Context, st s3.Store, cfg *conf.Config, date
 		return fmt.Errorf("no backup at s3 key %s (listing the others failed: %v)", key, err)
 	}
 	if len(dates) == 0 {
-		return fmt.Errorf("no backup at s3 key %s, and none for port %s in bucket %s", key, cfg.SourcePort(), cfg.S3Bucket)
+		return fmt.Errorf("no backup at s3 key %s: %w of port %s in bucket %s", key, ErrNoBackup, cfg.SourcePort(), cfg.S3Bucket)
 	}
 	return fmt.Errorf("no backup for date_str %s at s3 key %s; dates with a backup of port %s: %s", date, key, cfg.SourcePort(), strings.Join(dates, " "))
 }

@@ -14,6 +14,7 @@ import (
 
 // BackupCmd is `mysqlbackup backup`.
 type BackupCmd struct {
+	fleetFlags
 	IfOlderThan time.Duration `name:"if-older-than" placeholder:"DURATION" help:"Do nothing (exit 0) when a complete backup of the port newer than this exists, e.g. 20h: cron may run it often."`
 	FromScratch bool          `name:"from-scratch" help:"Take the backup from a scratch copy: restore the latest backup beside the instance, replicate it from the instance up to its position now, back it up as this port's backup, remove it, apply retention. The instance's datadir is never read by the engine."`
 }

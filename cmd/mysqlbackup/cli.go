@@ -35,6 +35,7 @@ type CLI struct {
 	Backup           BackupCmd           `cmd:"" help:"Back up the running instance: data, binlogs after it and my.cnf, to S3 or a local archive."`
 	Restore          RestoreCmd          `cmd:"" help:"Rebuild a stopped, wiped instance from a backup and replay its binlog delta."`
 	RestoreTest      RestoreTestCmd      `cmd:"" name:"restore-test" help:"Prove a backup restorable: restore it into a scratch datadir beside the serving instance, start it, check every table, its GTID position, its tables and sql_test_get_2."`
+	Bootstrap        BootstrapCmd        `cmd:"" help:"Provision a new host in one command: when the data dir is absent, restore the latest backup (--date-str to choose), then catchup_binlog. Exit 3 when the port has no backup yet (a new group: start it empty); exit 0 doing nothing when the instance already runs."`
 	CatchupBinlog    CatchupBinlogCmd    `cmd:"" name:"catchup_binlog" aliases:"catchup-binlog" help:"Fetch from every replication source what was written after the backup, under a temporary server-id."`
 	SetupReplication SetupReplicationCmd `cmd:"" name:"setup_replication" aliases:"setup-replication" help:"Recreate one replication channel master-<id> per configured source."`
 

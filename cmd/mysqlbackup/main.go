@@ -78,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return report(stdout, stderr, "", usageError{err})
 	}
 	log := newLogger(stderr, cli.Verbose)
+	if fc, ok := kctx.Selected().Target.Addr().Interface().(fleetCommand); ok && fc.fleet().requested() {
+		name := strings.Fields(kctx.Command())[0]
+		return report(stdout, stderr, kctx.Command(), runFleet(ctx, &cli, fc.fleet(), name, args, stdout, stderr))
+	}
 	err = execute(ctx, &cli, kctx, log, stdout, terminal(stderr))
 	return report(stdout, stderr, kctx.Command(), err)
 }
@@ -88,7 +92,7 @@ func report(stdout, stderr io.Writer, cmd string, err error) int {
 		return exitOK
 	}
 	var xe *exitError
-	if errors.As(err, &xe) {
+	if errors.As(err, &xe) && xe.out != "" {
 		fmt.Fprintln(stdout, xe.out)
 	}
 	prefix := "mysqlbackup"
@@ -141,6 +145,10 @@ func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	if _, ok := kctx.Selected().Target.Addr().Interface().(configOptional); ok && cli.ConfPath == "" {
 		return kctx.Run(app)
+	}
+	if d, ok := kctx.Selected().Target.Addr().Interface().(interface{ defaultDate() string }); ok && cli.DateStr == nil {
+		date := d.defaultDate()
+		cli.DateStr = &date
 	}
 	cfg, err := conf.Load(conf.Options{Path: cli.ConfPath, Overrides: cli.overrides()})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 // PruneCmd is `mysqlbackup prune`.
 type PruneCmd struct {
+	fleetFlags
 	DryRun bool `name:"dry-run" help:"Print what would be removed, remove nothing."`
 }
 

@@ -12,6 +12,7 @@ import (
 
 // RestoreTestCmd is `mysqlbackup restore-test`.
 type RestoreTestCmd struct {
+	fleetFlags
 	JSON       bool   `name:"json" help:"The result as JSON."`
 	Keep       bool   `name:"keep" help:"Leave the scratch datadir after success too (it is always left after a failure)."`
 	ScratchDir string `name:"scratch-dir" placeholder:"DIR" help:"Where to restore (default {backup_base}/restore-test-{port}); never a path the instance owns."`

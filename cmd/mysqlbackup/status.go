@@ -35,6 +35,7 @@ func (instanceFlags) configOptional() {}
 
 // StatusCmd is `mysqlbackup status`.
 type StatusCmd struct {
+	fleetFlags
 	instanceFlags
 	All   bool   `help:"Every instance whose socket matches --socket-glob (legacy watch-all.sh)."`
 	Glob  string `name:"socket-glob" default:"/var/run/mysqld/*.sock" help:"Sockets --all looks for."`

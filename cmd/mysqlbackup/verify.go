@@ -10,6 +10,7 @@ import (
 
 // VerifyCmd is `mysqlbackup verify`.
 type VerifyCmd struct {
+	fleetFlags
 	Binlogs bool `name:"binlogs" help:"Verify the port's binlog archive instead of a backup: every segment, every event."`
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/atomicfile"
 )
@@ -40,7 +41,18 @@ func Write(path string, samples []Sample) error {
 
 // Merge writes samples into the file, keeping the series of the file that
 // samples do not name again.
+// Processes merging into one file at once (the ports of one host, run
+// with --jobs, sharing metrics_file) take turns on an flock of
+// path+".lock", so that none loses another's series.
 func Merge(path string, samples []Sample) error {
+	lk, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	if err := syscall.Flock(int(lk.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", lk.Name(), err)
+	}
 	old, err := read(path)
 	if err != nil {
 		return err

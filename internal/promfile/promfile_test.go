@@ -1,9 +1,12 @@
 package promfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -53,5 +56,29 @@ func TestMergeKeepsSeriesItDoesNotRewrite(t *testing.T) {
 	}
 	if strings.Contains(string(got), `last_run{command="backup"} 100`) || strings.Count(string(got), "# TYPE last_run gauge") != 1 {
 		t.Errorf("stale or duplicated series:\n%s", got)
+	}
+}
+
+func TestConcurrentMergesIntoOneFileKeepEverySeries(t *testing.T) {
+	// The ports of a host run at once (--jobs) and share metrics_file.
+	path := filepath.Join(t.TempDir(), "m.prom")
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			s := Sample{Name: "x", Help: "h", Labels: []Label{{Name: "port", Value: strconv.Itoa(3300 + i)}}, Value: float64(i)}
+			if err := Merge(path, []Sample{s}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if want := fmt.Sprintf("x{port=\"%d\"} %d\n", 3300+i, i); !strings.Contains(string(data), want) {
+			t.Errorf("series of port %d lost:\n%s", 3300+i, data)
+		}
 	}
 }

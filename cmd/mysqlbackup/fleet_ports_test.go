@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+)
+
+func TestChildArgsDropTheFleetFlagsAndNameThePortsConfig(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"--conf-path a.yaml backup --ports 1,2 --jobs 2", "--conf-path /c/3309.yaml backup"},
+		{"backup --all-ports --conf-base=/x --conf-fn y --jobs=3 -v", "--conf-path /c/3309.yaml backup -v"},
+		{"verify --ports=3309 --date-str latest", "--conf-path /c/3309.yaml verify --date-str latest"},
+		{"status --ports 3309 --json -- --ports", "--conf-path /c/3309.yaml status --json -- --ports"},
+	} {
+		if got := strings.Join(childArgs(strings.Fields(c.in), "/c/3309.yaml"), " "); got != c.want {
+			t.Errorf("childArgs(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestAllPortsAreTheAllDigitDirectoriesInNumericOrder(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{"3310", "999", "3309", "backup", "0330", "70000"} {
+		os.Mkdir(filepath.Join(base, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(base, "3311"), nil, 0o644) // a file, not a port's directory
+	os.Symlink(filepath.Join(base, "3309"), filepath.Join(base, "4000"))
+	f := &fleetFlags{AllPorts: true, Jobs: 1, ConfBase: base}
+	_, ports, err := f.ports(&CLI{})
+	if err != nil || !slices.Equal(ports, []string{"999", "3309", "3310", "4000"}) {
+		t.Errorf("ports %v, %v", ports, err)
+	}
+	// Without --conf-base: two levels above --conf-path, as mysqlops laid it out.
+	f = &fleetFlags{Ports: []string{"3309", "3309", "3310"}, Jobs: 1}
+	got, ports, err := f.ports(&CLI{ConfPath: filepath.Join(base, "3309", "backup_conf.yaml")})
+	if err != nil || got != base || !slices.Equal(ports, []string{"3309", "3310"}) {
+		t.Errorf("base %s ports %v, %v", got, ports, err)
+	}
+	port := "3309"
+	for _, bad := range []*fleetFlags{{Ports: []string{"x"}, Jobs: 1}, {Ports: []string{"1"}, AllPorts: true, Jobs: 1}, {AllPorts: true, Jobs: 0, ConfBase: base}} {
+		if _, _, err := bad.ports(&CLI{}); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	if _, _, err := (&fleetFlags{AllPorts: true, Jobs: 1, ConfBase: base}).ports(&CLI{Port: &port}); err == nil {
+		t.Error("--port with --all-ports accepted")
+	}
+}
+
+// selfAsMain makes the fleet driver run this test binary as mysqlbackup.
+func selfAsMain(t *testing.T) {
+	t.Setenv(mainEnv, "1")
+	saved := selfCommand
+	selfCommand = func(ctx context.Context, args []string) *exec.Cmd {
+		return exec.CommandContext(ctx, os.Args[0], args...)
+	}
+	t.Cleanup(func() { selfCommand = saved })
+}
+
+// portDirs lays the instances' configs out as mysqlops did,
+// {root}/{port}/backup_conf.yaml, each port's directory a link to its
+// conf_base, and returns root.
+func portDirs(t *testing.T, ins ...*testbed.Instance) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, in := range ins {
+		if err := os.Symlink(in.ConfBase, filepath.Join(root, fmt.Sprint(in.Port))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestAllPortsBackUpEveryPortInParallelAndOneFailureStopsNoOther(t *testing.T) {
+	m := testbed.StartMinIO(t)
+	run := testbed.TempDir(t)
+	metrics := filepath.Join(t.TempDir(), "mysqlbackup.prom")
+	var ins []*testbed.Instance
+	for id := 1; id <= 3; id++ {
+		in := testbed.StartMariaDBWith(t, testbed.Options{ID: id, RunDir: run})
+		instanceConf(t, in, m, "purge_binlog_days: 0\nretention_count: 3\nmetrics_file: "+metrics+"\n")
+		in.Exec("CREATE DATABASE app", fmt.Sprintf("CREATE TABLE app.t (id INT PRIMARY KEY) SELECT %d AS id", id))
+		ins = append(ins, in)
+	}
+	ins[2].Stop() // the third port's instance is down: its backup fails
+	root := portDirs(t, ins...)
+	selfAsMain(t)
+
+	r := runCLI(t, "backup", "--all-ports", "--conf-base", root, "--jobs", "2")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (one port failed)", r.code)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	for _, in := range ins[:2] {
+		if !slices.ContainsFunc(lines, regexp.MustCompile(fmt.Sprintf(`^%d: backup ok`, in.Port)).MatchString) {
+			t.Errorf("no result line of port %d:\n%s", in.Port, r.stdout)
+		}
+		if r := runCLI(t, "--conf-path", filepath.Join(root, fmt.Sprint(in.Port), "backup_conf.yaml"), "verify"); r.code != 0 {
+			t.Errorf("verify of port %d: exit %d: %s", in.Port, r.code, lastLine(r.stderr))
+		}
+	}
+	down := ins[2].Port
+	if !slices.ContainsFunc(lines, regexp.MustCompile(fmt.Sprintf(`^%d: FAILED \(exit 1\): .+`, down)).MatchString) {
+		t.Errorf("no failure line of port %d:\n%s", down, r.stdout)
+	}
+	if want := fmt.Sprintf("backup: 3 ports, 2 ok, 1 failed (%d)", down); lines[len(lines)-1] != want {
+		t.Errorf("summary %q, want %q", lines[len(lines)-1], want)
+	}
+	if !strings.Contains(lastLine(r.stderr), fmt.Sprintf("1 of 3 ports failed: %d", down)) {
+		t.Errorf("error line %q", lastLine(r.stderr))
+	}
+	data, _ := os.ReadFile(metrics)
+	for i, in := range ins {
+		want := fmt.Sprintf(`mysqlbackup_last_run_success{port="%d",command="backup"} %d`, in.Port, map[bool]int{true: 1}[i < 2])
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("metrics file lacks %s:\n%s", want, data)
+		}
+	}
+
+	// The other commands take the same flags: verify and prune per port.
+	ports := fmt.Sprintf("%d,%d", ins[0].Port, ins[1].Port)
+	for _, cmd := range []string{"verify", "prune"} {
+		if r := runCLI(t, cmd, "--ports", ports, "--conf-base", root, "--jobs", "2"); r.code != 0 || !strings.HasSuffix(strings.TrimSpace(r.stdout), cmd+": 2 ports, 2 ok") {
+			t.Errorf("%s --ports: exit %d:\n%s\n%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestBootstrapRestoresCatchesUpAndSaysWhenTheGroupHasNoBackupYet(t *testing.T) {
+	m := testbed.StartMinIO(t)
+	a, b := groupOf(t, m, testbed.Options{ID: 1}, testbed.Options{ID: 2, Host: "127.0.0.2", Port: -1}, nil)
+
+	// A brand-new group: no backup of the port anywhere. Distinct status,
+	// one line saying so, the (absent) data dir left alone.
+	fresh := filepath.Join(t.TempDir(), "data")
+	r := runCLI(t, "--conf-path", b.conf, "--data-base", fresh, "bootstrap")
+	if r.code != exitNoBackup || !strings.Contains(r.stdout, "no backup of port") || !strings.Contains(r.stdout, "start the instance empty") {
+		t.Errorf("bootstrap of a new group: exit %d, stdout %q, stderr %q", r.code, r.stdout, lastLine(r.stderr))
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("bootstrap without a backup touched %s: %v", fresh, err)
+	}
+
+	// B lost after A's backup: bootstrap restores A's backup and catches up.
+	loseAfterBackup(t, a, b, a)
+	if r := runCLI(t, "--conf-path", b.conf, "bootstrap"); r.code != 0 || !strings.Contains(r.stdout, "restore ok") {
+		t.Fatalf("bootstrap: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	assertStopped(t, b.Instance)
+	startsAsItself(t, b, a)
+
+	// Run again at the next boot: the instance runs, nothing is done.
+	if r := runCLI(t, "--conf-path", b.conf, "bootstrap"); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
+		t.Errorf("bootstrap of a running instance: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+}
