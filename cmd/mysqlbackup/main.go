@@ -73,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			code = int(c)
 		}
 	}()
+	args, err = expandFlagPrefixes(parser.Model, args)
+	if err != nil {
+		return report(stdout, stderr, "", usageError{err})
+	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return report(stdout, stderr, "", usageError{err})
