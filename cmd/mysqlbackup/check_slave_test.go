@@ -120,3 +120,31 @@ func TestCheckSlaveLegacyProbeLineAsUnprivilegedOSUserPrintsOnlyTheValue(t *test
 		t.Errorf("no server, -v: exit %d, stdout %q, stderr %q; want 255, -1 and the socket named on stderr", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestCheckSlavePortArgumentNamesTheLegacySocketUnlessAConfigSaysOtherwise(t *testing.T) {
+	// No server answers: -v's error line names the socket the probe tried.
+	r := runCLI(t, "check-slave", "1", "role", "-v")
+	if r.code != 255 || r.stdout != "-1\n" || !strings.Contains(r.stderr, "/var/run/mysqld/mysqld-1.sock") {
+		t.Errorf("bare port: exit %d, stdout %q, stderr %q; want 255, -1 and the legacy socket", r.code, r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "elsewhere.sock")
+	conf := confFile(t, dir, "mysql_socket: "+sock+"\n")
+	r = runCLI(t, "--conf-path", conf, "check-slave", "3309", "role", "-v")
+	if r.code != 255 || r.stdout != "-1\n" || !strings.Contains(r.stderr, sock) {
+		t.Errorf("port with a config: exit %d, stdout %q, stderr %q; want 255, -1 and the config's socket %s", r.code, r.stdout, r.stderr, sock)
+	}
+}
+
+func TestCheckSlaveRefusesArgumentsThatNameTwoInstances(t *testing.T) {
+	for _, args := range [][]string{
+		{"check-slave", "3309", "role", "--socket", "/s.sock"},
+		{"--port", "3310", "check-slave", "3309", "role"},
+		{"check-slave", "role", "3309"},
+	} {
+		r := runCLI(t, args...)
+		if r.code != exitUsage || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and one error line", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
