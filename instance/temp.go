@@ -67,7 +67,7 @@ func (in *Instance) MyCnfFor(dataDir string) string {
 
 // ServerBin is the instance's mysqld (mariadbd first).
 func (in *Instance) ServerBin() (string, error) {
-	return mysqld.FindBin(in.Cfg.MySQLBase, "mariadbd", "mysqld")
+	return mysqld.Server.Find(in.Cfg.MySQLBase)
 }
 
 // StartTemp starts the supervised temporary mysqld on dataDir with the

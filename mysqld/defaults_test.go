@@ -2,6 +2,7 @@ package mysqld
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,12 +28,54 @@ func TestClientDefaultsFileIsPrivateAndQuotesTheValues(t *testing.T) {
 	}
 }
 
-func TestFindBinPrefersMySQLBase(t *testing.T) {
+// fakeTools makes dir/bin holding an executable for each name.
+func fakeTools(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(bin, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
+}
+
+func TestToolsOfMySQLBaseWinOverMariaDBNamesOnPath(t *testing.T) {
+	base := t.TempDir() // a MySQL installation: the MySQL names only
+	baseBin := fakeTools(t, base, "mysqld", "mysql", "mysqlbinlog")
+	pathBin := fakeTools(t, t.TempDir(), "mariadbd", "mariadb", "mariadb-binlog", "mysqld", "mysql", "mysqlbinlog")
+	t.Setenv("PATH", pathBin)
+	for _, tool := range []Tool{Server, Client, Binlog} {
+		if p, err := tool.Find(base); err != nil || p != filepath.Join(baseBin, tool.MySQL) {
+			t.Errorf("%s with mysql_base %s: got %q, %v; want %s of mysql_base", tool.MySQL, base, p, err, filepath.Join(baseBin, tool.MySQL))
+		}
+		if p, err := tool.Find(""); err != nil || p != filepath.Join(pathBin, tool.MariaDB) {
+			t.Errorf("%s without mysql_base: got %q, %v; want %s on PATH", tool.MariaDB, p, err, filepath.Join(pathBin, tool.MariaDB))
+		}
+	}
+}
+
+func TestToolsOfAMariaDBBaseAreItsMariaDBNames(t *testing.T) {
+	base := t.TempDir() // a MariaDB installation: both names
+	baseBin := fakeTools(t, base, "mariadbd", "mysqld", "mariadb-binlog", "mysqlbinlog")
+	t.Setenv("PATH", fakeTools(t, t.TempDir(), "mysqld", "mysqlbinlog"))
+	for _, tool := range []Tool{Server, Binlog} {
+		if p, err := tool.Find(base); err != nil || p != filepath.Join(baseBin, tool.MariaDB) {
+			t.Errorf("got %q, %v; want %s", p, err, filepath.Join(baseBin, tool.MariaDB))
+		}
+	}
+}
+
+func TestToolMissingFromMySQLBaseIsTakenFromPath(t *testing.T) {
 	base := t.TempDir()
-	os.MkdirAll(base+"/bin", 0o755)
-	os.WriteFile(base+"/bin/mysqlbinlog", []byte("#!/bin/sh\n"), 0o755)
-	if p, err := FindBin(base, "mysqlbinlog"); err != nil || p != base+"/bin/mysqlbinlog" {
-		t.Errorf("got %q, %v", p, err)
+	fakeTools(t, base, "mysqld")
+	pathBin := fakeTools(t, t.TempDir(), "mysqlbinlog")
+	t.Setenv("PATH", pathBin)
+	if p, err := Binlog.Find(base); err != nil || p != filepath.Join(pathBin, "mysqlbinlog") {
+		t.Errorf("got %q, %v; want %s", p, err, filepath.Join(pathBin, "mysqlbinlog"))
 	}
 	if _, err := FindBin(base, "no-such-tool-xyz"); err == nil || !strings.Contains(err.Error(), "no-such-tool-xyz") {
 		t.Errorf("missing tool: %v", err)

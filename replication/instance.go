@@ -53,29 +53,39 @@ const ProcesslistRows = 10
 // Collect reads an instance's status. A failure to query is returned; the
 // caller decides whether it means "down".
 func Collect(ctx context.Context, db *sql.DB, name string) (InstanceStatus, error) {
-	st := InstanceStatus{Name: name}
-	var ro int
-	if err := db.QueryRowContext(ctx, "SELECT VERSION(), @@GLOBAL.server_id, @@GLOBAL.read_only").Scan(&st.Version, &st.ServerID, &ro); err != nil {
-		return st, err
-	}
-	st.Up, st.ReadOnly = true, ro != 0
-	v, err := mysqld.ParseVersion(st.Version)
+	st, v, err := CollectChannels(ctx, db, name)
 	if err != nil {
 		return st, err
-	}
-	if v.Flavor == MySQL {
-		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.server_uuid").Scan(&st.ServerUUID); err != nil {
-			return st, err
-		}
 	}
 	if st.Binlog, err = ReadBinlogPosition(ctx, db, v); err != nil {
 		return st, err
 	}
-	if st.Channels, err = ReadStatus(ctx, db, v); err != nil {
-		return st, err
-	}
 	st.Processlist, err = processlist(ctx, db)
 	return st, err
+}
+
+// CollectChannels reads the part of Collect a monitoring probe needs, the
+// instance's identity and its channels, with no privilege but the one
+// reading the replica status needs (SLAVE MONITOR, REPLICATION CLIENT), as
+// the legacy probe's account had.
+func CollectChannels(ctx context.Context, db *sql.DB, name string) (InstanceStatus, mysqld.Version, error) {
+	st := InstanceStatus{Name: name}
+	var ro int
+	if err := db.QueryRowContext(ctx, "SELECT VERSION(), @@GLOBAL.server_id, @@GLOBAL.read_only").Scan(&st.Version, &st.ServerID, &ro); err != nil {
+		return st, mysqld.Version{}, err
+	}
+	st.Up, st.ReadOnly = true, ro != 0
+	v, err := mysqld.ParseVersion(st.Version)
+	if err != nil {
+		return st, v, err
+	}
+	if v.Flavor == MySQL {
+		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.server_uuid").Scan(&st.ServerUUID); err != nil {
+			return st, v, err
+		}
+	}
+	st.Channels, err = ReadStatus(ctx, db, v)
+	return st, v, err
 }
 
 // ReadBinlogPosition is the server's binlog end and GTID position (an empty

@@ -355,11 +355,11 @@ func forgetReplication(ctx context.Context, srv *mysqld.TempServer) error {
 
 func (r *run) replayer(srv *mysqld.TempServer) (binlogsync.Replayer, error) {
 	cfg := r.cfg
-	binlogBin, err := mysqld.FindBin(cfg.MySQLBase, "mariadb-binlog", "mysqlbinlog")
+	binlogBin, err := mysqld.Binlog.Find(cfg.MySQLBase)
 	if err != nil {
 		return binlogsync.Replayer{}, err
 	}
-	clientBin, err := mysqld.FindBin(cfg.MySQLBase, "mariadb", "mysql")
+	clientBin, err := mysqld.Client.Find(cfg.MySQLBase)
 	if err != nil {
 		return binlogsync.Replayer{}, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 
@@ -10,12 +11,48 @@ import (
 )
 
 // CheckSlaveCmd is `mysqlbackup check-slave`, the legacy monitoring probe
-// check_mysql_slave.py for one instance.
+// check_mysql_slave.py for one instance. The legacy command line
+// `check-slave <port> <metric>` is what every Zabbix agent's config holds.
 type CheckSlaveCmd struct {
 	instanceFlags
+	Port       string `arg:"" optional:"" help:"The instance's port, as the legacy probe took it (check-slave 3309 role): the socket /var/run/mysqld/mysqld-<port>.sock, or --conf-path's mysql_socket. Same as --port."`
 	Metric     string `arg:"" optional:"" help:"role (Master / Slaveof-<n>-master), slave_health (sum over channels: 0 ok, 1 IO down, 10 SQL down, 100 both) or slave_behind (sum of seconds behind)."`
 	Prometheus string `name:"prometheus" placeholder:"FILE" help:"Also write every channel's state to FILE in the Prometheus text format (node_exporter textfile collector), atomically."`
 }
+
+// AfterApply reads the positional arguments, `[<port>] <metric>`: a lone
+// argument that is not a port is the metric, and the port becomes --port.
+func (c *CheckSlaveCmd) AfterApply(cli *CLI) error {
+	if c.Port == "" {
+		return nil
+	}
+	if !isPort(c.Port) {
+		if c.Metric != "" {
+			return fmt.Errorf("check-slave: want [<port>] <metric>, got %q %q", c.Port, c.Metric)
+		}
+		c.Port, c.Metric = "", c.Port
+		return nil
+	}
+	switch {
+	case len(c.Socket) > 0:
+		return fmt.Errorf("check-slave: give the port %s or --socket, not both", c.Port)
+	case cli.Port != nil && *cli.Port != c.Port:
+		return fmt.Errorf("check-slave: two ports, %s and --port %s", c.Port, *cli.Port)
+	}
+	cli.Port = &c.Port
+	return nil
+}
+
+// isPort says whether s is a TCP port number.
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n < 65536 && strconv.Itoa(n) == s
+}
+
+// quietWithoutVerbose marks check-slave as a probe: a Zabbix item sees
+// exactly the legacy output, the value on stdout and nothing on stderr
+// (no log, no error line for a failure) unless -v.
+func (*CheckSlaveCmd) quietWithoutVerbose() {}
 
 // unknownLag is what a channel with a NULL Seconds_Behind_Master (a thread
 // stopped or connecting) adds to slave_behind: a lag no threshold accepts,
@@ -49,7 +86,7 @@ func (c *CheckSlaveCmd) Run(ctx context.Context, app *App) error {
 	if err != nil {
 		return err
 	}
-	st := collectOne(ctx, conns[0])
+	st := collectWith(ctx, conns[0], collectChannels)
 	if c.Prometheus != "" {
 		if err := promfile.Write(c.Prometheus, replicaSamples(st)); err != nil {
 			return err
@@ -62,6 +99,13 @@ func (c *CheckSlaveCmd) Run(ctx context.Context, app *App) error {
 		fmt.Fprintln(app.Stdout, slaveMetric(c.Metric, st.Channels))
 	}
 	return nil
+}
+
+// collectChannels is what the probe reads: the channels, with the
+// privilege the legacy probe needed (SHOW SLAVE STATUS) and no other.
+func collectChannels(ctx context.Context, db *sql.DB, name string) (replication.InstanceStatus, error) {
+	st, _, err := replication.CollectChannels(ctx, db, name)
+	return st, err
 }
 
 // slaveMetric computes one legacy metric; an unknown one is "-2".

@@ -73,22 +73,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			code = int(c)
 		}
 	}()
+	args, err = expandFlagPrefixes(parser.Model, args)
+	if err != nil {
+		return report(stdout, stderr, "", usageError{err})
+	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return report(stdout, stderr, "", usageError{err})
 	}
-	log := newLogger(stderr, cli.Verbose)
 	if fc, ok := kctx.Selected().Target.Addr().Interface().(fleetCommand); ok && fc.fleet().requested() {
 		name := strings.Fields(kctx.Command())[0]
 		return report(stdout, stderr, kctx.Command(), runFleet(ctx, &cli, fc.fleet(), name, args, stdout, stderr))
 	}
-	err = execute(ctx, &cli, kctx, log, stdout, terminal(stderr))
-	return report(stdout, stderr, kctx.Command(), err)
+	logw := stderr
+	if _, probe := kctx.Selected().Target.Addr().Interface().(quietProbe); probe && cli.Verbose == 0 {
+		logw = io.Discard
+	}
+	err = execute(ctx, &cli, kctx, newLogger(logw, cli.Verbose), stdout, terminal(logw))
+	if exitCode(err) == exitUsage {
+		logw = stderr // a command line or config the probe cannot use still says why
+	}
+	return report(stdout, logw, kctx.Command(), err)
 }
 
-// report prints the one error line and returns the exit code for err.
+// quietProbe is a command whose stderr is silent unless -v: a monitoring
+// probe whose caller (a Zabbix agent) takes whatever it prints as the value.
+type quietProbe interface{ quietWithoutVerbose() }
+
+// report prints what a failed command prints: the probe's value on stdout
+// (exitError), the one error line on stderr. It returns the exit code.
 func report(stdout, stderr io.Writer, cmd string, err error) int {
-	if err == nil || errors.Is(err, errWhenUnmet) {
+	if exitCode(err) == exitOK {
 		return exitOK
 	}
 	var xe *exitError
@@ -100,12 +115,21 @@ func report(stdout, stderr io.Writer, cmd string, err error) int {
 		prefix += " " + f[0] // the command, without kong's <arg> placeholders
 	}
 	fmt.Fprintf(stderr, "%s: error: %v\n", prefix, err)
+	return exitCode(err)
+}
+
+// exitCode maps a command's error to the process's exit status.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, errWhenUnmet) {
+		return exitOK
+	}
 	var ce *conf.Error
 	var ue usageError
+	var xe *exitError
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ue):
 		return exitUsage
-	case xe != nil:
+	case errors.As(err, &xe):
 		return xe.code
 	}
 	return exitFailure
@@ -134,6 +158,7 @@ func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Description("Back up and restore MySQL/MariaDB instances with XtraBackup/mariabackup (drop-in for mysqlbackup.py)."),
 		kong.Vars{"version": "mysqlbackup " + version},
 		kong.Writers(stdout, stderr),
+		kong.Bind(cli),
 		kong.Exit(func(c int) { panic(kongExit(c)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)

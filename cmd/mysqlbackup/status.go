@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,7 +27,7 @@ import (
 // a config file if need be.
 type instanceFlags struct {
 	Socket       []string `name:"socket" placeholder:"PATH" help:"Instance socket (repeatable). Default: mysql_socket of --conf-path, else /var/run/mysqld/mysqld-<port>.sock of --port."`
-	PasswordFile string   `name:"password-file" placeholder:"FILE" help:"File whose first line is root's password (default: root_password of --conf-path, else none: unix_socket authentication)."`
+	PasswordFile string   `name:"password-file" placeholder:"FILE" help:"File whose first line is root's password (default: root_password of --conf-path, else none: the OS user over the socket, unix_socket authentication)."`
 }
 
 // configOptional marks commands that run without --conf-path.
@@ -129,9 +131,11 @@ func (f instanceFlags) sockets(app *App) ([]string, error) {
 	return nil, usageError{errors.New("name an instance: --socket, --conf-path or --port")}
 }
 
-// conns are root connections to the sockets.
+// conns are connections to the sockets: as root with root's password when
+// one is given, else, as the legacy probe connected, as the OS user with
+// no password (the server's unix_socket authentication).
 func (f instanceFlags) conns(app *App, sockets []string) ([]mysqld.Conn, error) {
-	password := ""
+	name, password := "root", ""
 	switch {
 	case f.PasswordFile != "":
 		pw, err := archive.ReadPasswordFile(f.PasswordFile)
@@ -142,9 +146,16 @@ func (f instanceFlags) conns(app *App, sockets []string) ([]mysqld.Conn, error) 
 	case app.Cfg != nil:
 		password = app.Cfg.RootPassword.Reveal()
 	}
+	if password == "" {
+		u, err := user.Current()
+		if err != nil {
+			return nil, fmt.Errorf("the OS user to connect as: %w", err)
+		}
+		name = u.Username
+	}
 	out := make([]mysqld.Conn, len(sockets))
 	for i, s := range sockets {
-		out[i] = mysqld.Conn{Socket: s, User: "root", Password: password}
+		out[i] = mysqld.Conn{Socket: s, User: name, Password: password}
 	}
 	return out, nil
 }
@@ -159,6 +170,12 @@ func collectAll(ctx context.Context, conns []mysqld.Conn) []replication.Instance
 }
 
 func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
+	return collectWith(ctx, c, replication.Collect)
+}
+
+// collectWith reads one instance with read; one that cannot be queried is
+// down.
+func collectWith(ctx context.Context, c mysqld.Conn, read func(context.Context, *sql.DB, string) (replication.InstanceStatus, error)) replication.InstanceStatus {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	db, err := c.Open()
@@ -166,7 +183,7 @@ func collectOne(ctx context.Context, c mysqld.Conn) replication.InstanceStatus {
 		return replication.InstanceStatus{Name: c.Socket, Error: err.Error()}
 	}
 	defer db.Close()
-	st, err := replication.Collect(ctx, db, c.Socket)
+	st, err := read(ctx, db, c.Socket)
 	if err != nil {
 		st.Up, st.Error = false, err.Error()
 	}
