@@ -65,14 +65,14 @@ var ErrBadKey = errors.New("not a valid key (relative path of names not starting
 func Open(root string) (*Dir, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return nil, fmt.Errorf("store directory %s: %w", root, err)
+		return nil, err
 	}
 	fi, err := os.Stat(abs)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("store directory: %w", err)
+		return nil, err
 	case !fi.IsDir():
-		return nil, fmt.Errorf("store directory %s: not a directory", abs)
+		return nil, fmt.Errorf("%s: not a directory", abs)
 	}
 	return &Dir{root: abs}, nil
 }
