@@ -24,6 +24,7 @@
 // Writers of one key and readers of its metadata take a flock on one of
 // a few lock files under .locks/ in the root (shared to read, exclusive
 // to publish), so Swap is a compare-and-swap across processes and hosts.
+// A reader on a read-only mount goes without.
 //
 // Limits, on a network mount: the Linux NFS client maps flock to the
 // server's byte-range locks, so the locks hold across hosts, unless the

@@ -15,22 +15,53 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
-// The helper process of TestSwapHoldsAcrossProcesses: with
-// DIRSTORE_COUNTER set, the test binary increments the counter object
-// there instead of running the tests.
+// The helper processes: with DIRSTORE_COUNTER set, the test binary
+// increments the counter object there (TestSwapHoldsAcrossProcesses);
+// with DIRSTORE_READ, it reads the store there (TestAReadOnlyStoreIsReadable).
 func TestMain(m *testing.M) {
-	if root := os.Getenv("DIRSTORE_COUNTER"); root != "" {
+	var err error
+	switch {
+	case os.Getenv("DIRSTORE_COUNTER") != "":
 		n, _ := strconv.Atoi(os.Getenv("DIRSTORE_INCREMENTS"))
-		if err := increment(context.Background(), root, n); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		err = increment(context.Background(), os.Getenv("DIRSTORE_COUNTER"), n)
+	case os.Getenv("DIRSTORE_READ") != "":
+		err = readAll(context.Background(), os.Getenv("DIRSTORE_READ"))
+	default:
+		os.Exit(m.Run())
 	}
-	os.Exit(m.Run())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// readAll lists the store at root and reads every object's metadata,
+// bytes and tag, printing "key sha1" lines.
+func readAll(ctx context.Context, root string) error {
+	d, err := Open(root)
+	if err != nil {
+		return err
+	}
+	objs, err := d.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		info, err := d.Head(ctx, o.Key)
+		if err != nil {
+			return err
+		}
+		if _, _, err := d.ReadTagged(ctx, o.Key, 1<<10); err != nil {
+			return err
+		}
+		fmt.Println(o.Key, info.Metadata["sha1"])
+	}
+	return nil
 }
 
 // increment adds 1 to the number in object "counter" n times, each by a
@@ -296,5 +327,26 @@ func TestTheRootIsNeverCreated(t *testing.T) {
 	}
 	if _, err := os.Stat(root); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("root after a put: %v, want it still missing", err)
+	}
+}
+
+// TestAReadOnlyStoreIsReadable: a restore host that mounts the share
+// read-only lists the backups and reads their metadata and bytes (its
+// readers go without the lock files they cannot open).
+func TestAReadOnlyStoreIsReadable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a read-only bind mount needs root")
+	}
+	testbed.Need(t, "unshare", "mount")
+	d := open(t)
+	if err := d.Put(t.Context(), "2026_11_23/3309/mysql-3309.tgz.des3", strings.NewReader("archive"), map[string]string{"sha1": "ab12"}); err != nil {
+		t.Fatal(err)
+	}
+	script := `mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$1"`
+	cmd := exec.Command("unshare", "-m", "sh", "-c", script, d.Root(), os.Args[0])
+	cmd.Env = append(os.Environ(), "DIRSTORE_READ="+d.Root())
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "2026_11_23/3309/mysql-3309.tgz.des3 ab12\n" {
+		t.Errorf("reading a read-only mount: %v: %q; want the archive with its sha1", err, out)
 	}
 }
