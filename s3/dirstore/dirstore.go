@@ -81,6 +81,7 @@ func Open(root string) (*Dir, error) {
 // Root is the store's directory.
 func (d *Dir) Root() string { return d.root }
 
+// String names the store in messages: "directory ROOT".
 func (d *Dir) String() string { return "directory " + d.root }
 
 // checkKey refuses a key that could leave the root or name the store's
