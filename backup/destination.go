@@ -37,25 +37,21 @@ type destination interface {
 	String() string
 }
 
-// newDestination is S3 when s3_bucket is set, else the local archive path.
+// newDestination is the store (S3 bucket or backup_store_dir) when one is
+// configured, else the local archive path.
 func newDestination(in *instance.Instance) (destination, error) {
 	cfg := in.Cfg
-	if cfg.S3Bucket == "" {
+	if !cfg.HasStore() {
 		return &fileDestination{path: cfg.BackupTgzDes3}, nil
-	}
-	sc, err := in.StoreConfig()
-	if err != nil {
-		return nil, err
 	}
 	st, err := in.Store()
 	if err != nil {
 		return nil, err
 	}
-	return &s3Destination{cfg: sc, st: st, key: cfg.S3Key, run: instance.RunName(), log: in.Log}, nil
+	return &s3Destination{st: st, key: cfg.S3Key, run: instance.RunName(), log: in.Log}, nil
 }
 
 type s3Destination struct {
-	cfg s3.Config
 	st  s3.Store
 	key string
 	// run names this run; its temporary object is catalog.PartialKey(key, run).
@@ -124,20 +120,24 @@ func checkCopy(ctx context.Context, st s3.Store, key string) error {
 	return st.Delete(ctx, probe)
 }
 
-// Upload streams into the temporary object with parts large enough for
-// the expected size to fit S3's part limit; memory is about part size ×
-// (s3_concurrency + 1). The object names this host and process: a prune
-// or a later run here removes it at once when the process is gone, never
-// while it lives, however long the copy to the final key takes
+// Upload streams into the temporary object; to S3 with parts large
+// enough for the expected size to fit its part limit (memory is about
+// part size × (s3_concurrency + 1)). The object names this host and
+// process: a prune or a later run here removes it at once when the
+// process is gone, never while it lives, however long the copy to the
+// final key takes
 // (elsewhere, after catalog.PartialDeadAge).
 func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64) error {
-	sc := d.cfg
-	sc.PartSize = s3.PartSizeFor(expected, sc.PartSize)
-	if sc.PartSize != d.cfg.PartSize {
-		d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sc.PartSize), "expected", progress.Bytes(expected))
+	st := d.st
+	if b, ok := st.(*s3.Bucket); ok {
+		sized := b.ForSize(expected)
+		if sized.PartSize() != b.PartSize() {
+			d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sized.PartSize()), "expected", progress.Bytes(expected))
+		}
+		st = sized
 	}
 	d.crc = s3.NewCRC32()
-	return s3.New(sc).Put(ctx, d.tmp(), io.TeeReader(r, d.crc), d.runMeta())
+	return st.Put(ctx, d.tmp(), io.TeeReader(r, d.crc), d.runMeta())
 }
 
 // Commit copies the temporary object to the final key with its sha1

@@ -64,7 +64,7 @@ func (r *run) purge(ctx context.Context) error {
 // binlog archive.
 func (r *run) archivedBinlogs(ctx context.Context) (binlogsync.Snapshot, map[string]bool, error) {
 	var s binlogsync.Snapshot
-	if r.cfg.S3Bucket == "" {
+	if !r.cfg.HasStore() {
 		return s, nil, nil
 	}
 	st, err := r.in.Store()

@@ -21,7 +21,7 @@ func Recent(ctx context.Context, in *instance.Instance, maxAge time.Duration) (s
 	}
 	cfg := in.Cfg
 	var latest catalog.Backup
-	if cfg.S3Bucket == "" {
+	if !cfg.HasStore() {
 		fi, err := os.Stat(cfg.BackupTgzDes3)
 		if errors.Is(err, os.ErrNotExist) {
 			return "", nil

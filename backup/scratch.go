@@ -44,7 +44,7 @@ func FromScratch(ctx context.Context, in *instance.Instance, o Options) (*Result
 	}
 	defer lk.Release()
 	if cfg.Replication == nil || cfg.Replication.User == "" {
-		return nil, &conf.Error{File: cfg.Path, Key: "replication.user", Msg: "backup --from-scratch replicates the scratch copy from the instance with the replication user; none is configured"}
+		return nil, &conf.Error{File: cfg.Path, Key: "replication.user", Msg: "backup --from-scratch replicates the scratch copy from the instance with the replication user; none is configured (s3_bucket or backup_store_dir)"}
 	}
 	if cfg.ArchiveFormat != conf.FormatV2 {
 		return nil, &conf.Error{File: cfg.Path, Key: "archive_format", Msg: "backup --from-scratch publishes v2 backups only (a legacy archive cannot record that its positions are the copy's)"}
@@ -110,8 +110,8 @@ func FromScratch(ctx context.Context, in *instance.Instance, o Options) (*Result
 // refuseNoBackup refuses a port without a complete backup to start from.
 func refuseNoBackup(ctx context.Context, in *instance.Instance) error {
 	cfg := in.Cfg
-	if cfg.S3Bucket == "" {
-		return &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "backup --from-scratch starts from the latest backup in the object store; none is configured"}
+	if !cfg.HasStore() {
+		return &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "backup --from-scratch starts from the latest backup in the object store; none is configured (s3_bucket or backup_store_dir)"}
 	}
 	st, err := in.Store()
 	if err != nil {
@@ -120,7 +120,7 @@ func refuseNoBackup(ctx context.Context, in *instance.Instance) error {
 	if _, ok, err := catalog.LatestOf(ctx, st, string(cfg.Port)); err != nil {
 		return err
 	} else if !ok {
-		return fmt.Errorf("backup --from-scratch starts from the latest backup of port %s, and bucket %s holds none: take a first normal backup", cfg.Port, cfg.S3Bucket)
+		return fmt.Errorf("backup --from-scratch starts from the latest backup of port %s, and %s holds none: take a first normal backup", cfg.Port, cfg.StoreName())
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ import (
 type v2Format struct {
 	keys     archive.V2Keys
 	signer   *catalog.Signer // nil: manifests go unsigned
-	sc       s3.Config
+	partSize int64           // of the pieces (s3_part_size_mb)
 	st       s3.Store
 	log      interface{ Warn(string, ...any) }
 	prefix   string // {date}/{port}/mysql-{port}.v2/
@@ -58,9 +58,7 @@ func (v *v2Format) prepare(_ context.Context, r *run) error {
 			return err
 		}
 	}
-	if v.sc, err = r.in.StoreConfig(); err != nil {
-		return err
-	}
+	v.partSize = cfg.PartSize()
 	v.st, err = r.in.Store()
 	return err
 }
@@ -77,7 +75,7 @@ func (v *v2Format) begin(ctx context.Context, r *run) error {
 	v.expected, _ = dirSize(cfg.MySQLDataDir) // for progress only
 	s := catalog.Started{Run: v.run, Host: instance.Hostname(), Machine: instance.MachineID(), PID: os.Getpid(), Started: v.started}
 	if err := catalog.PutJSON(ctx, v.st, v.runDir()+catalog.StartedName, s); err != nil {
-		return fmt.Errorf("s3 bucket %s: %w", cfg.S3Bucket, err)
+		return fmt.Errorf("%s: %w", cfg.StoreName(), err)
 	}
 	v.wrote = true
 	v.beat = startHeartbeat(ctx, v.st, v.runDir()+catalog.StartedName, s, v.log)
@@ -179,7 +177,7 @@ func (v *v2Format) putObject(ctx context.Context, r *run, role string, expected 
 	var plain progress.Counter
 	stop := r.progress.Start(ctx, role, &plain, expected)
 	defer stop()
-	pw := catalog.NewPieceWriter(ctx, v.st, key, v.sc.PartSize)
+	pw := catalog.NewPieceWriter(ctx, v.st, key, v.partSize)
 	err := func() error {
 		sw, err := archive.SealV2(pw, v.keys)
 		if err != nil {

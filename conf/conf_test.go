@@ -207,6 +207,17 @@ func TestNullValueLeavesKeyUnset(t *testing.T) {
 	}
 }
 
+func TestBackupStoreDirIsAStoreWithoutS3(t *testing.T) {
+	body := strings.Replace(legacyReadme, `s3_bucket     : "mysql-backup"`, "backup_store_dir: /mnt/backups/mysql\narchive_format: v2", 1)
+	c := mustLoad(t, body, Overrides{})
+	if !c.HasStore() || c.StoreName() != "directory /mnt/backups/mysql" || c.S3Key != "2017_03_03/3309/mysql-3309.tgz.des3" {
+		t.Errorf("has store %v, %s, s3_key %s; want the directory, keys in the bucket's layout", c.HasStore(), c.StoreName(), c.S3Key)
+	}
+	if c := mustLoad(t, strings.Replace(legacyReadme, `s3_bucket     : "mysql-backup"`, "s3_bucket:", 1), Overrides{}); c.HasStore() {
+		t.Error("no s3_bucket, no backup_store_dir: HasStore is true")
+	}
+}
+
 func TestS3EndpointAcceptsHostHostPortAndURL(t *testing.T) {
 	for host, want := range map[string]string{
 		"s3.example.com":           "http://s3.example.com:80",
@@ -274,7 +285,12 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"archive_format unknown", legacyReadme + "archive_format: v3\n", Overrides{}, `archive_format: want legacy or v2, got "v3"`},
 		{"backup_binlogs unknown", legacyReadme + "backup_binlogs: never\n", Overrides{}, `backup_binlogs: want auto, archive or bundle, got "never"`},
 		{"backup_binlogs archive with the legacy format", legacyReadme + "backup_binlogs: archive\n", Overrides{}, "backup_binlogs: archive needs archive_format v2"},
-		{"v2 without s3", strings.Replace(drop("s3_bucket"), "s3_access_key", "archive_format: v2\ns3_access_key", 1), Overrides{}, "archive_format: v2 archives live in the object store: set s3_bucket"},
+		{"v2 without a store", strings.Replace(drop("s3_bucket"), "s3_access_key", "archive_format: v2\ns3_access_key", 1), Overrides{}, "archive_format: v2 archives live in a backup store: set s3_bucket or backup_store_dir"},
+		{"store dir and bucket both", legacyReadme + "backup_store_dir: /mnt/backups/mysql\n", Overrides{}, "backup_store_dir: set backup_store_dir or s3_bucket, not both"},
+		{"store dir and --s3-bucket", drop("s3_bucket") + "backup_store_dir: /mnt/backups/mysql\n", Overrides{S3Bucket: ptr("b")}, "set backup_store_dir or s3_bucket, not both"},
+		{"relative store dir", drop("s3_bucket"), Overrides{BackupStoreDir: ptr("backups")}, `backup_store_dir: want an absolute path, got "backups"`},
+		{"store dir holds the datadir", drop("s3_bucket") + "backup_store_dir: /data1\n", Overrides{}, "backup_store_dir: /data1 overlaps mysql_data_dir /data1/mysql-3309"},
+		{"store dir in a staging dir", drop("s3_bucket") + "backup_store_dir: /data1/backup/mysql-3309-binlog/store\n", Overrides{}, "overlaps backup_binlog_dir"},
 		{"recipients and passphrase", legacyReadme + "encryption_recipients: [age1abc]\nencryption_passphrase_file: pass\n", Overrides{}, "set encryption_recipients or encryption_passphrase_file, not both"},
 		{"recipient not an age key", legacyReadme + "encryption_recipients:\n  - ssh-ed25519 AAAA\n", Overrides{}, `encryption_recipients[0]: want an age public key (age1…), got "ssh-ed25519 AAAA"`},
 		{"staging dir is the live datadir", legacyReadme + "backup_data_tail: mysql-3309\n", Overrides{BackupBase: ptr("/data1")}, "backup_data_dir: /data1/mysql-3309 overlaps mysql_data_dir /data1/mysql-3309"},

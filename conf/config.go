@@ -33,6 +33,7 @@ type Config struct {
 	PurgeBinlogDays *int   `yaml:"purge_binlog_days"` // PURGE BINARY LOGS before N days; 0 = off
 	S3PartSizeMB    int    `yaml:"s3_part_size_mb"`   // multipart part size in MiB
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
+	BackupStoreDir  string `yaml:"backup_store_dir"`  // a directory (disk, NFS) holding the backups in the bucket's layout, instead of s3_bucket
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
 
 	ArchiveFormat            string   `yaml:"archive_format"`             // legacy (tgz.des3) or v2 (xbstream, zstd, age)
@@ -155,6 +156,24 @@ func (c *Config) SourcesResolved() []Source {
 	}
 	return out
 }
+
+// HasStore says whether a backup store is configured: s3_bucket or
+// backup_store_dir. Without one, backup and restore use the single local
+// archive backup_tgz_des3.
+func (c *Config) HasStore() bool { return c.S3Bucket != "" || c.BackupStoreDir != "" }
+
+// StoreName names the configured store in messages: "bucket NAME" or
+// "directory PATH".
+func (c *Config) StoreName() string {
+	if c.BackupStoreDir != "" {
+		return "directory " + c.BackupStoreDir
+	}
+	return "bucket " + c.S3Bucket
+}
+
+// PartSize is s3_part_size_mb in bytes: the multipart part size, and the
+// unit of a v2 object's pieces in any store.
+func (c *Config) PartSize() int64 { return int64(c.S3PartSizeMB) << 20 }
 
 // LatestDate is the date_str that names the newest complete backup.
 const LatestDate = "latest"

@@ -25,6 +25,8 @@ type Overrides struct {
 	S3Bucket    *string
 	S3AccessKey *string
 	S3SecretKey *string
+	// BackupStoreDir replaces backup_store_dir.
+	BackupStoreDir *string
 	// CleanAfterRestore, when set, replaces clean_after_restore of the file.
 	CleanAfterRestore *bool
 }
@@ -111,6 +113,7 @@ func (c *Config) applyOverrides(o Overrides) error {
 	set(&c.S3Host, o.S3Host)
 	set(&c.S3Bucket, o.S3Bucket)
 	set(&c.S3AccessKey, o.S3AccessKey)
+	set(&c.BackupStoreDir, o.BackupStoreDir)
 	if o.S3SecretKey != nil {
 		c.S3SecretKey = Secret(*o.S3SecretKey)
 	}

@@ -21,7 +21,7 @@ var safeDateStr = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]*$`)
 func (c *Config) Validate() error {
 	checks := []func() error{
 		c.checkRequired, c.checkPaths, c.checkNumbers, c.checkDateStr,
-		c.checkS3, c.checkReplication, c.checkBackup, c.checkCatchup,
+		c.checkS3, c.checkStoreDir, c.checkReplication, c.checkBackup, c.checkCatchup,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -170,6 +170,28 @@ func (c *Config) checkS3() error {
 	return nil
 }
 
+// checkStoreDir keeps backup_store_dir apart from s3_bucket (one store),
+// and from the dirs a run empties or restores into.
+func (c *Config) checkStoreDir() error {
+	d := c.BackupStoreDir
+	switch {
+	case d == "":
+		return nil
+	case c.S3Bucket != "":
+		return c.errKey("backup_store_dir", "set backup_store_dir or s3_bucket, not both (one store holds the backups)")
+	case !filepath.IsAbs(d):
+		return c.errKey("backup_store_dir", "want an absolute path, got %q", d)
+	}
+	for _, o := range []struct{ key, dir string }{
+		{"mysql_data_dir", c.MySQLDataDir}, {"backup_data_dir", c.BackupDataDir}, {"backup_binlog_dir", c.BackupBinlogDir},
+	} {
+		if overlap(d, o.dir) {
+			return c.errKey("backup_store_dir", "%s overlaps %s %s, which a run empties or restores into", d, o.key, o.dir)
+		}
+	}
+	return nil
+}
+
 // S3Endpoint returns the object store URL. As in the legacy tool a bare
 // host means http://host:80; host:port and URLs with a scheme are new.
 func (c *Config) S3Endpoint() (string, error) {
@@ -236,8 +258,8 @@ func (c *Config) checkBackup() error {
 		return c.errKey("archive_format", "want legacy or v2, got %q", c.ArchiveFormat)
 	case len(c.EncryptionRecipients) > 0 && c.EncryptionPassphraseFile != "":
 		return c.errKey("encryption_passphrase_file", "set encryption_recipients or encryption_passphrase_file, not both (age encrypts to a passphrase alone)")
-	case c.ArchiveFormat == FormatV2 && c.S3Bucket == "":
-		return c.errKey("archive_format", "v2 archives live in the object store: set s3_bucket")
+	case c.ArchiveFormat == FormatV2 && !c.HasStore():
+		return c.errKey("archive_format", "v2 archives live in a backup store: set s3_bucket or backup_store_dir")
 	case c.BackupBinlogs != BinlogsAuto && c.BackupBinlogs != BinlogsArchive && c.BackupBinlogs != BinlogsBundle:
 		return c.errKey("backup_binlogs", "want auto, archive or bundle, got %q", c.BackupBinlogs)
 	case c.BackupBinlogs == BinlogsArchive && c.ArchiveFormat != FormatV2:

@@ -29,6 +29,7 @@ import (
 	"github.com/mysqlbackup/mysqlbackup/mysqld"
 	"github.com/mysqlbackup/mysqlbackup/replication"
 	"github.com/mysqlbackup/mysqlbackup/s3"
+	"github.com/mysqlbackup/mysqlbackup/s3/dirstore"
 )
 
 // Instance is the port a config describes, with the log of the command
@@ -38,7 +39,7 @@ type Instance struct {
 	Log *slog.Logger
 
 	storeOnce sync.Once
-	store     *s3.Bucket
+	store     s3.Store
 	storeErr  error
 }
 
@@ -51,12 +52,12 @@ func (in *Instance) Admin() mysqld.Conn {
 	return mysqld.Conn{Socket: in.Cfg.MySQLSocket, User: "root", Password: in.Cfg.RootPassword.Reveal()}
 }
 
-// StoreConfig is the object store of the config; an error names the key
+// s3Config is the S3 bucket of the config; an error names the key
 // that is wrong.
-func (in *Instance) StoreConfig() (s3.Config, error) {
+func (in *Instance) s3Config() (s3.Config, error) {
 	cfg := in.Cfg
 	if cfg.S3Bucket == "" {
-		return s3.Config{}, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "no object store is configured"}
+		return s3.Config{}, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "no S3 bucket is configured"}
 	}
 	endpoint, err := cfg.S3Endpoint()
 	if err != nil {
@@ -65,14 +66,24 @@ func (in *Instance) StoreConfig() (s3.Config, error) {
 	return s3.Config{
 		Endpoint: endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
 		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(),
-		PartSize: int64(cfg.S3PartSizeMB) << 20, Concurrency: cfg.S3Concurrency,
+		PartSize: cfg.PartSize(), Concurrency: cfg.S3Concurrency,
 	}, nil
 }
 
-// Store is the object store, built once for the command.
-func (in *Instance) Store() (*s3.Bucket, error) {
+// Store is the backup store, built once for the command: the directory
+// backup_store_dir, or the S3 bucket.
+func (in *Instance) Store() (s3.Store, error) {
 	in.storeOnce.Do(func() {
-		sc, err := in.StoreConfig()
+		if dir := in.Cfg.BackupStoreDir; dir != "" {
+			d, err := dirstore.Open(dir)
+			if err != nil {
+				in.storeErr = fmt.Errorf("backup_store_dir: %w", err)
+				return
+			}
+			in.store = d
+			return
+		}
+		sc, err := in.s3Config()
 		if err != nil {
 			in.storeErr = err
 			return

@@ -60,7 +60,7 @@ func (s *legacySource) hasher() hash.Hash {
 // or md5 metadata) or the local archive (with the .sha1 beside it).
 func findLegacy(ctx context.Context, in *instance.Instance, date string) (*legacySource, error) {
 	cfg := in.Cfg
-	if cfg.S3Bucket == "" {
+	if !cfg.HasStore() {
 		return localSource(cfg.BackupTgzDes3)
 	}
 	st, err := in.Store()

@@ -84,7 +84,7 @@ func chooseUntil(ctx context.Context, in *instance.Instance, t binlogarchive.Tar
 		}
 	}
 	if oldest == nil {
-		return catalog.Backup{}, fmt.Errorf("--until %s: no complete backup of port %s in bucket %s", t, in.Cfg.SourcePort(), in.Cfg.S3Bucket)
+		return catalog.Backup{}, fmt.Errorf("--until %s: no complete backup of port %s in %s", t, in.Cfg.SourcePort(), in.Cfg.StoreName())
 	}
 	return catalog.Backup{}, fmt.Errorf("--until %s is before the oldest backup of port %s (%s, finished %s, gtid %s)", t, in.Cfg.SourcePort(), oldest.Date, oldest.Finished().Format(time.RFC3339), oldest.GTID)
 }
@@ -215,7 +215,7 @@ func serverOf(b catalog.Backup) uint32 {
 // noSeries says which archive series is missing.
 func noSeries(in *instance.Instance, b catalog.Backup, id uint32, ids []string, n int) error {
 	if n == 0 {
-		return fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and bucket %s holds none", in.Cfg.SourcePort(), in.Cfg.S3Bucket)
+		return fmt.Errorf("--until needs the binlog archive of port %s (binlog-archive), and %s holds none", in.Cfg.SourcePort(), in.Cfg.StoreName())
 	}
 	if id == 0 {
 		return fmt.Errorf("port %s's binlog archive holds several servers (%s): name the one that took the backup of %s with --archive-server-id", in.Cfg.SourcePort(), strings.Join(ids, ", "), b.Date)

@@ -80,7 +80,7 @@ func find(ctx context.Context, in *instance.Instance, rep progress.Reporter, dat
 // complete backup of the port.
 func resolveDate(ctx context.Context, in *instance.Instance) (string, error) {
 	cfg := in.Cfg
-	if cfg.DateStr != conf.LatestDate || cfg.S3Bucket == "" {
+	if cfg.DateStr != conf.LatestDate || !cfg.HasStore() {
 		return cfg.DateStr, nil
 	}
 	st, err := in.Store()
@@ -110,7 +110,7 @@ func latest(ctx context.Context, st s3.Store, cfg *conf.Config) (catalog.Backup,
 		return b, err
 	}
 	if !ok {
-		return b, fmt.Errorf("--date-str latest: %w of port %s in bucket %s", ErrNoBackup, cfg.SourcePort(), cfg.S3Bucket)
+		return b, fmt.Errorf("--date-str latest: %w of port %s in %s", ErrNoBackup, cfg.SourcePort(), cfg.StoreName())
 	}
 	return b, nil
 }
@@ -122,7 +122,7 @@ func missingBackupError(ctx context.Context, st s3.Store, cfg *conf.Config, date
 		return fmt.Errorf("no backup at s3 key %s (listing the others failed: %v)", key, err)
 	}
 	if len(dates) == 0 {
-		return fmt.Errorf("no backup at s3 key %s: %w of port %s in bucket %s", key, ErrNoBackup, cfg.SourcePort(), cfg.S3Bucket)
+		return fmt.Errorf("no backup at s3 key %s: %w of port %s in %s", key, ErrNoBackup, cfg.SourcePort(), cfg.StoreName())
 	}
 	return fmt.Errorf("no backup for date_str %s at s3 key %s; dates with a backup of port %s: %s", date, key, cfg.SourcePort(), strings.Join(dates, " "))
 }

@@ -52,7 +52,7 @@ func (v *v2Source) signed() bool { return len(v.cfg.BackupVerifyKeys) > 0 }
 // object store). When both formats exist for the date, the newer wins.
 func findV2(ctx context.Context, in *instance.Instance, date string) (*v2Source, error) {
 	cfg := in.Cfg
-	if cfg.S3Bucket == "" {
+	if !cfg.HasStore() {
 		return nil, nil
 	}
 	st, err := in.Store()

@@ -19,3 +19,14 @@ func TestPartSizeForGrowsOnlyWhenTheObjectWouldNotFitTheParts(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketForSizeIsItselfUnlessItsPartsAreTooSmall(t *testing.T) {
+	const mib = 1 << 20
+	b := New(Config{Bucket: "b", PartSize: 16 * mib})
+	if b.ForSize(100*1024*mib) != b {
+		t.Error("100 GiB in 16 MiB parts: a new bucket, want the same one")
+	}
+	if got := b.ForSize(200 * 1024 * mib).PartSize(); got != 23*mib || b.PartSize() != 16*mib {
+		t.Errorf("200 GiB: parts %d MiB, original %d MiB; want 23 MiB and the original unchanged at 16", got/mib, b.PartSize()/mib)
+	}
+}

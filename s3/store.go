@@ -1,6 +1,7 @@
 // Package s3 is the object store mysqlbackup keeps backups in: a small
 // Store interface and its implementation over any S3-compatible service
-// (AWS, MinIO, Ceph, the legacy "s2").
+// (AWS, MinIO, Ceph, the legacy "s2"); package dirstore implements it over
+// a directory (a local disk or a network mount).
 package s3
 
 import (

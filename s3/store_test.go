@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 	"github.com/mysqlbackup/mysqlbackup/s3"
+	"github.com/mysqlbackup/mysqlbackup/s3/dirstore"
 	"github.com/mysqlbackup/mysqlbackup/s3/s3test"
 )
 
@@ -25,6 +28,16 @@ func TestBucketHonoursTheStoreContract(t *testing.T) {
 // the same contract.
 func TestMemHonoursTheStoreContract(t *testing.T) {
 	storeContract(t, &s3test.Mem{})
+}
+
+// TestDirHonoursTheStoreContract holds the directory store (a local disk
+// or a network mount as the backup store) to the same contract.
+func TestDirHonoursTheStoreContract(t *testing.T) {
+	st, err := dirstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeContract(t, st)
 }
 
 // pendingLister is a store that can list unfinished multipart uploads.
@@ -78,6 +91,9 @@ func storeContract(t *testing.T, st pendingLister) {
 		if err != nil || tag2 == tag {
 			t.Fatalf("swap over the version read: %q %v", tag2, err)
 		}
+		if data, read2, err := st.ReadTagged(ctx, "cas/head", 1<<10); err != nil || string(data) != "two" || read2 != tag2 {
+			t.Errorf("read tagged after a swap: %q %q %v; want \"two\" tagged %q", data, read2, err, tag2)
+		}
 		if _, err := st.Swap(ctx, "cas/head", []byte("lost update"), read); !errors.Is(err, s3.ErrChanged) {
 			t.Errorf("swap over a version replaced meanwhile: %v, want ErrChanged", err)
 		}
@@ -102,13 +118,58 @@ func storeContract(t *testing.T, st pendingLister) {
 			t.Errorf("get: got %v, want ErrNotExist", err)
 		}
 	})
-	t.Run("CopyReplacesMetadata", func(t *testing.T) {
-		if err := st.Copy(ctx, "a/big", "b/copy", map[string]string{"sha1": "feed"}); err != nil {
+	t.Run("APrefixOfOtherKeysIsNoObject", func(t *testing.T) {
+		if err := st.Put(ctx, "dir/obj", bytes.NewReader([]byte("x")), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Head(ctx, "dir"); !errors.Is(err, s3.ErrNotExist) {
+			t.Errorf("head of a prefix: got %v, want ErrNotExist", err)
+		}
+		if _, err := st.Get(ctx, "dir", 0); !errors.Is(err, s3.ErrNotExist) {
+			t.Errorf("get of a prefix: got %v, want ErrNotExist", err)
+		}
+		if err := st.Delete(ctx, "dir"); err != nil {
+			t.Errorf("delete of a prefix: %v", err)
+		}
+		if _, err := st.Head(ctx, "dir/obj"); err != nil {
+			t.Errorf("the object under a prefix deleted as a key: %v", err)
+		}
+	})
+	t.Run("MetadataKeysAreLowerCaseAndModifiedIsSet", func(t *testing.T) {
+		before := time.Now().Add(-time.Minute)
+		if err := st.Put(ctx, "meta/obj", bytes.NewReader([]byte("x")), map[string]string{"Binlog-Pos": "mysql-bin.000001:4"}); err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Head(ctx, "meta/obj")
+		if err != nil || info.Metadata["binlog-pos"] != "mysql-bin.000001:4" || info.Modified.Before(before) {
+			t.Errorf("head: %+v %v; want metadata binlog-pos and a modification time after %v", info, err, before)
+		}
+	})
+	t.Run("CopyReplacesMetadataOfTheCopyOnly", func(t *testing.T) {
+		if err := st.Put(ctx, "a/src", bytes.NewReader(big), map[string]string{"sha1": "aaaa"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Copy(ctx, "a/src", "b/copy", map[string]string{"sha1": "feed"}); err != nil {
 			t.Fatal(err)
 		}
 		info, err := st.Head(ctx, "b/copy")
 		if err != nil || info.Size != int64(len(big)) || info.Metadata["sha1"] != "feed" {
 			t.Errorf("copy: %+v %v", info, err)
+		}
+		if info, err := st.Head(ctx, "a/src"); err != nil || info.Metadata["sha1"] != "aaaa" {
+			t.Errorf("source after the copy: %+v %v; want its own sha1 aaaa", info.Metadata, err)
+		}
+		if err := st.Delete(ctx, "a/src"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.Get(ctx, "b/copy", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, big) {
+			t.Errorf("copy after its source was deleted: %d bytes, %v; want the %d bytes copied", len(got), err, len(big))
 		}
 	})
 	t.Run("FailedPutLeavesNoObjectAndNoUpload", func(t *testing.T) {
@@ -145,8 +206,31 @@ func storeContract(t *testing.T, st pendingLister) {
 			t.Fatalf("listed %d, %v; want %d", len(got), err, n)
 		}
 		for i, o := range got {
-			if want := fmt.Sprintf("list/%04d", i); o.Key != want || o.Size != 1 {
-				t.Fatalf("item %d = %+v, want key %s size 1", i, o, want)
+			if want := fmt.Sprintf("list/%04d", i); o.Key != want || o.Size != 1 || o.Metadata != nil {
+				t.Fatalf("item %d = %+v, want key %s size 1, no metadata", i, o, want)
+			}
+		}
+	})
+	t.Run("ListPrefixIsAStringPrefixInByteOrder", func(t *testing.T) {
+		for _, k := range []string{"order/a/b", "order/a.b", "order/a-c", "order/ab", "order/b"} {
+			if err := st.Put(ctx, k, bytes.NewReader([]byte("x")), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for prefix, want := range map[string][]string{
+			"order/a":  {"order/a-c", "order/a.b", "order/a/b", "order/ab"},
+			"order/a/": {"order/a/b"},
+			"order/b":  {"order/b"},
+			"order/c":  nil,
+			"orde":     {"order/a-c", "order/a.b", "order/a/b", "order/ab", "order/b"},
+		} {
+			got, err := st.List(ctx, prefix)
+			var keys []string
+			for _, o := range got {
+				keys = append(keys, o.Key)
+			}
+			if err != nil || !slices.Equal(keys, want) {
+				t.Errorf("list %q: %q %v; want %q", prefix, keys, err, want)
 			}
 		}
 	})

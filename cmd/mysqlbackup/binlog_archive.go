@@ -27,8 +27,8 @@ type BinlogArchiveCmd struct {
 // per port, beside backups and restores.
 func (c *BinlogArchiveCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
-	if cfg.S3Bucket == "" {
-		return &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "binlog-archive stores in the object store; none is configured"}
+	if !cfg.HasStore() {
+		return &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: "binlog-archive stores in the object store; none is configured (s3_bucket or backup_store_dir)"}
 	}
 	keys, err := app.inst().SealingKeys()
 	if err != nil {

@@ -24,7 +24,7 @@ type BinlogFetchCmd struct {
 // own names: the server's files byte for byte (the last one up to where
 // the archive ends), ready for mariadb-binlog / mysqlbinlog.
 func (c *BinlogFetchCmd) Run(ctx context.Context, app *App) error {
-	st, err := bucketOf(app.inst(), "binlog-fetch")
+	st, err := storeOf(app.inst(), "binlog-fetch")
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (c *BinlogFetchCmd) series(ctx context.Context, app *App, st s3.Store) (*bi
 	}
 	switch {
 	case len(all) == 0:
-		return nil, fmt.Errorf("no binlog archive of port %s in bucket %s", app.Cfg.Port, app.Cfg.S3Bucket)
+		return nil, fmt.Errorf("no binlog archive of port %s in %s", app.Cfg.Port, app.Cfg.StoreName())
 	case c.ServerID != 0:
 		return nil, fmt.Errorf("--server-id %d: port %s's binlog archive holds server ids %s", c.ServerID, app.Cfg.Port, strings.Join(ids, ", "))
 	case len(all) > 1:

@@ -52,13 +52,13 @@ func (c *BootstrapCmd) Run(ctx context.Context, app *App) error {
 		noBackup := func(err error) error {
 			return &exitError{code: exitNoBackup, out: fmt.Sprintf("bootstrap: no backup of port %s yet (a new group): start the instance empty", cfg.SourcePort()), err: err}
 		}
-		if cfg.S3Bucket != "" && cfg.DateStr == conf.LatestDate {
+		if cfg.HasStore() && cfg.DateStr == conf.LatestDate {
 			st, err := app.inst().Store()
 			if err != nil {
 				return err
 			}
 			if _, ok, err := catalog.LatestOf(ctx, st, string(cfg.SourcePort())); err == nil && !ok {
-				return noBackup(fmt.Errorf("%w of port %s in bucket %s", restore.ErrNoBackup, cfg.SourcePort(), cfg.S3Bucket))
+				return noBackup(fmt.Errorf("%w of port %s in %s", restore.ErrNoBackup, cfg.SourcePort(), cfg.StoreName()))
 			}
 		}
 		err := runRestore(ctx, app, restore.Options{})

@@ -26,6 +26,7 @@ type CLI struct {
 	S3Bucket    *string `name:"s3-bucket" placeholder:"NAME" help:"Override s3_bucket." group:"Overrides"`
 	S3AccessKey *string `name:"s3-access-key" placeholder:"KEY" help:"Override s3_access_key." group:"Overrides"`
 	S3SecretKey *string `name:"s3-secret-key" placeholder:"KEY" help:"Override s3_secret_key (prefer the file: argv is visible to every user)." group:"Overrides"`
+	StoreDir    *string `name:"backup-store-dir" placeholder:"DIR" help:"Override backup_store_dir." group:"Overrides"`
 
 	Verbose           int              `short:"v" type:"counter" help:"More log detail: -v debug and the effective config (secrets redacted)."`
 	CleanAfterRestore *bool            `name:"clean-after-restore" negatable:"" help:"After a successful restore, remove the unpacked archive under backup_base (overrides clean_after_restore)."`
@@ -70,7 +71,7 @@ func (c *CLI) overrides() conf.Overrides {
 		MySQLBase: c.MySQLBase, Host: c.Host, DataBase: c.DataBase, BackupBase: c.BackupBase,
 		Port: c.Port, InstanceID: c.InstanceID, DateStr: c.DateStr, S3Host: c.S3Host,
 		S3Bucket: c.S3Bucket, S3AccessKey: c.S3AccessKey, S3SecretKey: c.S3SecretKey,
-		CleanAfterRestore: c.CleanAfterRestore,
+		BackupStoreDir: c.StoreDir, CleanAfterRestore: c.CleanAfterRestore,
 	}
 }
 

@@ -24,11 +24,12 @@ type ListCmd struct {
 	Binlogs  bool `name:"binlogs" help:"The port's binlog archive instead: per binlog file its range, and every gap."`
 }
 
-// bucketOf is the configured bucket, or an error for local-only setups.
-func bucketOf(in *instance.Instance, cmd string) (*s3.Bucket, error) {
+// storeOf is the configured store (bucket or directory), or an error for
+// setups with the single local archive.
+func storeOf(in *instance.Instance, cmd string) (s3.Store, error) {
 	cfg := in.Cfg
-	if cfg.S3Bucket == "" {
-		return nil, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: cmd + " works on the object store; none is configured"}
+	if !cfg.HasStore() {
+		return nil, &conf.Error{File: cfg.Path, Key: "s3_bucket", Msg: cmd + " works on a backup store; none is configured (s3_bucket or backup_store_dir)"}
 	}
 	return in.Store()
 }
@@ -39,7 +40,7 @@ func (c *ListCmd) Run(ctx context.Context, app *App) error {
 		return listBinlogs(ctx, app, c.JSON)
 	}
 	var bs []catalog.Backup
-	if app.Cfg.S3Bucket == "" {
+	if !app.Cfg.HasStore() {
 		b, err := restore.LocalBackup(app.Cfg)
 		if err != nil {
 			return err
@@ -48,7 +49,7 @@ func (c *ListCmd) Run(ctx context.Context, app *App) error {
 			bs = append(bs, *b)
 		}
 	} else {
-		st, err := bucketOf(app.inst(), "list")
+		st, err := storeOf(app.inst(), "list")
 		if err != nil {
 			return err
 		}

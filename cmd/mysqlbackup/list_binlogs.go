@@ -19,7 +19,7 @@ import (
 // listBinlogs prints the port's binlog archive: per file its segments,
 // size, event times and GTID ranges, then the gaps.
 func listBinlogs(ctx context.Context, app *App, asJSON bool) error {
-	st, err := bucketOf(app.inst(), "list --binlogs")
+	st, err := storeOf(app.inst(), "list --binlogs")
 	if err != nil {
 		return err
 	}

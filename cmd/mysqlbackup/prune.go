@@ -29,7 +29,7 @@ func (c *PruneCmd) Run(ctx context.Context, app *App) error {
 	if cfg.RetentionCount == 0 && cfg.RetentionDays == 0 {
 		return &conf.Error{File: cfg.Path, Key: "retention_count", Msg: "prune needs retention_count and/or retention_days"}
 	}
-	st, err := bucketOf(app.inst(), "prune")
+	st, err := storeOf(app.inst(), "prune")
 	if err != nil {
 		return err
 	}

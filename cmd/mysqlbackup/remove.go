@@ -19,7 +19,7 @@ func (RemoveCmd) Run(ctx context.Context, app *App) error {
 	if app.CLI == nil || app.CLI.DateStr == nil || cfg.DateStr == conf.LatestDate {
 		return usageError{errors.New("remove needs --date-str with the date of the backup to remove")}
 	}
-	st, err := bucketOf(app.inst(), "remove")
+	st, err := storeOf(app.inst(), "remove")
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (RemoveCmd) Run(ctx context.Context, app *App) error {
 // removeBackups removes each backup, going on past one that changed
 // since it was listed (kept) or could not be removed; the errors are
 // joined.
-func removeBackups(ctx context.Context, app *App, st *s3.Bucket, rs []catalog.Removal, dryRun bool) error {
+func removeBackups(ctx context.Context, app *App, st s3.Store, rs []catalog.Removal, dryRun bool) error {
 	var errs []error
 	for _, r := range rs {
 		why := ""

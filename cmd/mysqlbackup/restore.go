@@ -49,8 +49,8 @@ func (c *RestoreCmd) Run(ctx context.Context, app *App) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if app.Cfg.S3Bucket == "" {
-		return &conf.Error{File: app.Cfg.Path, Key: "s3_bucket", Msg: "--until restores from the binlog archive in the object store; none is configured"}
+	if !app.Cfg.HasStore() {
+		return &conf.Error{File: app.Cfg.Path, Key: "s3_bucket", Msg: "--until restores from the binlog archive in the object store; none is configured (s3_bucket or backup_store_dir)"}
 	}
 	u := &restore.Until{Target: t, ServerID: c.ArchiveServerID}
 	if !c.DryRun {

@@ -205,7 +205,7 @@ func archiverStatus(app *App) *binlogarchive.Status {
 // stays a local view).
 func recoverableWindow(ctx context.Context, app *App, s *binlogarchive.Status) *binlogarchive.Window {
 	series, ok := s.SeriesOf()
-	if !ok || app.Cfg.S3Bucket == "" {
+	if !ok || !app.Cfg.HasStore() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

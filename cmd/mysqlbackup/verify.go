@@ -30,7 +30,7 @@ func (c *VerifyCmd) Run(ctx context.Context, app *App) error {
 
 func verifyBinlogs(ctx context.Context, app *App) error {
 	cfg := app.Cfg
-	st, err := bucketOf(app.inst(), "verify --binlogs")
+	st, err := storeOf(app.inst(), "verify --binlogs")
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func verifyBinlogs(ctx context.Context, app *App) error {
 		return err
 	}
 	if len(series) == 0 {
-		return fmt.Errorf("no binlog archive of port %s in bucket %s", port, cfg.S3Bucket)
+		return fmt.Errorf("no binlog archive of port %s in %s", port, cfg.StoreName())
 	}
 	for _, s := range series {
 		ix, err := binlogarchive.ReadIndex(ctx, st, s)
