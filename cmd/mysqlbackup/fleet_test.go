@@ -10,6 +10,7 @@ import (
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/s3/dirstore"
 )
 
 // busyGroup is a group of two members on one port (127.0.0.1 and
@@ -101,5 +102,36 @@ func TestGroupMembersBackingUpOneDateAtOnceInV2LeaveOneCommittedRun(t *testing.T
 	}
 	if r := runCLI(t, "--conf-path", a.conf, "verify"); r.code != 0 {
 		t.Errorf("verify: exit %d: %s", r.code, lastLine(r.stderr))
+	}
+}
+
+func TestGroupMembersBackingUpOneDateIntoOneDirectoryStoreBothSucceed(t *testing.T) {
+	// The same night on a shared directory (an NFS export) instead of S3:
+	// both members exit 0 and the directory holds one whole archive, of
+	// one of the two runs, and nothing else.
+	store := t.TempDir()
+	a, b := groupOf(t, nil, testbed.Options{ID: 1}, testbed.Options{ID: 2, Host: "127.0.0.2", Port: -1}, func(*testbed.Instance) string {
+		return "backup_store_dir: " + store + "\n"
+	})
+	_, aDone := startCLI(t, "--conf-path", a.conf, "backup")
+	_, bDone := startCLI(t, "--conf-path", b.conf, "backup")
+	for name, done := range map[string]chan error{"A": aDone, "B": bDone} {
+		if err := <-done; err != nil {
+			t.Errorf("member %s's backup: %v", name, err)
+		}
+	}
+	st, err := dirstore.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("%s/%d/mysql-%d.tgz.des3", testDate, a.Port, a.Port)
+	objs, err := st.List(t.Context(), "")
+	if err != nil || len(objs) != 1 || objs[0].Key != key {
+		t.Errorf("objects in the store: %v %v, want %s alone", objs, err, key)
+	}
+	for _, conf := range []string{a.conf, b.conf} {
+		if r := runCLI(t, "--conf-path", conf, "verify"); r.code != 0 {
+			t.Errorf("verify: exit %d: %s", r.code, lastLine(r.stderr))
+		}
 	}
 }
