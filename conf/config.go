@@ -34,6 +34,15 @@ type Config struct {
 	S3PartSizeMB    int    `yaml:"s3_part_size_mb"`   // multipart part size in MiB
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
+	// S3CAFile is a PEM file of the CA(s) that sign the object store's TLS
+	// certificate, trusted beside the system's; it makes the endpoint https.
+	S3CAFile string `yaml:"s3_ca_file"`
+	// S3MaxUploadMBPerS bounds the bytes per second sent to the object
+	// store, in MiB/s (fractions allowed); 0 = no limit.
+	S3MaxUploadMBPerS float64 `yaml:"s3_max_upload_mb_per_s"`
+	// XtrabackupThrottle is the engine's --throttle: IO operations per
+	// second of its copy (each a read and a write); 0 = no limit.
+	XtrabackupThrottle int `yaml:"xtrabackup_throttle"`
 
 	ArchiveFormat            string   `yaml:"archive_format"`             // legacy (tgz.des3) or v2 (xbstream, zstd, age)
 	EncryptionRecipients     []string `yaml:"encryption_recipients"`      // v2: age public keys the backups are encrypted to
@@ -123,6 +132,9 @@ func (c *Config) IdentityFile() string { return c.confPath(c.EncryptionIdentityF
 
 // SigningKeyFile is backup_signing_key, relative to conf_base unless absolute.
 func (c *Config) SigningKeyFile() string { return c.confPath(c.BackupSigningKey) }
+
+// CAFile is s3_ca_file, relative to conf_base unless absolute.
+func (c *Config) CAFile() string { return c.confPath(c.S3CAFile) }
 
 // PassphraseFile is encryption_passphrase_file, relative to conf_base unless absolute.
 func (c *Config) PassphraseFile() string { return c.confPath(c.EncryptionPassphraseFile) }
