@@ -200,7 +200,7 @@ func (r *run) toolSpec() proc.Spec {
 
 // backupOptions are the engine's options for this run.
 func (r *run) backupOptions() xtrabackup.BackupOptions {
-	return xtrabackup.BackupOptions{DefaultsFile: r.creds, TargetDir: r.cfg.BackupDataDir, Parallel: r.cfg.Parallel}
+	return xtrabackup.BackupOptions{DefaultsFile: r.creds, TargetDir: r.cfg.BackupDataDir, Parallel: r.cfg.Parallel, Throttle: r.cfg.XtrabackupThrottle}
 }
 
 // afterData runs the AfterData option, if any.

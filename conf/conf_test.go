@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
 // legacyReadme is the sample of the legacy README (without its invalid
@@ -234,6 +238,52 @@ func TestS3EndpointAcceptsHostHostPortAndURL(t *testing.T) {
 	}
 }
 
+func TestS3CAFileMakesTheEndpointHTTPSAndItsPoolTrustsTheCA(t *testing.T) {
+	path := writeConf(t, legacyReadme+"s3_ca_file: ca.crt\n") // relative: in conf_base
+	ca := testbed.NewTestCA(t, filepath.Dir(path))
+	for host, want := range map[string]string{
+		"s3.example.com":          "https://s3.example.com:443",
+		"127.0.0.1:9000":          "https://127.0.0.1:9000",
+		"https://s3.example.com/": "https://s3.example.com/",
+	} {
+		c, err := Load(Options{Path: path, Overrides: Overrides{S3Host: ptr(host)}, Now: fixedNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.S3Endpoint(); err != nil || got != want {
+			t.Errorf("s3_host %q with s3_ca_file: endpoint %q, %v; want %q", host, got, err, want)
+		}
+	}
+	c, err := Load(Options{Path: path, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := c.S3RootCAs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseCert(t, ca.CertFile).Verify(x509.VerifyOptions{Roots: pool}); err != nil {
+		t.Errorf("the pool from s3_ca_file does not verify the server certificate the CA signed: %v", err)
+	}
+}
+
+func parseCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
 func TestLoadErrorsNameTheKey(t *testing.T) {
 	drop := func(key string) string {
 		var out []string
@@ -271,7 +321,13 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"date_str with a slash", legacyReadme, Overrides{DateStr: ptr("2020/01")}, `date_str: want letters, digits`},
 		{"bad s3_host", legacyReadme, Overrides{S3Host: ptr("h:99999")}, `s3_host: want host, host:port or http(s)://host[:port], got "h:99999"`},
 		{"s3_bucket without s3_host", drop("s3_host"), Overrides{}, "s3_host: required when s3_bucket is set"},
-		{"access key without secret", drop("s3_secret_key"), Overrides{}, "s3_access_key and s3_secret_key go together"},
+		{"access key without secret", drop("s3_secret_key"), Overrides{}, "s3_access_key: s3_access_key and s3_secret_key go together (leave both out for the AWS credential chain)"},
+		{"secret without access key", drop("s3_access_key"), Overrides{}, "s3_access_key: s3_access_key and s3_secret_key go together"},
+		{"negative upload limit", legacyReadme + "s3_max_upload_mb_per_s: -1\n", Overrides{}, "s3_max_upload_mb_per_s: want 0 (no limit) or more MiB/s, got -1"},
+		{"upload limit not a number", legacyReadme + "s3_max_upload_mb_per_s: fast\n", Overrides{}, `s3_max_upload_mb_per_s: want a number, got "fast"`},
+		{"negative engine throttle", legacyReadme + "xtrabackup_throttle: -5\n", Overrides{}, "xtrabackup_throttle: want 0 (no limit) or more IO operations per second, got -5"},
+		{"plain http endpoint with a CA file", legacyReadme + "s3_ca_file: /etc/ca.pem\n", Overrides{S3Host: ptr("http://s3.example.com")}, "s3_host: http://s3.example.com is plain http, but s3_ca_file is set: use https:// or host[:port]"},
+		{"missing CA file", legacyReadme + "s3_ca_file: /nonexistent/ca.pem\n", Overrides{}, "s3_ca_file: open /nonexistent/ca.pem: no such file or directory"},
 		{"source without id", strings.Replace(legacyReadme, ", id: 2}", "}", 1), Overrides{}, "replication.source[0].id: required key is missing"},
 		{"two sources, same id", strings.Replace(legacyReadme, "id: 3,", "id: 2,", 1), Overrides{}, "replication.source[1].id: id 2 is used by another source"},
 		{"group_replication not 0/1", strings.Replace(legacyReadme, "group_replication: 0", "group_replication: 2", 1), Overrides{}, "replication.group_replication: want 0 or 1, got 2"},

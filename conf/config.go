@@ -35,6 +35,15 @@ type Config struct {
 	S3Concurrency   int    `yaml:"s3_concurrency"`    // parts uploaded at once
 	BackupStoreDir  string `yaml:"backup_store_dir"`  // a directory (disk, NFS) holding the backups in the bucket's layout, instead of s3_bucket
 	RestoreMove     bool   `yaml:"restore_move"`      // --move-back instead of --copy-back
+	// S3CAFile is a PEM file of the CA(s) that sign the object store's TLS
+	// certificate, trusted beside the system's; it makes the endpoint https.
+	S3CAFile string `yaml:"s3_ca_file"`
+	// S3MaxUploadMBPerS bounds the bytes per second sent to the object
+	// store, in MiB/s (fractions allowed); 0 = no limit.
+	S3MaxUploadMBPerS float64 `yaml:"s3_max_upload_mb_per_s"`
+	// XtrabackupThrottle is the engine's --throttle: IO operations per
+	// second of its copy (each a read and a write); 0 = no limit.
+	XtrabackupThrottle int `yaml:"xtrabackup_throttle"`
 
 	ArchiveFormat            string   `yaml:"archive_format"`             // legacy (tgz.des3) or v2 (xbstream, zstd, age)
 	EncryptionRecipients     []string `yaml:"encryption_recipients"`      // v2: age public keys the backups are encrypted to
@@ -124,6 +133,9 @@ func (c *Config) IdentityFile() string { return c.confPath(c.EncryptionIdentityF
 
 // SigningKeyFile is backup_signing_key, relative to conf_base unless absolute.
 func (c *Config) SigningKeyFile() string { return c.confPath(c.BackupSigningKey) }
+
+// CAFile is s3_ca_file, relative to conf_base unless absolute.
+func (c *Config) CAFile() string { return c.confPath(c.S3CAFile) }
 
 // PassphraseFile is encryption_passphrase_file, relative to conf_base unless absolute.
 func (c *Config) PassphraseFile() string { return c.confPath(c.EncryptionPassphraseFile) }

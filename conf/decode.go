@@ -104,23 +104,19 @@ func (d *decoder) value(n *yaml.Node, f reflect.Value, key string) error {
 		}
 		f.SetString(n.Value)
 		return nil
-	case reflect.Bool:
-		var b bool
-		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-			return d.fail(n, key, "want true or false, got %s", describe(n))
+	case reflect.Bool, reflect.Int, reflect.Float64:
+		v := reflect.New(f.Type())
+		if n.Kind != yaml.ScalarNode || n.Decode(v.Interface()) != nil {
+			return d.fail(n, key, "want %s, got %s", scalarWant[f.Kind()], describe(n))
 		}
-		f.SetBool(b)
-		return nil
-	case reflect.Int:
-		var i int
-		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil {
-			return d.fail(n, key, "want a whole number, got %s", describe(n))
-		}
-		f.SetInt(int64(i))
+		f.Set(v.Elem())
 		return nil
 	}
 	return d.fail(n, key, "unsupported field type %s", f.Type())
 }
+
+// scalarWant says what a scalar field of each kind takes.
+var scalarWant = map[reflect.Kind]string{reflect.Bool: "true or false", reflect.Int: "a whole number", reflect.Float64: "a number"}
 
 func (d *decoder) list(n *yaml.Node, f reflect.Value, key string) error {
 	if n.Kind != yaml.SequenceNode {

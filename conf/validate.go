@@ -1,9 +1,12 @@
 package conf
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -165,9 +168,13 @@ func (c *Config) checkS3() error {
 		return err
 	}
 	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
-		return c.errKey("s3_access_key", "s3_access_key and s3_secret_key go together")
+		return c.errKey("s3_access_key", "s3_access_key and s3_secret_key go together (leave both out for the AWS credential chain)")
 	}
-	return nil
+	if c.S3MaxUploadMBPerS < 0 {
+		return c.errKey("s3_max_upload_mb_per_s", "want 0 (no limit) or more MiB/s, got %g", c.S3MaxUploadMBPerS)
+	}
+	_, err := c.S3RootCAs()
+	return err
 }
 
 // checkStoreDir keeps backup_store_dir apart from s3_bucket (one store),
@@ -194,19 +201,60 @@ func (c *Config) checkStoreDir() error {
 
 // S3Endpoint returns the object store URL. As in the legacy tool a bare
 // host means http://host:80; host:port and URLs with a scheme are new.
+// With s3_ca_file the endpoint is https (a bare host: port 443), and an
+// http:// URL is an error.
 func (c *Config) S3Endpoint() (string, error) {
 	h := c.S3Host
 	if u, err := url.Parse(h); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		if u.Scheme == "http" && c.S3CAFile != "" {
+			return "", c.errKey("s3_host", "%s is plain http, but s3_ca_file is set: use https:// or host[:port]", h)
+		}
 		return h, nil
 	}
-	host, port, err := net.SplitHostPort(h)
-	if err != nil {
-		host, port = h, "80"
+	scheme, port := "http", "80"
+	if c.S3CAFile != "" {
+		scheme, port = "https", "443"
 	}
-	if p, perr := strconv.Atoi(port); host == "" || perr != nil || p < 1 || p > 65535 {
+	host, p, err := net.SplitHostPort(h)
+	if err != nil {
+		host, p = h, port
+	}
+	if n, perr := strconv.Atoi(p); host == "" || perr != nil || n < 1 || n > 65535 {
 		return "", c.errKey("s3_host", "want host, host:port or http(s)://host[:port], got %q", h)
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	return scheme + "://" + net.JoinHostPort(host, p), nil
+}
+
+// S3RootCAs is the pool that verifies the object store's certificate: the
+// system's roots and every certificate in s3_ca_file; nil (the system's
+// alone) without s3_ca_file. An unreadable file, or one with a block that
+// is not a certificate or none at all, is an error naming the key.
+func (c *Config) S3RootCAs() (*x509.CertPool, error) {
+	if c.S3CAFile == "" {
+		return nil, nil
+	}
+	path := c.CAFile()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, c.errKey("s3_ca_file", "%v", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	n := 0
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if block.Type != "CERTIFICATE" || err != nil {
+			return nil, c.errKey("s3_ca_file", "%s: block %d (%s) is not a certificate", path, n+1, block.Type)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, c.errKey("s3_ca_file", "%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func (c *Config) checkReplication() error {
@@ -254,6 +302,8 @@ func (c *Config) checkBackup() error {
 		return c.errKey("s3_part_size_mb", "want 5-5120 (S3 limits), got %d", c.S3PartSizeMB)
 	case c.S3Concurrency < 1 || c.S3Concurrency > 64:
 		return c.errKey("s3_concurrency", "want 1-64, got %d", c.S3Concurrency)
+	case c.XtrabackupThrottle < 0:
+		return c.errKey("xtrabackup_throttle", "want 0 (no limit) or more IO operations per second, got %d", c.XtrabackupThrottle)
 	case c.ArchiveFormat != FormatLegacy && c.ArchiveFormat != FormatV2:
 		return c.errKey("archive_format", "want legacy or v2, got %q", c.ArchiveFormat)
 	case len(c.EncryptionRecipients) > 0 && c.EncryptionPassphraseFile != "":

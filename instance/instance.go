@@ -41,6 +41,9 @@ type Instance struct {
 	storeOnce sync.Once
 	store     s3.Store
 	storeErr  error
+
+	throttleOnce sync.Once
+	throttle     *s3.Throttle
 }
 
 // New is the instance cfg describes.
@@ -63,11 +66,27 @@ func (in *Instance) s3Config() (s3.Config, error) {
 	if err != nil {
 		return s3.Config{}, err
 	}
+	roots, err := cfg.S3RootCAs()
+	if err != nil {
+		return s3.Config{}, err
+	}
 	return s3.Config{
 		Endpoint: endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(),
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey.Reveal(), RootCAs: roots,
 		PartSize: cfg.PartSize(), Concurrency: cfg.S3Concurrency,
+		Upload: in.uploadThrottle(),
 	}, nil
+}
+
+// uploadThrottle is s3_max_upload_mb_per_s (MiB/s) as one throttle that
+// every store of the command shares, or nil for no limit.
+func (in *Instance) uploadThrottle() *s3.Throttle {
+	in.throttleOnce.Do(func() {
+		if mib := in.Cfg.S3MaxUploadMBPerS; mib > 0 {
+			in.throttle = s3.NewThrottle(mib * (1 << 20))
+		}
+	})
+	return in.throttle
 }
 
 // Store is the backup store, built once for the command: the directory

@@ -8,3 +8,6 @@ func SetResumeBackoff(d time.Duration) (restore func()) {
 	resumeBackoff = d
 	return func() { resumeBackoff = old }
 }
+
+// Sent is the bytes the throttle let go.
+func (t *Throttle) Sent() int64 { return t.sent.Load() }

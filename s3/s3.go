@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,11 +30,19 @@ const (
 
 // Config says how to reach a bucket.
 type Config struct {
-	Endpoint  string // URL, e.g. http://127.0.0.1:9000
-	Region    string
-	Bucket    string
+	Endpoint string // URL, e.g. http://127.0.0.1:9000
+	Region   string
+	Bucket   string
+	// AccessKey and SecretKey are static credentials. Both empty: the AWS
+	// default chain (environment, shared config and credentials files,
+	// container or instance role), resolved at the first request.
 	AccessKey string
 	SecretKey string // never logged
+	// RootCAs verifies the endpoint's TLS certificate; nil: the system's.
+	RootCAs *x509.CertPool
+	// Upload, when set, bounds the bytes per second sent; Buckets built
+	// from copies of one Config share it.
+	Upload *Throttle
 	// PartSize is the multipart part size in bytes; Concurrency the parts
 	// in flight. Memory use of a Put is about PartSize × (Concurrency+1).
 	PartSize    int64
@@ -66,10 +77,10 @@ func New(cfg Config) *Bucket {
 		BaseEndpoint:     aws.String(cfg.Endpoint),
 		Region:           cfg.Region,
 		UsePathStyle:     true,
-		Credentials:      credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		Credentials:      credentialsFor(cfg),
 		RetryMaxAttempts: cfg.MaxAttempts,
 		RetryMode:        aws.RetryModeStandard,
-		HTTPClient:       httpClient(cfg.HTTPClient),
+		HTTPClient:       httpClient(cfg),
 	})
 	tm := transfermanager.New(client, func(o *transfermanager.Options) {
 		o.PartSizeBytes = cfg.PartSize
@@ -82,11 +93,36 @@ func New(cfg Config) *Bucket {
 	return &Bucket{cfg: cfg, client: client, tm: tm}
 }
 
-func httpClient(c *http.Client) awss3.HTTPClient {
-	if c == nil {
-		return nil
+// httpClient is cfg.HTTPClient, or the SDK's own with cfg.RootCAs,
+// sending through cfg.Upload when it is set.
+func httpClient(cfg Config) awss3.HTTPClient {
+	var c awss3.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		if cfg.RootCAs != nil {
+			tr.TLSClientConfig.RootCAs = cfg.RootCAs
+		}
+	})
+	if cfg.HTTPClient != nil {
+		c = cfg.HTTPClient
+	}
+	if cfg.Upload != nil {
+		c = &throttledClient{next: c, t: cfg.Upload}
 	}
 	return c
+}
+
+// credentialsFor is cfg's static keys, or the AWS default chain when both
+// are empty.
+func credentialsFor(cfg Config) aws.CredentialsProvider {
+	if cfg.AccessKey != "" || cfg.SecretKey != "" {
+		return credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")
+	}
+	return aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		ac, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return aws.Credentials{}, fmt.Errorf("AWS credential chain (no s3_access_key/s3_secret_key): %w", err)
+		}
+		return ac.Credentials.Retrieve(ctx)
+	}))
 }
 
 // CreateBucket creates the bucket; an existing bucket of ours is fine.

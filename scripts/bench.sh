@@ -25,7 +25,12 @@
 # beside the instance, replicated to its position, backed up there): the
 # serving mariadbd's CPU time and bytes read, and the wall time.
 # and prints wall time, CPU time, peak RSS, temp disk and the ratio of each
-# wall time to the floor. Everything it starts is stopped by PID on exit.
+# wall time to the floor; then the upload bandwidth limit: a v2 backup
+# without one, then with s3_max_upload_mb_per_s at THROTTLE_MIB_S (default
+# a quarter of the unthrottled upload rate), the bytes it sends sampled
+# each second against the limit.
+# BENCH_ONLY=throttle measures the upload limit alone (after the load).
+# Everything it starts is stopped by PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +56,7 @@ innodb_flush_log_at_trx_commit=2"
 port=$(cat "$inst/port")
 datadir=$inst/data/mysql-$port
 mb_minio "$work/minio" "$s3port" bench bench-secret
+minio_pid=${MB_PIDS[-1]}
 mb_sql "$inst" "CREATE DATABASE sbtest"
 
 # A sysbench row takes about 240 bytes on disk.
@@ -98,6 +104,78 @@ measure() { # name, command…: records wall, CPU (user+sys) and peak RSS
   read -r w u s m < "$work/time.$name"
   wall[$name]=$w; cpu[$name]=$(awk "BEGIN{print $u + $s}"); rss[$name]=$((m / 1024))
 }
+
+# upload_secs RESULT_FILE: the seconds of the phases of a v2 backup that
+# upload (data, binlogs, my.cnf), from its result line (Go durations).
+upload_secs() {
+  grep -o ' \(data\|binlogs\|my\.cnf\)=[0-9.hms]*' "$1" | cut -d= -f2 | awk '
+    { s = $0; while (match(s, /^[0-9.]+(h|ms|m|s)/)) {
+        tok = substr(s, 1, RLENGTH); s = substr(s, RLENGTH + 1); v = tok + 0
+        if (tok ~ /ms$/) t += v / 1000; else if (tok ~ /h$/) t += v * 3600; else if (tok ~ /m$/) t += v * 60; else t += v } }
+    END { printf "%.3f", t }'
+}
+
+# sample_received PID FILE: every second while PID (a backup) lives, the
+# time and the bytes MinIO has read (rchar: the request bodies it receives;
+# nothing else reads from it meanwhile).
+sample_received() {
+  while [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ] && [ -e "/proc/$1" ]; do
+    echo "$(mb_now) $(awk '/^rchar/ { print $2 }' "/proc/$minio_pid/io")" >> "$2"; sleep 1
+  done
+}
+
+# throttle_bench: the same v2 backup without and with s3_max_upload_mb_per_s.
+# The limit is checked on the bytes MinIO receives, sampled each second:
+# the highest one-second rate, and the mean over the seconds it was sending
+# (from the first to the last second above half the limit).
+declare -A rate
+throttle_bench() {
+  local n=throttle-free size pid t0
+  measure $n "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_v2.yaml" --date-str $n backup
+  disk[$n]=0
+  size=$(grep -o ' size=[0-9]*' "$work/out.$n" | cut -d= -f2)
+  rate[$n]=$(mb_calc %.2f "$size / $(upload_secs "$work/out.$n") / 1048576")
+  rate[limit]=${THROTTLE_MIB_S:-$(mb_calc %.1f "${rate[$n]} / 4")}
+  n=throttled
+  { cat "$inst/conf/backup_conf_v2.yaml"; echo "s3_max_upload_mb_per_s: ${rate[limit]}"; } > "$inst/conf/backup_conf_$n.yaml"
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  t0=$(mb_now)
+  "$work/mysqlbackup" --conf-path "$inst/conf/backup_conf_$n.yaml" --date-str $n backup >"$work/out.$n" 2>"$work/err.$n" &
+  pid=$!; MB_PIDS+=("$pid")
+  sample_received "$pid" "$work/sent.$n"
+  wait "$pid" || { echo "bench: $n failed:" >&2; tail -5 "$work/err.$n" >&2; exit 1; }
+  mb_forget "$pid"
+  wall[$n]=$(mb_calc %.2f "$(mb_now) - $t0"); disk[$n]=0
+  # The seconds of sending: from the first to the last one above half the
+  # limit. Their mean, their median, and the highest rate over 5 s (the
+  # receiver's socket buffers make single seconds uneven).
+  awk -v lim="${rate[limit]}" '
+    { t[NR] = $1; w[NR] = $2 }
+    END { for (i = 2; i <= NR; i++) if ((w[i] - w[i-1]) / (t[i] - t[i-1]) / 1048576 > lim / 2) { if (!a) a = i - 1; b = i }
+          for (i = a + 1; i <= b; i++) print "s", (w[i] - w[i-1]) / (t[i] - t[i-1]) / 1048576
+          for (i = a + 5; i <= b; i++) print "w", (w[i] - w[i-5]) / (t[i] - t[i-5]) / 1048576
+          printf "mean %.2f %.0f\n", (w[b] - w[a]) / (t[b] - t[a]) / 1048576, t[b] - t[a] }' "$work/sent.$n" > "$work/rates.$n"
+  read -r _ rate[mean] rate[secs] < <(grep '^mean' "$work/rates.$n")
+  rate[median]=$(awk '$1 == "s" { print $2 }' "$work/rates.$n" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')
+  rate[max5]=$(awk '$1 == "w" && $2 > m { m = $2 } END { printf "%.2f", m }' "$work/rates.$n")
+}
+throttle_report() {
+  local l=${rate[limit]}
+  pct() { mb_calc %+.1f "($1 - $l) * 100 / $l"; }
+  echo "upload limit (v2 backup; the bytes MinIO received during the throttled one, sampled each second):" \
+    "unthrottled ${rate[throttle-free]} MiB/s (stored bytes over the uploading phases), wall ${wall[throttle-free]} s;" \
+    "s3_max_upload_mb_per_s: $l: over ${rate[secs]} s of sending mean ${rate[mean]} MiB/s ($(pct "${rate[mean]}") %)," \
+    "median second ${rate[median]} MiB/s ($(pct "${rate[median]}") %), highest 5 s ${rate[max5]} MiB/s ($(pct "${rate[max5]}") %); wall ${wall[throttled]} s"
+  echo "throttled, MiB/s received each second of sending: $(awk '$1 == "s" { printf "%.1f ", $2 }' "$work/rates.throttled")"
+  echo "throttle-free result line: $(cat "$work/out.throttle-free")"
+  echo "throttled result line: $(cat "$work/out.throttled")"
+}
+if [ "${BENCH_ONLY:-}" = throttle ]; then
+  throttle_bench
+  echo; echo "data set: $(( data_bytes / 1024 / 1024 )) MiB in the datadir; $(nproc) cores"
+  throttle_report
+  exit 0
+fi
 
 cnf=$inst/conf/my.cnf
 measure floor bash -c "mariabackup --defaults-file=$cnf --backup --stream=xbstream --target-dir=$inst/tmp > /dev/null"
@@ -151,6 +229,8 @@ sampled mysqlbackup-v2-archive "$inst/backup" -- "$work/mysqlbackup" --conf-path
 archive_v2a=$(grep -o ' size=[0-9]*' "$work/out.mysqlbackup-v2-archive" | cut -d= -f2)
 kill "$arch"; while kill -0 "$arch" 2>/dev/null; do sleep 0.1; done; mb_forget "$arch"
 
+throttle_bench
+
 # The serving instance's share of a backup, under writes: its mariadbd's
 # CPU time (utime + stime) and bytes read (rchar, whatever the page cache
 # held) during a normal v2 backup, then during --from-scratch.
@@ -193,7 +273,7 @@ mib() { echo $(( $1 / 1024 / 1024 )); }
 echo
 echo "data set: $(mib "$data_bytes") MiB in the datadir; $(nproc) cores"
 printf '%-22s %9s %9s %10s %12s %14s\n' run wall_s cpu_s peak_rss_MiB temp_disk_MiB wall/floor
-for n in floor binlog-read legacy mysqlbackup mysqlbackup-v2 archive-catchup mysqlbackup-v2-archive under-load-v2 under-load-scratch legacy-restore mysqlbackup-restore mysqlbackup-v2-restore mysqlbackup-v2-archive-restore; do
+for n in floor binlog-read legacy mysqlbackup mysqlbackup-v2 archive-catchup mysqlbackup-v2-archive throttle-free throttled under-load-v2 under-load-scratch legacy-restore mysqlbackup-restore mysqlbackup-v2-restore mysqlbackup-v2-archive-restore; do
   printf '%-22s %9s %9s %10s %12s %14s\n' "$n" "${wall[$n]}" "${cpu[$n]}" "${rss[$n]}" "$(mib "${disk[$n]}")" \
     "$(awk "BEGIN{printf \"%.2f\", ${wall[$n]} / ${wall[floor]}}")"
 done
@@ -210,4 +290,5 @@ echo "the serving instance during a backup, under sysbench oltp_write_only at $L
 echo "under-load-scratch result line: $(cat "$work/out.under-load-scratch")"
 echo "mysqlbackup-v2-archive result line: $(cat "$work/out.mysqlbackup-v2-archive")"
 echo "mysqlbackup-v2-archive-restore result line: $(cat "$work/out.mysqlbackup-v2-archive-restore")"
+throttle_report
 echo "(peak_rss_MiB above is the largest of the process and its children, i.e. mariabackup too; peak_rss in the result line is mysqlbackup's own)"

@@ -73,6 +73,9 @@ type BackupOptions struct {
 	DefaultsFile string
 	TargetDir    string // must not exist; its parent must
 	Parallel     int    // copy threads; 0 = the tool's default
+	// Throttle is --throttle: IO operations (a read and a write) per
+	// second of the copy; 0 = no limit.
+	Throttle int
 	// Stream writes the backup to stdout as xbstream; TargetDir then only
 	// holds the tool's temporary files.
 	Stream bool
@@ -86,17 +89,23 @@ func (e Engine) BackupArgs(o BackupOptions) []string {
 		if o.Stream {
 			args = append(args, "--stream=xbstream")
 		}
-		if o.Parallel > 0 {
-			args = append(args, "--parallel="+strconv.Itoa(o.Parallel))
-		}
-		return append(args, o.TargetDir)
+		return append(append(args, o.tuning()...), o.TargetDir)
 	}
 	args = append(args, "--backup", "--slave-info", "--target-dir="+o.TargetDir)
 	if o.Stream {
 		args = append(args, "--stream=xbstream")
 	}
+	return append(args, o.tuning()...)
+}
+
+// tuning is --parallel and --throttle, each when set.
+func (o BackupOptions) tuning() []string {
+	var args []string
 	if o.Parallel > 0 {
 		args = append(args, "--parallel="+strconv.Itoa(o.Parallel))
+	}
+	if o.Throttle > 0 {
+		args = append(args, "--throttle="+strconv.Itoa(o.Throttle))
 	}
 	return args
 }

@@ -25,6 +25,8 @@ func TestCommandLinesOfEachEngineStyle(t *testing.T) {
 		{"mariabackup backup", mb.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/d"}), "--defaults-file=/etc/c.cnf --backup --slave-info --target-dir=/bk/d"},
 		{"innobackupex backup (legacy)", ibx.BackupArgs(opts), "--defaults-file=/etc/c.cnf --slave-info --no-timestamp --parallel=4 /bk/mysql-3309-backup"},
 		{"xtrabackup stream", xb.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/t", Parallel: 2, Stream: true}), "--defaults-file=/etc/c.cnf --backup --slave-info --target-dir=/bk/t --stream=xbstream --parallel=2"},
+		{"mariabackup throttled", mb.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/d", Parallel: 2, Throttle: 40, Stream: true}), "--defaults-file=/etc/c.cnf --backup --slave-info --target-dir=/bk/d --stream=xbstream --parallel=2 --throttle=40"},
+		{"innobackupex throttled", ibx.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/t", Throttle: 100}), "--defaults-file=/etc/c.cnf --slave-info --no-timestamp --throttle=100 /bk/t"},
 		{"innobackupex stream", ibx.BackupArgs(BackupOptions{DefaultsFile: "/etc/c.cnf", TargetDir: "/bk/t", Stream: true}), "--defaults-file=/etc/c.cnf --slave-info --no-timestamp --stream=xbstream /bk/t"},
 		{"xtrabackup prepare", xb.PrepareArgs("/bk/d", "1G"), "--prepare --target-dir=/bk/d --use-memory=1G"},
 		{"innobackupex apply-log", ibx.PrepareArgs("/bk/d", ""), "--apply-log /bk/d"},
