@@ -30,6 +30,12 @@ func (d *Dir) walk(ctx context.Context, prefix string, fn func(dirKey string, e 
 	}
 	start := filepath.Join(d.root, filepath.FromSlash(dirKey))
 	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil && p != start && errors.Is(err, fs.ErrNotExist) {
+			// A directory removed while the walk runs (a prune elsewhere):
+			// its keys are gone; the walk goes on with the rest, never
+			// ending early as if there were nothing more.
+			return filepath.SkipDir
+		}
 		if err != nil {
 			return err
 		}
@@ -49,8 +55,9 @@ func (d *Dir) walk(ctx context.Context, prefix string, fn func(dirKey string, e 
 		}
 		return fn(path.Dir(key), e)
 	})
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil // the start vanished or is a file: nothing below it
+	var pe *fs.PathError
+	if (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && errors.As(err, &pe) && pe.Path == start {
+		return nil // the start does not exist or is a file: nothing below it
 	}
 	return err
 }
