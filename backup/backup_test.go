@@ -3,7 +3,12 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +17,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/s3"
 	"github.com/mysqlbackup/mysqlbackup/s3/s3test"
 )
@@ -92,40 +98,98 @@ func TestFileDestinationPublishesNothingUntilCommitAndNothingAfterAbort(t *testi
 	}
 }
 
-// crcMem is a memory store that reports a CRC-32 for every object.
-type crcMem struct {
-	s3test.Mem
-	stored string
-}
-
-func (m *crcMem) StoredCRC32(context.Context, string) (string, error) { return m.stored, nil }
-
 func TestS3DestinationRefusesAnObjectWhoseStoredCRCIsNotThatOfTheBytesSent(t *testing.T) {
 	sent := s3.NewCRC32()
 	sent.Write([]byte("archive bytes"))
 	sha := "0123456789abcdef0123456789abcdef01234567"
 	info := s3.Info{Size: 13, Metadata: map[string]string{"sha1": sha}}
-	log := slog.New(slog.DiscardHandler)
-	good := &s3Destination{st: &crcMem{stored: "LACTwA=="}, key: "k", log: log, crc: sent}
+	d := &s3Destination{key: "k", log: slog.New(slog.DiscardHandler), crc: sent}
 	other := s3.NewCRC32()
 	other.Write([]byte("archive byteS"))
 	if ok, _ := other.Matches("LACTwA=="); ok {
 		t.Fatal("the test's CRC matches another content")
 	}
-	if err := good.verify(t.Context(), info, 13, sha); err != nil {
+	if err := d.verify(info, "LACTwA==", 13, sha); err != nil {
 		t.Errorf("matching CRC: %v", err)
 	}
-	bad := &s3Destination{st: &crcMem{stored: "AAAAAA=="}, key: "k", log: log, crc: sent}
-	if err := bad.verify(t.Context(), info, 13, sha); err == nil || !strings.Contains(err.Error(), "s3 computed CRC-32 AAAAAA== over k") {
+	if err := d.verify(info, "AAAAAA==", 13, sha); err == nil || !strings.Contains(err.Error(), "s3 computed CRC-32 AAAAAA== over k") {
 		t.Errorf("another CRC: %v, want a refusal naming it", err)
 	}
-	unknown := &s3Destination{st: &crcMem{}, key: "k", log: log, crc: sent}
-	if err := unknown.verify(t.Context(), info, 13, sha); err != nil {
+	if err := d.verify(info, "", 13, sha); err != nil {
 		t.Errorf("a store without checksums: %v", err)
 	}
-	if err := good.verify(t.Context(), s3.Info{Size: 12, Metadata: info.Metadata}, 13, sha); err == nil {
+	if err := d.verify(s3.Info{Size: 12, Metadata: info.Metadata}, "LACTwA==", 13, sha); err == nil {
 		t.Error("a short object passed")
 	}
+}
+
+// racingStore is a memory store whose HeadCRC32 answers for what is at
+// the key when it is asked; hook runs once before it (another member
+// publishing the same key).
+type racingStore struct {
+	*s3test.Mem
+	hook func()
+}
+
+func (r *racingStore) HeadCRC32(ctx context.Context, key string) (s3.Info, string, error) {
+	if h := r.hook; h != nil {
+		r.hook = nil
+		h()
+	}
+	info, err := r.Head(ctx, key)
+	if err != nil {
+		return info, "", err
+	}
+	rc, err := r.Get(ctx, key, 0)
+	if err != nil {
+		return info, "", err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE(data))
+	return info, base64.StdEncoding.EncodeToString(sum[:]), err
+}
+
+func TestAMemberPublishingDuringAnotherMembersCheckKeepsItsArchive(t *testing.T) {
+	// Member B publishes the same key between member A's copy and A's
+	// check: A must see B's archive as B's (last writer wins), never take
+	// it for a bad copy of its own and delete it.
+	ctx := t.Context()
+	st := &racingStore{Mem: &s3test.Mem{}}
+	key := "2026_11_23/3309/mysql-3309.tgz.des3"
+	log := slog.New(slog.DiscardHandler)
+	a := &s3Destination{st: st, key: key, run: "hosta.1.aaaaaaaa", log: log}
+	b := &s3Destination{st: st, key: key, run: "hostb.2.bbbbbbbb", log: log}
+	bodyA, bodyB := []byte("archive of member A"), []byte("archive of member B, longer")
+	for _, x := range []struct {
+		d    *s3Destination
+		body []byte
+	}{{a, bodyA}, {b, bodyB}} {
+		if err := x.d.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.d.Upload(ctx, bytes.NewReader(x.body), int64(len(x.body))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var errB error
+	st.hook = func() { errB = b.Commit(ctx, map[string]string{"sha1": sha1Of(bodyB)}, int64(len(bodyB))) }
+	if err := a.Commit(ctx, map[string]string{"sha1": sha1Of(bodyA)}, int64(len(bodyA))); err != nil || errB != nil {
+		t.Errorf("A's commit: %v; B's: %v; want both to succeed", err, errB)
+	}
+	info, err := st.Head(ctx, key)
+	if err != nil || info.Metadata[catalog.MetaRun] != b.run || info.Metadata["sha1"] != sha1Of(bodyB) {
+		t.Errorf("final object %+v, %v; want B's archive", info, err)
+	}
+	if objs, _ := st.List(ctx, key+catalog.PartialSuffix); len(objs) != 0 {
+		t.Errorf("temporary objects left: %v", objs)
+	}
+}
+
+func sha1Of(p []byte) string {
+	s := sha1.Sum(p)
+	return hex.EncodeToString(s[:])
 }
 
 func TestALegacyUploadRefusesAStoreWithoutServerSideCopyBeforeStreaming(t *testing.T) {

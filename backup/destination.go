@@ -61,9 +61,10 @@ type s3Destination struct {
 	committed bool
 }
 
-// crcStore is a store that tells the CRC-32 it computed over an object.
+// crcStore is a store that tells, with an object's size and metadata in
+// one answer, the CRC-32 it computed over the object's bytes.
 type crcStore interface {
-	StoredCRC32(ctx context.Context, key string) (string, error)
+	HeadCRC32(ctx context.Context, key string) (s3.Info, string, error)
 }
 
 func (d *s3Destination) String() string { return "s3 key " + d.key }
@@ -143,10 +144,13 @@ func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64)
 // Commit copies the temporary object to the final key with its sha1
 // metadata and the run's name, checks it there, then deletes the
 // temporary object. The copy is atomic: the final key always holds one
-// whole archive. When another run published after this one (a group
-// member backing up the same date), the final key holds that run's
-// archive, which that run checks: last writer wins, as with the legacy
-// tool, and this run's archive is gone without harm.
+// whole archive. When another writer published after this run (a group
+// member backing up the same date; or one that names no run, the legacy
+// tool), the final key holds its archive, which is that writer's to
+// check: last writer wins, as with the legacy tool, and this run's
+// archive is gone without harm. Size, metadata and the store's CRC-32 are
+// read in one answer, so the check is of one object, never of this run's
+// metadata and another's bytes.
 func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size int64) error {
 	sha1 := meta["sha1"]
 	meta = maps.Clone(meta)
@@ -154,15 +158,20 @@ func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size
 	if err := d.st.Copy(ctx, d.tmp(), d.key, meta); err != nil {
 		return err
 	}
-	info, err := d.st.Head(ctx, d.key)
+	info, stored, err := d.head(ctx)
 	if err != nil {
 		return fmt.Errorf("verify upload: %w", err)
 	}
-	if other := info.Metadata[catalog.MetaRun]; other != "" && other != d.run {
-		d.log.Info("another run published this archive after this one: the last to publish wins", "key", d.key, "run", other)
-	} else if err := d.verify(ctx, info, size, sha1); err != nil {
-		// Never leave a wrong object at the final key.
-		return errors.Join(fmt.Errorf("verify upload: %w", err), d.st.Delete(context.WithoutCancel(ctx), d.key))
+	if other := info.Metadata[catalog.MetaRun]; other != d.run {
+		d.log.Info("another writer published this archive after this run: the last to publish wins", "key", d.key, "run", other)
+	} else if err := d.verify(info, stored, size, sha1); err != nil {
+		// Never leave a wrong object at the final key; but only this
+		// run's: another's published meanwhile stays.
+		err = fmt.Errorf("verify upload: %w", err)
+		if again, herr := d.st.Head(context.WithoutCancel(ctx), d.key); herr == nil && again.Metadata[catalog.MetaRun] == d.run {
+			err = errors.Join(err, d.st.Delete(context.WithoutCancel(ctx), d.key))
+		}
+		return err
 	}
 	d.committed = true
 	if err := d.st.Delete(ctx, d.tmp()); err != nil {
@@ -171,21 +180,26 @@ func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size
 	return nil
 }
 
+// head is the final object's size and metadata, with the CRC-32 the store
+// computed over it ("" when it keeps none).
+func (d *s3Destination) head(ctx context.Context) (s3.Info, string, error) {
+	if cs, ok := d.st.(crcStore); ok {
+		return cs.HeadCRC32(ctx, d.key)
+	}
+	info, err := d.st.Head(ctx, d.key)
+	return info, "", err
+}
+
 // verify checks the final object against what was sent: its size and
 // sha1 metadata, and the CRC-32 the server computed over the bytes it
 // holds (when it keeps one: S3 and MinIO do) against ours. Only a restore
 // or verify reads every byte back through the SHA-1.
-func (d *s3Destination) verify(ctx context.Context, info s3.Info, size int64, sha1 string) error {
+func (d *s3Destination) verify(info s3.Info, stored string, size int64, sha1 string) error {
 	if info.Size != size || info.Metadata["sha1"] != sha1 {
 		return fmt.Errorf("s3 has %d bytes sha1 %q, sent %d bytes sha1 %s", info.Size, info.Metadata["sha1"], size, sha1)
 	}
-	cs, ok := d.st.(crcStore)
-	if !ok || d.crc == nil {
+	if d.crc == nil {
 		return nil
-	}
-	stored, err := cs.StoredCRC32(ctx, d.key)
-	if err != nil {
-		return err
 	}
 	match, known := d.crc.Matches(stored)
 	switch {

@@ -75,12 +75,13 @@ func b64(v uint32) string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-// StoredCRC32 is the CRC-32 S3 records for key ("" when it keeps none):
-// computed by the server over the bytes it holds.
-func (b *Bucket) StoredCRC32(ctx context.Context, key string) (string, error) {
+// HeadCRC32 is key's size and metadata with the CRC-32 S3 records for it
+// ("" when it keeps none), computed by the server over the bytes it
+// holds: one answer, so all of it is of one object.
+func (b *Bucket) HeadCRC32(ctx context.Context, key string) (Info, string, error) {
 	out, err := b.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &b.cfg.Bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
-		return "", b.wrap("head", key, err)
+		return Info{}, "", b.wrap("head", key, err)
 	}
-	return aws.ToString(out.ChecksumCRC32), nil
+	return headInfo(key, out), aws.ToString(out.ChecksumCRC32), nil
 }

@@ -199,11 +199,16 @@ func (b *Bucket) Head(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, b.wrap("head", key, err)
 	}
+	return headInfo(key, out), nil
+}
+
+// headInfo is the Info of a HEAD's answer, metadata keys in lower case.
+func headInfo(key string, out *awss3.HeadObjectOutput) Info {
 	meta := make(map[string]string, len(out.Metadata))
 	for k, v := range out.Metadata {
 		meta[strings.ToLower(k)] = v
 	}
-	return Info{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Metadata: meta}, nil
+	return Info{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified), Metadata: meta}
 }
 
 // List implements Store.
