@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,10 @@ func (f *fleetFlags) fleet() *fleetFlags { return f }
 
 // legacyConfBase is where mysqlops.py looked for per-port configs.
 const legacyConfBase = "/s2/mysql/backup_conf"
+
+// fleetNowEnv carries the driver's start time to its ports: the time
+// date_str is derived from when the config sets none.
+const fleetNowEnv = "MYSQLBACKUP_FLEET_NOW"
 
 // exitNoBackup is bootstrap's status when the group has no backup yet.
 const exitNoBackup = 3
@@ -89,8 +94,8 @@ func (f *fleetFlags) ports(cli *CLI) (string, []string, error) {
 	case len(f.Ports) > 0:
 		var out []string
 		for _, p := range f.Ports {
-			if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
-				return "", nil, fmt.Errorf("--ports: %q is not a port", p)
+			if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 || strconv.Itoa(n) != p {
+				return "", nil, fmt.Errorf("--ports: %q is not a port (its directory's name: digits, no leading zero)", p)
 			}
 			if !slices.Contains(out, p) {
 				out = append(out, p)
@@ -154,16 +159,27 @@ func runFleet(ctx context.Context, cli *CLI, f *fleetFlags, cmdName string, args
 	if err != nil {
 		return usageError{err}
 	}
+	if slices.Contains(args, "--watch") {
+		return usageError{errors.New("--watch redraws one view until stopped: give it one port, not --ports/--all-ports")}
+	}
 	jsonOut := slices.Contains(args, "--json")
+	// Every port takes the driver's date, as mysqlops computed date_str
+	// once: a run that crosses midnight keeps one date.
+	env := append(os.Environ(), fleetNowEnv+"="+time.Now().Format(time.RFC3339Nano))
 	var mu sync.Mutex
 	results := make([]portResult, len(ports))
 	sem := make(chan struct{}, f.Jobs)
 	var wg sync.WaitGroup
 	for i, port := range ports {
+		select { // in the order given: --jobs 1 runs them one after the other
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			results[i] = portResult{Port: port, Exit: exitFailure, Error: "not started: " + ctx.Err().Error()}
+			continue
+		}
 		wg.Go(func() {
-			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := runPort(ctx, port, childArgs(args, filepath.Join(base, port, f.ConfFn+".yaml")), &lockedWriter{mu: &mu, w: stderr})
+			r := runPort(ctx, port, childArgs(args, filepath.Join(base, port, f.ConfFn+".yaml")), env, &lockedWriter{mu: &mu, w: stderr})
 			mu.Lock()
 			defer mu.Unlock()
 			results[i] = r
@@ -202,9 +218,17 @@ func runFleet(ctx context.Context, cli *CLI, f *fleetFlags, cmdName string, args
 
 // runPort runs one port's process to its end. SIGINT/SIGTERM of the
 // driver reach it as SIGTERM, so that it cleans up as a run of its own.
-func runPort(ctx context.Context, port string, args []string, stderr io.Writer) portResult {
+func runPort(ctx context.Context, port string, args, env []string, stderr io.Writer) portResult {
 	r := portResult{Port: port}
 	cmd := selfCommand(ctx, args)
+	cmd.Env = env
+	// A driver that dies without a word (SIGKILL, the OOM killer, a
+	// timeout) takes its ports down as SIGTERM would: each cleans up. The
+	// kernel sends it when the thread that started the child ends, so
+	// this goroutine keeps its thread until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = fleetStopWait
 	var out bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
@@ -162,5 +163,36 @@ func TestBootstrapRestoresCatchesUpAndSaysWhenTheGroupHasNoBackupYet(t *testing.
 	// Run again at the next boot: the instance runs, nothing is done.
 	if r := runCLI(t, "--conf-path", b.conf, "bootstrap"); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
 		t.Errorf("bootstrap of a running instance: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+}
+
+func TestEveryPortOfAFleetRunTakesTheDriversDate(t *testing.T) {
+	// mysqlops computed date_str once: the ports a run reaches after
+	// midnight keep the date it started on. A date_str in the file wins.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "data", "mysql-3309", "mysql"), 0o755) // --when no-data-dir: not met, exit 0 after the config
+	p := confFile(t, dir, "")
+	t.Setenv(fleetNowEnv, time.Date(2026, 11, 30, 23, 59, 58, 0, time.Local).Format(time.RFC3339Nano))
+	r := runCLI(t, "-v", "--conf-path", p, "--when", "no-data-dir", "restore")
+	if r.code != 0 || !strings.Contains(r.stderr, "s3_key: 2026_11_30/3309/") {
+		t.Errorf("exit %d; the effective config does not say s3_key: 2026_11_30/3309/…:\n%s", r.code, r.stderr)
+	}
+	p = confFile(t, dir, "date_str: 2026_01_01\n")
+	if r := runCLI(t, "-v", "--conf-path", p, "--when", "no-data-dir", "restore"); !strings.Contains(r.stderr, "s3_key: 2026_01_01/3309/") {
+		t.Errorf("the file's date_str lost to the driver's:\n%s", r.stderr)
+	}
+}
+
+func TestFleetFlagsRefuseWhatCannotRunPerPort(t *testing.T) {
+	for _, args := range [][]string{
+		{"status", "--ports", "3309,3310", "--watch"},
+		{"backup", "--ports="},
+		{"backup", "--ports", "3309,03309"},
+		{"backup", "--ports", "3309", "--port", "3310"},
+		{"backup", "--all-ports", "--jobs", "0", "--conf-base", t.TempDir()},
+	} {
+		if r := runCLI(t, args...); r.code != exitUsage || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error in one line", args, r.code, r.stderr)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"golang.org/x/term"
@@ -41,7 +42,10 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A lost stderr (the fleet driver or the terminal gone) must not kill
+	// a run before it cleans up: writes then fail with EPIPE instead.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -175,7 +179,15 @@ func execute(ctx context.Context, cli *CLI, kctx *kong.Context, log *slog.Logger
 		date := d.defaultDate()
 		cli.DateStr = &date
 	}
-	cfg, err := conf.Load(conf.Options{Path: cli.ConfPath, Overrides: cli.overrides()})
+	opts := conf.Options{Path: cli.ConfPath, Overrides: cli.overrides()}
+	if v := os.Getenv(fleetNowEnv); v != "" {
+		now, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fleetNowEnv, err)
+		}
+		opts.Now = now
+	}
+	cfg, err := conf.Load(opts)
 	if err != nil {
 		return err
 	}
