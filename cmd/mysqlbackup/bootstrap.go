@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/conf"
+	"github.com/mysqlbackup/mysqlbackup/instance"
 	"github.com/mysqlbackup/mysqlbackup/restore"
 )
 
@@ -26,12 +29,17 @@ func (BootstrapCmd) defaultDate() string { return conf.LatestDate }
 // boot must be:
 //   - data dir absent, empty, or an unfinished restore: restore, then
 //     catchup_binlog;
-//   - data dir present and the instance stopped (a bootstrap cut short
-//     after its restore): catchup_binlog only;
-//   - data dir present and the instance answering: nothing (exit 0).
+//   - data dir present, instance stopped, and a restore's catch-up pending
+//     (a bootstrap cut short after its restore): catchup_binlog only;
+//   - otherwise (the instance answers, or a stopped instance that was not
+//     restored: a reboot, where a catch-up would wait on peers that may be
+//     down too): nothing (exit 0).
 //
 // A port without any backup (a new group) exits with status 3 and says
-// so, so that provisioning starts the instance empty.
+// so, so that provisioning starts the instance empty; only when the store
+// was listed whole and holds nothing of the port, and the data dir holds
+// no unfinished restore: an outage, or a first backup still running,
+// is a failure, never a reason to start empty.
 func (c *BootstrapCmd) Run(ctx context.Context, app *App) error {
 	cfg := app.Cfg
 	err := checkWhen(ctx, cfg, "no-data-dir", app.Log)
@@ -45,29 +53,54 @@ func (c *BootstrapCmd) Run(ctx context.Context, app *App) error {
 			fmt.Fprintf(app.Stdout, "bootstrap: nothing to do: %s holds data and the instance answers\n", cfg.MySQLDataDir)
 			return nil
 		}
-		app.Log.Info("data dir present and the instance stopped: catch-up only", "dir", cfg.MySQLDataDir)
+		if _, err := os.Stat(filepath.Join(cfg.MySQLDataDir, instance.CatchupMarker)); err != nil {
+			fmt.Fprintf(app.Stdout, "bootstrap: nothing to do: %s holds data and no restore waits for its catch-up; start the instance\n", cfg.MySQLDataDir)
+			return nil
+		}
+		app.Log.Info("data dir restored, its catch-up pending: catch-up only", "dir", cfg.MySQLDataDir)
 	case err != nil:
 		return err
 	default:
-		noBackup := func(err error) error {
-			return &exitError{code: exitNoBackup, out: fmt.Sprintf("bootstrap: no backup of port %s yet (a new group): start the instance empty", cfg.SourcePort()), err: err}
-		}
-		if cfg.HasStore() && cfg.DateStr == conf.LatestDate {
-			st, err := app.inst().Store()
-			if err != nil {
-				return err
-			}
-			if _, ok, err := catalog.LatestOf(ctx, st, string(cfg.SourcePort())); err == nil && !ok {
-				return noBackup(fmt.Errorf("%w of port %s in %s", restore.ErrNoBackup, cfg.SourcePort(), cfg.StoreName()))
-			}
-		}
-		err := runRestore(ctx, app, restore.Options{})
-		if errors.Is(err, restore.ErrNoBackup) {
-			return noBackup(err)
-		}
-		if err != nil {
+		if err := c.restore(ctx, app); err != nil {
 			return err
 		}
 	}
 	return CatchupBinlogCmd{}.Run(ctx, app)
+}
+
+// restore restores the latest backup, or says the port has none at all.
+func (c *BootstrapCmd) restore(ctx context.Context, app *App) error {
+	cfg := app.Cfg
+	none := func() error {
+		if restore.InProgress(cfg.MySQLDataDir) {
+			return fmt.Errorf("%s holds an unfinished restore, and the store no backup of port %s to finish it from: not starting empty over it", cfg.MySQLDataDir, cfg.SourcePort())
+		}
+		return &exitError{code: exitNoBackup,
+			out: fmt.Sprintf("bootstrap: no backup of port %s yet (a new group): start the instance empty", cfg.SourcePort()),
+			err: fmt.Errorf("%w of port %s in %s", restore.ErrNoBackup, cfg.SourcePort(), cfg.StoreName())}
+	}
+	if cfg.HasStore() && cfg.DateStr == conf.LatestDate {
+		st, err := app.inst().Store()
+		if err != nil {
+			return err
+		}
+		bs, err := catalog.List(ctx, st, string(cfg.SourcePort()))
+		if err != nil {
+			return err
+		}
+		_, ok, err := catalog.Latest(bs)
+		switch {
+		case err != nil:
+			return err
+		case len(bs) == 0:
+			return none()
+		case !ok:
+			return fmt.Errorf("port %s has no complete backup in %s, only %d incomplete (a first backup running, or failed): not starting empty", cfg.SourcePort(), cfg.StoreName(), len(bs))
+		}
+	}
+	err := runRestore(ctx, app, restore.Options{})
+	if errors.Is(err, restore.ErrNoBackup) {
+		return none()
+	}
+	return err
 }

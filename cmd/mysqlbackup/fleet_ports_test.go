@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
 )
 
@@ -141,9 +142,20 @@ func TestBootstrapRestoresCatchesUpAndSaysWhenTheGroupHasNoBackupYet(t *testing.
 	m := testbed.StartMinIO(t)
 	a, b := groupOf(t, m, testbed.Options{ID: 1}, testbed.Options{ID: 2, Host: "127.0.0.2", Port: -1}, nil)
 
+	// The group's first backup is still uploading: not a new group, a
+	// failure (provisioning must not start the member empty).
+	fresh := filepath.Join(t.TempDir(), "data")
+	uploading := catalog.PartialKey(fmt.Sprintf("%s/%d/mysql-%d.tgz.des3", testDate, a.Port, a.Port), "db9.1.00")
+	if err := m.Store().Put(t.Context(), uploading, strings.NewReader(""), map[string]string{catalog.MetaHost: "db9", catalog.MetaPID: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, "--conf-path", b.conf, "--data-base", fresh, "bootstrap"); r.code != exitFailure || !strings.Contains(lastLine(r.stderr), "no complete backup") {
+		t.Errorf("bootstrap while the first backup uploads: exit %d, stderr %q; want 1", r.code, lastLine(r.stderr))
+	}
+	m.Store().Delete(t.Context(), uploading)
+
 	// A brand-new group: no backup of the port anywhere. Distinct status,
 	// one line saying so, the (absent) data dir left alone.
-	fresh := filepath.Join(t.TempDir(), "data")
 	r := runCLI(t, "--conf-path", b.conf, "--data-base", fresh, "bootstrap")
 	if r.code != exitNoBackup || !strings.Contains(r.stdout, "no backup of port") || !strings.Contains(r.stdout, "start the instance empty") {
 		t.Errorf("bootstrap of a new group: exit %d, stdout %q, stderr %q", r.code, r.stdout, lastLine(r.stderr))
@@ -163,6 +175,13 @@ func TestBootstrapRestoresCatchesUpAndSaysWhenTheGroupHasNoBackupYet(t *testing.
 	// Run again at the next boot: the instance runs, nothing is done.
 	if r := runCLI(t, "--conf-path", b.conf, "bootstrap"); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
 		t.Errorf("bootstrap of a running instance: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
+	}
+	// A reboot of the whole group: stopped, not restored. Nothing either:
+	// a catch-up would wait on peers that are down too.
+	b.Stop()
+	a.Stop()
+	if r := runCLI(t, "--conf-path", b.conf, "bootstrap"); r.code != 0 || !strings.Contains(r.stdout, "start the instance") {
+		t.Errorf("bootstrap of a stopped instance after a reboot: exit %d, stdout %q: %s", r.code, r.stdout, lastLine(r.stderr))
 	}
 }
 
