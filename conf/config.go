@@ -211,3 +211,7 @@ func (c *Config) SourcePort() string {
 	}
 	return string(c.Port)
 }
+
+// MinUploadMBPerS is the smallest s3_max_upload_mb_per_s: below it a
+// backup would hold its port's lock for days.
+const MinUploadMBPerS = 0.1

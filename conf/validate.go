@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -170,8 +171,8 @@ func (c *Config) checkS3() error {
 	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
 		return c.errKey("s3_access_key", "s3_access_key and s3_secret_key go together (leave both out for the AWS credential chain)")
 	}
-	if c.S3MaxUploadMBPerS < 0 {
-		return c.errKey("s3_max_upload_mb_per_s", "want 0 (no limit) or more MiB/s, got %g", c.S3MaxUploadMBPerS)
+	if v := c.S3MaxUploadMBPerS; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 0 && v < MinUploadMBPerS {
+		return c.errKey("s3_max_upload_mb_per_s", "want 0 (no limit) or %g MiB/s or more, got %g", MinUploadMBPerS, c.S3MaxUploadMBPerS)
 	}
 	_, err := c.S3RootCAs()
 	return err
