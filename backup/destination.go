@@ -59,6 +59,7 @@ type s3Destination struct {
 	log       *slog.Logger
 	crc       *s3.CRC32 // of the bytes uploaded
 	committed bool
+	beat      *heartbeat // the run's, from Cleanup to Commit or Abort
 }
 
 // crcStore is a store that tells, with an object's size and metadata in
@@ -106,14 +107,28 @@ func (d *s3Destination) Cleanup(ctx context.Context) error {
 	if err := d.st.Put(ctx, d.tmp(), bytes.NewReader(nil), d.runMeta()); err != nil {
 		return err
 	}
+	// The run beats until it ends: an upload, and the copy after it, may
+	// take a day (a large archive, a throttle), and is judged by its last
+	// beat, never by its start.
+	started := catalog.Started{Run: d.run, Host: instance.Hostname(), Machine: instance.MachineID(), PID: os.Getpid(), Started: time.Now().UTC()}
+	if err := catalog.PutJSON(ctx, d.st, d.tmp()+catalog.BeatSuffix, started); err != nil {
+		return err
+	}
+	d.beat = startHeartbeat(ctx, d.st, d.tmp()+catalog.BeatSuffix, started, d.log)
 	return checkCopy(ctx, d.st, d.tmp())
+}
+
+// endRun stops the run's heartbeat and removes it and the copy probe.
+func (d *s3Destination) endRun(ctx context.Context) error {
+	d.beat.stop()
+	return errors.Join(d.st.Delete(ctx, d.tmp()+catalog.BeatSuffix), d.st.Delete(ctx, d.tmp()+catalog.CopyCheckSuffix))
 }
 
 // checkCopy copies key server-side to a scratch key and removes it: a
 // store without CopyObject fails here, before the data is streamed, not
 // after.
 func checkCopy(ctx context.Context, st s3.Store, key string) error {
-	probe := key + ".copy-check"
+	probe := key + catalog.CopyCheckSuffix
 	err := st.Copy(ctx, key, probe, map[string]string{"check": "copy"})
 	if err != nil {
 		return fmt.Errorf("the object store cannot copy objects server-side (S3 CopyObject), which publishing an archive needs: %w", err)
@@ -174,7 +189,7 @@ func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size
 		return err
 	}
 	d.committed = true
-	if err := d.st.Delete(ctx, d.tmp()); err != nil {
+	if err := errors.Join(d.st.Delete(ctx, d.tmp()), d.endRun(ctx)); err != nil {
 		d.log.Warn("temporary object not removed", "key", d.tmp(), "err", err)
 	}
 	return nil
@@ -218,7 +233,7 @@ func (d *s3Destination) Abort() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := errors.Join(d.st.AbortUploads(ctx, d.tmp()), d.st.Delete(ctx, d.tmp()))
+	err := errors.Join(d.st.AbortUploads(ctx, d.tmp()), d.st.Delete(ctx, d.tmp()), d.endRun(ctx))
 	if err != nil {
 		d.log.Warn("temporary object not removed", "key", d.tmp(), "err", err)
 	}

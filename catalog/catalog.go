@@ -27,6 +27,15 @@ const PartialSuffix = ".partial"
 // bare suffix and the run's name, which names its host.
 func PartialKey(key, run string) string { return key + PartialSuffix + "." + run }
 
+// Objects beside a legacy temporary object: its run's heartbeat (a
+// Started rewritten every few minutes from the run's start to its end,
+// through the upload and the copy), and the probe of the store's
+// server-side copy. They go with it.
+const (
+	BeatSuffix      = ".beat"
+	CopyCheckSuffix = ".copy-check"
+)
+
 // Metadata keys a backup of this tool adds beside the legacy "sha1".
 const (
 	MetaBinlogPos = "binlog-pos" // file:position of the snapshot
@@ -118,15 +127,35 @@ func Partials(ctx context.Context, st s3.Store, key string) ([]Backup, error) {
 	return out, nil
 }
 
-// legacyBackups are the legacy archives and temporary objects among objs.
+// legacyBackups are the legacy archives and temporary objects among objs,
+// each temporary object with its heartbeat and copy probe.
 func legacyBackups(ctx context.Context, st s3.Store, objs []s3.Info, port string) []Backup {
+	beside := map[string][]s3.Info{} // temporary object's key → its beat and probe
+	for _, o := range objs {
+		for _, suffix := range []string{BeatSuffix, CopyCheckSuffix} {
+			if base, ok := strings.CutSuffix(o.Key, suffix); ok && strings.Contains(base, PartialSuffix+".") {
+				beside[base] = append(beside[base], o)
+			}
+		}
+	}
 	var out []Backup
 	for _, o := range objs {
+		if strings.HasSuffix(o.Key, BeatSuffix) || strings.HasSuffix(o.Key, CopyCheckSuffix) {
+			if _, ours := beside[strings.TrimSuffix(strings.TrimSuffix(o.Key, BeatSuffix), CopyCheckSuffix)]; ours {
+				continue
+			}
+		}
 		m := keyRe.FindStringSubmatch(o.Key)
 		if m == nil || m[2] != m[3] || (port != "" && m[2] != port) {
 			continue
 		}
 		b := Backup{Date: m[1], Port: m[2], Format: FormatLegacy, Key: o.Key, Keys: []string{o.Key}, Size: o.Size, Modified: o.Modified, Complete: m[4] == ""}
+		for _, x := range beside[o.Key] {
+			b.Keys = append(b.Keys, x.Key)
+			if strings.HasSuffix(x.Key, BeatSuffix) {
+				b.Heartbeat = x.Modified
+			}
+		}
 		if b.readMetadata(ctx, st) {
 			out = append(out, b)
 		}
@@ -252,11 +281,16 @@ func (l Liveness) Dead(b Backup, now time.Time) (bool, string) {
 		return false, fmt.Sprintf("may be running: last heartbeat %s ago", age)
 	}
 	age := now.Sub(b.Modified).Round(time.Second)
+	beat := now.Sub(b.Heartbeat).Round(time.Second)
 	switch {
 	case gone:
 		return true, fmt.Sprintf("pid %d on %s is gone", b.PID, b.Host)
 	case here:
 		return false, fmt.Sprintf("pid %d runs on this host", b.PID)
+	case !b.Heartbeat.IsZero() && l.HeartbeatAge > 0 && beat > l.HeartbeatAge:
+		return true, fmt.Sprintf("last heartbeat %s ago", beat)
+	case !b.Heartbeat.IsZero():
+		return false, fmt.Sprintf("may be running: last heartbeat %s ago", beat)
 	case l.PartialAge > 0 && age > l.PartialAge:
 		return true, fmt.Sprintf("temporary object %s old", age)
 	}

@@ -354,3 +354,28 @@ func TestPartialsAreEveryRunsTemporaryObjectOfOneKeyWithItsRun(t *testing.T) {
 		t.Errorf("catalog lists %d backups, want 5 (an archive, four temporary objects)", n)
 	}
 }
+
+func TestPruneJudgesALegacyRunWithAHeartbeatByItsLastBeat(t *testing.T) {
+	// A day-long upload (a large archive under a throttle) beats: it lives
+	// while its beat is fresh, however old its temporary object; a run
+	// whose beat stopped is dead after an hour, with its beat and probe.
+	b := newBucket(t)
+	meta := map[string]string{MetaHost: "db2", MetaPID: "7"}
+	long := PartialKey("2026_11_20/3306/mysql-3306.tgz.des3", "db2.7.0a")
+	b.at(30*time.Hour).put(long, nil, meta)
+	b.at(5*time.Minute).putJSON(long+BeatSuffix, Started{Run: "db2.7.0a"})
+	stopped := PartialKey("2026_11_21/3306/mysql-3306.tgz.des3", "db3.8.0b")
+	b.at(3*time.Hour).put(stopped, nil, map[string]string{MetaHost: "db3", MetaPID: "8"})
+	b.at(2*time.Hour).putJSON(stopped+BeatSuffix, Started{Run: "db3.8.0b"})
+	b.at(2*time.Hour).put(stopped+CopyCheckSuffix, nil, nil)
+	plan := Prune(b.list(), policy(5), now)
+	if got, want := keys(plan.Remove), stopped+" (dead run: last heartbeat 2h0m0s ago)"; got != want {
+		t.Errorf("removes %s; want %s", got, want)
+	}
+	if len(plan.Remove) == 1 && len(plan.Remove[0].Keys) != 3 {
+		t.Errorf("the dead run's objects: %v, want it, its beat and its probe", plan.Remove[0].Keys)
+	}
+	if n := len(b.list()); n != 2 {
+		t.Errorf("catalog lists %d backups, want the two runs (beats and probes are theirs)", n)
+	}
+}

@@ -441,7 +441,12 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 				return err
 			}
 		}
-		return st.Delete(ctx, b.Key)
+		for _, k := range append([]string{b.Key}, b.Keys...) {
+			if err := st.Delete(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := b.recheck(ctx, st); err != nil {
 		return err

@@ -79,8 +79,11 @@ func startBackupUntilUploading(t *testing.T, st *s3.Bucket, confPath, key string
 	cmd, exited := startCLI(t, "--conf-path", confPath, "backup")
 	var tmp string
 	for deadline := time.Now().Add(time.Minute); tmp == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if objs, err := st.List(t.Context(), key+catalog.PartialSuffix+"."); err == nil && len(objs) == 1 {
-			tmp = objs[0].Key
+		objs, _ := st.List(t.Context(), key+catalog.PartialSuffix+".")
+		for _, o := range objs {
+			if !strings.HasSuffix(o.Key, catalog.BeatSuffix) && !strings.HasSuffix(o.Key, catalog.CopyCheckSuffix) {
+				tmp = o.Key
+			}
 		}
 	}
 	if tmp == "" || !waitForUpload(t, st, tmp, exited) {
