@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,11 +11,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mysqlbackup/mysqlbackup/catalog"
 	"github.com/mysqlbackup/mysqlbackup/internal/testbed"
+	"github.com/mysqlbackup/mysqlbackup/s3"
 )
 
 func TestChildArgsDropTheFleetFlagsAndNameThePortsConfig(t *testing.T) {
@@ -214,4 +217,43 @@ func TestFleetFlagsRefuseWhatCannotRunPerPort(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want a usage error in one line", args, r.code, r.stderr)
 		}
 	}
+}
+
+func TestAPortOfAFleetRunWhoseDriverIsKilledCleansUpAfterItself(t *testing.T) {
+	// The driver dies without a word (kill -9, the OOM killer, a timeout)
+	// while a port uploads: the port gets SIGTERM and leaves nothing, as
+	// a run stopped by SIGTERM does.
+	in, m, _, key := bigInstance(t)
+	st := m.Store()
+	root := portDirs(t, in)
+	driver, exited := startCLI(t, "backup", "--ports", fmt.Sprint(in.Port), "--conf-base", root)
+	var tmp string
+	var pid int
+	for deadline := time.Now().Add(time.Minute); pid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		objs, _ := st.List(t.Context(), key+catalog.PartialSuffix+".")
+		for _, o := range objs {
+			if strings.HasSuffix(o.Key, catalog.BeatSuffix) || strings.HasSuffix(o.Key, catalog.CopyCheckSuffix) {
+				continue
+			}
+			if info, err := st.Head(t.Context(), o.Key); err == nil {
+				tmp = o.Key
+				fmt.Sscan(info.Metadata[catalog.MetaPID], &pid)
+			}
+		}
+	}
+	if pid == 0 || !waitForUpload(t, st, tmp, exited) {
+		t.Fatal("the port's backup never uploaded")
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	driver.Process.Kill()
+	<-exited
+	for deadline := time.Now().Add(2 * time.Minute); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the port's process %d still runs two minutes after its driver was killed", pid)
+		}
+	}
+	if _, err := st.Head(t.Context(), key); !errors.Is(err, s3.ErrNotExist) {
+		t.Errorf("object at the final key after the driver was killed: %v", err)
+	}
+	assertNoUploadLeftovers(t, st, key, tmp)
 }
