@@ -102,37 +102,47 @@ func TestS3DestinationRefusesAnObjectWhoseStoredCRCIsNotThatOfTheBytesSent(t *te
 	sent := s3.NewCRC32()
 	sent.Write([]byte("archive bytes"))
 	sha := "0123456789abcdef0123456789abcdef01234567"
-	info := s3.Info{Size: 13, Metadata: map[string]string{"sha1": sha}}
-	d := &s3Destination{key: "k", log: slog.New(slog.DiscardHandler), crc: sent}
+	info := s3.Info{Key: "k", Size: 13, Metadata: map[string]string{"sha1": sha}}
+	d := &s3Destination{key: "k", log: slog.New(slog.DiscardHandler)}
 	other := s3.NewCRC32()
 	other.Write([]byte("archive byteS"))
 	if ok, _ := other.Matches("LACTwA=="); ok {
 		t.Fatal("the test's CRC matches another content")
 	}
-	if err := d.verify(info, "LACTwA==", 13, sha); err != nil {
+	if err := d.verify(info, "LACTwA==", sent, 13, sha); err != nil {
 		t.Errorf("matching CRC: %v", err)
 	}
-	if err := d.verify(info, "AAAAAA==", 13, sha); err == nil || !strings.Contains(err.Error(), "s3 computed CRC-32 AAAAAA== over k") {
+	if err := d.verify(info, "AAAAAA==", sent, 13, sha); err == nil || !strings.Contains(err.Error(), "s3 computed CRC-32 AAAAAA== over k") {
 		t.Errorf("another CRC: %v, want a refusal naming it", err)
 	}
-	if err := d.verify(info, "", 13, sha); err != nil {
+	if err := d.verify(info, "", sent, 13, sha); err != nil {
 		t.Errorf("a store without checksums: %v", err)
 	}
-	if err := d.verify(s3.Info{Size: 12, Metadata: info.Metadata}, "LACTwA==", 13, sha); err == nil {
+	if err := d.verify(s3.Info{Key: "k", Size: 12, Metadata: info.Metadata}, "LACTwA==", sent, 13, sha); err == nil {
 		t.Error("a short object passed")
 	}
 }
 
 // racingStore is a memory store whose HeadCRC32 answers for what is at
-// the key when it is asked; hook runs once before it (another member
-// publishing the same key).
+// the key when it is asked; hook runs once before it is asked about the
+// final key (another member publishing the same key), onHead before a
+// Head of the key it names.
 type racingStore struct {
 	*s3test.Mem
-	hook func()
+	hook   func()
+	onHead map[string]func()
+}
+
+func (r *racingStore) Head(ctx context.Context, key string) (s3.Info, error) {
+	if h := r.onHead[key]; h != nil {
+		delete(r.onHead, key)
+		h()
+	}
+	return r.Mem.Head(ctx, key)
 }
 
 func (r *racingStore) HeadCRC32(ctx context.Context, key string) (s3.Info, string, error) {
-	if h := r.hook; h != nil {
+	if h := r.hook; h != nil && !strings.Contains(key, catalog.PartialSuffix) {
 		r.hook = nil
 		h()
 	}
@@ -184,6 +194,38 @@ func TestAMemberPublishingDuringAnotherMembersCheckKeepsItsArchive(t *testing.T)
 	}
 	if objs, _ := st.List(ctx, key+catalog.PartialSuffix); len(objs) != 0 {
 		t.Errorf("temporary objects left: %v", objs)
+	}
+}
+
+func TestARunWhoseArchiveWasReplacedByOneThatFailedItsCheckPublishesAgain(t *testing.T) {
+	// Member B publishes after member A, then B's own check fails and B
+	// removes its archive: A, which saw B's archive and said nothing of its
+	// own, must not leave the date empty while it reports success.
+	ctx := t.Context()
+	st := &racingStore{Mem: &s3test.Mem{}, onHead: map[string]func(){}}
+	key := "2026_11_23/3309/mysql-3309.tgz.des3"
+	a := &s3Destination{st: st, key: key, run: "hosta.1.aaaaaaaa", log: slog.New(slog.DiscardHandler)}
+	body := []byte("archive of member A")
+	if err := a.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Upload(ctx, bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
+	bTmp := catalog.PartialKey(key, "hostb.2.bbbbbbbb")
+	st.hook = func() {
+		st.Mem.Put(ctx, key, strings.NewReader("B's bad copy"), map[string]string{catalog.MetaRun: "hostb.2.bbbbbbbb", "sha1": "bad"})
+		st.Mem.Put(ctx, bTmp, strings.NewReader("B's upload"), nil)
+		// B's check fails while A waits for it: B removes its archive and
+		// its temporary object.
+		st.onHead[bTmp] = func() { st.Mem.Delete(ctx, key); st.Mem.Delete(ctx, bTmp) }
+	}
+	if err := a.Commit(ctx, map[string]string{"sha1": sha1Of(body)}, int64(len(body))); err != nil {
+		t.Fatalf("A's commit: %v", err)
+	}
+	info, err := st.Head(ctx, key)
+	if err != nil || info.Metadata[catalog.MetaRun] != a.run || info.Metadata["sha1"] != sha1Of(body) {
+		t.Errorf("final object %+v, %v; want A's archive published again", info, err)
 	}
 }
 

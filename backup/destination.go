@@ -57,7 +57,8 @@ type s3Destination struct {
 	// run names this run; its temporary object is catalog.PartialKey(key, run).
 	run       string
 	log       *slog.Logger
-	crc       *s3.CRC32 // of the bytes uploaded
+	crc       *s3.CRC32 // of the bytes uploaded, as the final object's copy holds them
+	upCRC     *s3.CRC32 // the same, as the temporary object's upload parts hold them
 	committed bool
 	beat      *heartbeat // the run's, from Cleanup to Commit or Abort
 }
@@ -153,77 +154,138 @@ func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64)
 		st = sized
 	}
 	d.crc = s3.NewCRC32()
-	return st.Put(ctx, d.tmp(), io.TeeReader(r, d.crc), d.runMeta())
+	w := io.Writer(d.crc)
+	if b, ok := st.(*s3.Bucket); ok {
+		d.upCRC = s3.NewCRC32Parts(b.PartSize())
+		w = io.MultiWriter(d.crc, d.upCRC)
+	}
+	return st.Put(ctx, d.tmp(), io.TeeReader(r, w), d.runMeta())
 }
 
-// Commit copies the temporary object to the final key with its sha1
-// metadata and the run's name, checks it there, then deletes the
-// temporary object. The copy is atomic: the final key always holds one
-// whole archive. When another writer published after this run (a group
-// member backing up the same date; or one that names no run, the legacy
-// tool), the final key holds its archive, which is that writer's to
-// check: last writer wins, as with the legacy tool, and this run's
-// archive is gone without harm. Size, metadata and the store's CRC-32 are
-// read in one answer, so the check is of one object, never of this run's
+// Commit checks the temporary object (its size, and the CRC-32 the store
+// computed over the parts it received: a copy over 5 GiB, made part by
+// part, carries none), copies it to the final key with its sha1 metadata
+// and the run's name, checks it there, then deletes the temporary object.
+// The copy is atomic: the final key always holds one whole archive.
+//
+// When another writer published after this run (a group member backing
+// up the same date; or one that names no run, the legacy tool), the final
+// key holds its archive: last writer wins, as with the legacy tool. This
+// run then waits for that run's own check to end (its temporary object
+// gone) and publishes its archive again if the other's failed its check
+// and was removed, so that no date is left without an archive while a
+// run says it succeeded. Size, metadata and the store's CRC-32 are read
+// in one answer, so a check is of one object, never of this run's
 // metadata and another's bytes.
 func (d *s3Destination) Commit(ctx context.Context, meta map[string]string, size int64) error {
 	sha1 := meta["sha1"]
-	meta = maps.Clone(meta)
-	meta[catalog.MetaRun] = d.run
-	if err := d.st.Copy(ctx, d.tmp(), d.key, meta); err != nil {
-		return err
-	}
-	info, stored, err := d.head(ctx)
+	tmp, stored, err := d.head(ctx, d.tmp())
 	if err != nil {
 		return fmt.Errorf("verify upload: %w", err)
 	}
-	if other := info.Metadata[catalog.MetaRun]; other != d.run {
-		d.log.Info("another writer published this archive after this run: the last to publish wins", "key", d.key, "run", other)
-	} else if err := d.verify(info, stored, size, sha1); err != nil {
-		// Never leave a wrong object at the final key; but only this
-		// run's: another's published meanwhile stays.
-		err = fmt.Errorf("verify upload: %w", err)
-		if again, herr := d.st.Head(context.WithoutCancel(ctx), d.key); herr == nil && again.Metadata[catalog.MetaRun] == d.run {
-			err = errors.Join(err, d.st.Delete(context.WithoutCancel(ctx), d.key))
+	if err := d.verify(tmp, stored, d.upCRC, size, ""); err != nil {
+		return fmt.Errorf("verify upload: %w", err)
+	}
+	meta = maps.Clone(meta)
+	meta[catalog.MetaRun] = d.run
+	for again := false; ; again = true {
+		if err := d.st.Copy(ctx, d.tmp(), d.key, meta); err != nil {
+			return err
 		}
-		return err
+		info, stored, err := d.head(ctx, d.key)
+		if err != nil {
+			return fmt.Errorf("verify upload: %w", err)
+		}
+		other := info.Metadata[catalog.MetaRun]
+		if other == d.run {
+			if err := d.verify(info, stored, d.crc, size, sha1); err != nil {
+				return d.unpublish(ctx, fmt.Errorf("verify upload: %w", err))
+			}
+			break
+		}
+		d.log.Info("another writer published this archive after this run: the last to publish wins", "key", d.key, "run", other)
+		if again || !d.waitOther(ctx, other) {
+			break
+		}
+		if _, err := d.st.Head(ctx, d.key); !errors.Is(err, s3.ErrNotExist) {
+			break // the other's archive passed its check (or cannot be told: it stays)
+		}
+		d.log.Warn("the later writer's archive failed its check and was removed: publishing this run's again", "key", d.key, "run", other)
 	}
 	d.committed = true
-	if err := errors.Join(d.st.Delete(ctx, d.tmp()), d.endRun(ctx)); err != nil {
+	if err := errors.Join(d.endRun(ctx), d.st.Delete(ctx, d.tmp())); err != nil {
 		d.log.Warn("temporary object not removed", "key", d.tmp(), "err", err)
 	}
 	return nil
 }
 
-// head is the final object's size and metadata, with the CRC-32 the store
-// computed over it ("" when it keeps none).
-func (d *s3Destination) head(ctx context.Context) (s3.Info, string, error) {
-	if cs, ok := d.st.(crcStore); ok {
-		return cs.HeadCRC32(ctx, d.key)
+// otherCheckWait bounds how long a run waits for the check of another
+// run that published the same key after it (a HEAD, seconds).
+var otherCheckWait = 5 * time.Minute
+
+// waitOther waits until run's temporary object is gone: its check of the
+// final key has ended. False when run names no run of this tool (the
+// legacy tool checks nothing after its upload) or the wait timed out.
+func (d *s3Destination) waitOther(ctx context.Context, run string) bool {
+	if run == "" {
+		return false
 	}
-	info, err := d.st.Head(ctx, d.key)
+	tmp := catalog.PartialKey(d.key, run)
+	for deadline := time.Now().Add(otherCheckWait); time.Now().Before(deadline); {
+		if _, err := d.st.Head(ctx, tmp); errors.Is(err, s3.ErrNotExist) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(2 * time.Second):
+		}
+	}
+	d.log.Warn("the later writer's check did not end in time; its archive stays", "key", d.key, "run", run)
+	return false
+}
+
+// unpublish removes the final object after its check failed, but only
+// while it is still this run's: another's published meanwhile stays.
+// (A store without conditional deletes leaves a moment between the two.)
+func (d *s3Destination) unpublish(ctx context.Context, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	if again, herr := d.st.Head(ctx, d.key); herr == nil && again.Metadata[catalog.MetaRun] == d.run {
+		err = errors.Join(err, d.st.Delete(ctx, d.key))
+	}
+	return err
+}
+
+// head is key's size and metadata, with the CRC-32 the store computed
+// over it ("" when it keeps none).
+func (d *s3Destination) head(ctx context.Context, key string) (s3.Info, string, error) {
+	if cs, ok := d.st.(crcStore); ok {
+		return cs.HeadCRC32(ctx, key)
+	}
+	info, err := d.st.Head(ctx, key)
 	return info, "", err
 }
 
-// verify checks the final object against what was sent: its size and
-// sha1 metadata, and the CRC-32 the server computed over the bytes it
-// holds (when it keeps one: S3 and MinIO do) against ours. Only a restore
-// or verify reads every byte back through the SHA-1.
-func (d *s3Destination) verify(info s3.Info, stored string, size int64, sha1 string) error {
+// verify checks an object against what was sent: its size and sha1
+// metadata, and the CRC-32 the store computed over the bytes it holds
+// (when it keeps one: S3 and MinIO do) against sent's. Only a restore or
+// verify reads every byte back through the SHA-1.
+func (d *s3Destination) verify(info s3.Info, stored string, sent *s3.CRC32, size int64, sha1 string) error {
 	if info.Size != size || info.Metadata["sha1"] != sha1 {
-		return fmt.Errorf("s3 has %d bytes sha1 %q, sent %d bytes sha1 %s", info.Size, info.Metadata["sha1"], size, sha1)
+		return fmt.Errorf("s3 has %d bytes sha1 %q at %s, sent %d bytes sha1 %q", info.Size, info.Metadata["sha1"], info.Key, size, sha1)
 	}
-	if d.crc == nil {
+	if sent == nil {
 		return nil
 	}
-	match, known := d.crc.Matches(stored)
+	match, known := sent.Matches(stored)
 	switch {
 	case !known:
-		d.log.Info("the store keeps no CRC-32 of the archive: size and metadata checked", "key", d.key)
+		d.log.Debug("the store keeps no CRC-32 of the object: size and metadata checked", "key", info.Key)
 	case !match:
-		return fmt.Errorf("s3 computed CRC-32 %s over %s, which is not that of the %d bytes sent", stored, d.key, size)
+		return fmt.Errorf("s3 computed CRC-32 %s over %s, which is not that of the %d bytes sent", stored, info.Key, size)
+	default:
+		d.log.Debug("the store's CRC-32 matches the bytes sent", "key", info.Key, "crc32", stored)
 	}
-	d.log.Debug("the store's CRC-32 of the archive matches the bytes sent", "key", d.key, "crc32", stored)
 	return nil
 }
 
@@ -233,7 +295,7 @@ func (d *s3Destination) Abort() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := errors.Join(d.st.AbortUploads(ctx, d.tmp()), d.st.Delete(ctx, d.tmp()), d.endRun(ctx))
+	err := errors.Join(d.endRun(ctx), d.st.AbortUploads(ctx, d.tmp()), d.st.Delete(ctx, d.tmp()))
 	if err != nil {
 		d.log.Warn("temporary object not removed", "key", d.tmp(), "err", err)
 	}

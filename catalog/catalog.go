@@ -138,12 +138,22 @@ func legacyBackups(ctx context.Context, st s3.Store, objs []s3.Info, port string
 			}
 		}
 	}
+	present := map[string]bool{}
+	for _, o := range objs {
+		present[o.Key] = true
+	}
 	var out []Backup
 	for _, o := range objs {
-		if strings.HasSuffix(o.Key, BeatSuffix) || strings.HasSuffix(o.Key, CopyCheckSuffix) {
-			if _, ours := beside[strings.TrimSuffix(strings.TrimSuffix(o.Key, BeatSuffix), CopyCheckSuffix)]; ours {
-				continue
-			}
+		// A beat or probe goes with its temporary object; without one (a
+		// removal cut short between them), it is a leftover of its own,
+		// dead an hour after its last write.
+		base, side := strings.CutSuffix(o.Key, BeatSuffix)
+		if !side {
+			base, side = strings.CutSuffix(o.Key, CopyCheckSuffix)
+		}
+		side = side && strings.Contains(base, PartialSuffix+".")
+		if side && present[base] {
+			continue
 		}
 		m := keyRe.FindStringSubmatch(o.Key)
 		if m == nil || m[2] != m[3] || (port != "" && m[2] != port) {
@@ -155,6 +165,9 @@ func legacyBackups(ctx context.Context, st s3.Store, objs []s3.Info, port string
 			if strings.HasSuffix(x.Key, BeatSuffix) {
 				b.Heartbeat = x.Modified
 			}
+		}
+		if side {
+			b.Heartbeat = o.Modified
 		}
 		if b.readMetadata(ctx, st) {
 			out = append(out, b)
@@ -285,10 +298,12 @@ func (l Liveness) Dead(b Backup, now time.Time) (bool, string) {
 	switch {
 	case gone:
 		return true, fmt.Sprintf("pid %d on %s is gone", b.PID, b.Host)
+	case !b.Heartbeat.IsZero() && l.HeartbeatAge > 0 && beat > l.HeartbeatAge:
+		// Before "runs here": after a reboot, another process may have
+		// the dead run's pid.
+		return true, fmt.Sprintf("last heartbeat %s ago", beat)
 	case here:
 		return false, fmt.Sprintf("pid %d runs on this host", b.PID)
-	case !b.Heartbeat.IsZero() && l.HeartbeatAge > 0 && beat > l.HeartbeatAge:
-		return true, fmt.Sprintf("last heartbeat %s ago", beat)
 	case !b.Heartbeat.IsZero():
 		return false, fmt.Sprintf("may be running: last heartbeat %s ago", beat)
 	case l.PartialAge > 0 && age > l.PartialAge:

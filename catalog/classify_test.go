@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -377,5 +378,37 @@ func TestPruneJudgesALegacyRunWithAHeartbeatByItsLastBeat(t *testing.T) {
 	}
 	if n := len(b.list()); n != 2 {
 		t.Errorf("catalog lists %d backups, want the two runs (beats and probes are theirs)", n)
+	}
+}
+
+func TestPruneRemovesABeatOrProbeWhoseTemporaryObjectIsGone(t *testing.T) {
+	// A removal cut short between the temporary object and its beat or
+	// probe leaves them alone: dead an hour after their last write.
+	b := newBucket(t)
+	beat := PartialKey("2026_11_20/3306/mysql-3306.tgz.des3", "db2.7.0a") + BeatSuffix
+	b.at(48*time.Hour).putJSON(beat, Started{Run: "db2.7.0a"})
+	probe := PartialKey("2026_11_19/3306/mysql-3306.tgz.des3", "db2.8.0b") + CopyCheckSuffix
+	b.at(48*time.Hour).put(probe, nil, nil)
+	fresh := PartialKey("2026_11_21/3306/mysql-3306.tgz.des3", "db2.9.0c") + BeatSuffix
+	b.at(10*time.Minute).putJSON(fresh, Started{Run: "db2.9.0c"})
+	got := keys(Prune(b.list(), policy(5), now).Remove)
+	want := probe + " (dead run: last heartbeat 48h0m0s ago), " + beat + " (dead run: last heartbeat 48h0m0s ago)"
+	if got != want {
+		t.Errorf("removes %s;\nwant %s", got, want)
+	}
+}
+
+func TestALegacyRunOfThisHostWhoseBeatStoppedIsDeadThoughItsPidLives(t *testing.T) {
+	// After a reboot another process may have the dead run's pid.
+	b := newBucket(t)
+	tmp := PartialKey("2026_11_20/3306/mysql-3306.tgz.des3", "db1.4242.0a")
+	b.at(50*time.Hour).put(tmp, nil, map[string]string{MetaHost: thisHost, MetaPID: strconv.Itoa(livePID)})
+	b.at(48*time.Hour).putJSON(tmp+BeatSuffix, Started{Run: "db1.4242.0a"})
+	bs := b.list()
+	if len(bs) != 1 {
+		t.Fatalf("listed %d", len(bs))
+	}
+	if dead, why := policy(5).Runs.Dead(bs[0], now); !dead || why != "last heartbeat 48h0m0s ago" {
+		t.Errorf("dead %v (%s), want dead by its heartbeat", dead, why)
 	}
 }

@@ -441,8 +441,12 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 				return err
 			}
 		}
-		for _, k := range append([]string{b.Key}, b.Keys...) {
-			if err := st.Delete(ctx, k); err != nil {
+		// Beside objects (a temporary object's beat and probe) first, the
+		// object they go with last: a removal cut short leaves an object
+		// still listed, never an orphan.
+		keys := append([]string{b.Key}, b.Keys...)
+		for i := len(keys) - 1; i >= 0; i-- {
+			if err := st.Delete(ctx, keys[i]); err != nil {
 				return err
 			}
 		}

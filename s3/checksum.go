@@ -15,30 +15,36 @@ import (
 )
 
 // CRC32 computes, while an object's bytes are written through it, the
-// CRC-32 (IEEE) that S3 records for the object once Copy has put it at
-// its final key: over the whole object when one CopyObject made it, or
-// S3's composite (the CRC-32 of the parts' CRC-32s, "…-N") when a
-// multipart copy of copyPartSize parts did.
+// CRC-32 (IEEE) that S3 records for the object: over the whole object,
+// or S3's composite (the CRC-32 of the parts' CRC-32s, "…-N") over parts
+// of a given size: those of a multipart upload, or of a multipart copy.
 type CRC32 struct {
 	full, part hash.Hash32
+	partSize   int64
 	inPart     int64
 	parts      []byte
 	n          int
 }
 
-// NewCRC32 starts the sums of an object.
-func NewCRC32() *CRC32 { return &CRC32{full: crc32.NewIEEE(), part: crc32.NewIEEE()} }
+// NewCRC32 starts the sums of an object that Copy puts at its final key
+// (a copy over 5 GiB goes in copyPartSize parts).
+func NewCRC32() *CRC32 { return NewCRC32Parts(copyPartSize) }
+
+// NewCRC32Parts starts the sums of an object uploaded in parts of size.
+func NewCRC32Parts(size int64) *CRC32 {
+	return &CRC32{full: crc32.NewIEEE(), part: crc32.NewIEEE(), partSize: size}
+}
 
 // Write adds p to the sums.
 func (c *CRC32) Write(p []byte) (int, error) {
 	c.full.Write(p)
 	written := len(p)
 	for len(p) > 0 {
-		take := min(int64(len(p)), copyPartSize-c.inPart)
+		take := min(int64(len(p)), c.partSize-c.inPart)
 		c.part.Write(p[:take])
 		c.inPart += take
 		p = p[take:]
-		if c.inPart == copyPartSize {
+		if c.inPart == c.partSize {
 			c.endPart()
 		}
 	}

@@ -3,6 +3,7 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -244,4 +245,33 @@ func storeContract(t *testing.T, st pendingLister) {
 			t.Errorf("after delete: %v", err)
 		}
 	})
+}
+
+func TestAnUploadsStoredCRCIsThatOfItsPartsAsSent(t *testing.T) {
+	// A backup checks its temporary object's CRC-32, which the store
+	// computed over the parts it received, before the copy to the final
+	// key: a copy over 5 GiB, made part by part, carries none.
+	m := testbed.StartMinIO(t)
+	const part = 5 << 20
+	sc := m.StoreConfig()
+	sc.PartSize = part
+	st := s3.New(sc)
+	data := make([]byte, 12<<20+17)
+	rand.Read(data)
+	sent := s3.NewCRC32Parts(part)
+	if err := st.Put(t.Context(), "tmp", io.TeeReader(bytes.NewReader(data), sent), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := st.HeadCRC32(t.Context(), "tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, known := sent.Matches(stored); !ok || !known {
+		t.Errorf("stored CRC-32 %q: match %v, known %v", stored, ok, known)
+	}
+	other := s3.NewCRC32Parts(part)
+	other.Write(data[1:])
+	if ok, _ := other.Matches(stored); ok {
+		t.Error("another content's CRC matches")
+	}
 }

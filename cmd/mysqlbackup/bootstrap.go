@@ -68,18 +68,13 @@ func (c *BootstrapCmd) Run(ctx context.Context, app *App) error {
 	return CatchupBinlogCmd{}.Run(ctx, app)
 }
 
-// restore restores the latest backup, or says the port has none at all.
+// restore restores the latest backup (or --date-str's), or says the port
+// has none at all: exit 3 only when the store was listed and holds nothing
+// of the port, and the data dir no unfinished restore.
 func (c *BootstrapCmd) restore(ctx context.Context, app *App) error {
 	cfg := app.Cfg
-	none := func() error {
-		if restore.InProgress(cfg.MySQLDataDir) {
-			return fmt.Errorf("%s holds an unfinished restore, and the store no backup of port %s to finish it from: not starting empty over it", cfg.MySQLDataDir, cfg.SourcePort())
-		}
-		return &exitError{code: exitNoBackup,
-			out: fmt.Sprintf("bootstrap: no backup of port %s yet (a new group): start the instance empty", cfg.SourcePort()),
-			err: fmt.Errorf("%w of port %s in %s", restore.ErrNoBackup, cfg.SourcePort(), cfg.StoreName())}
-	}
-	if cfg.HasStore() && cfg.DateStr == conf.LatestDate {
+	empty := false
+	if cfg.HasStore() {
 		st, err := app.inst().Store()
 		if err != nil {
 			return err
@@ -93,14 +88,18 @@ func (c *BootstrapCmd) restore(ctx context.Context, app *App) error {
 		case err != nil:
 			return err
 		case len(bs) == 0:
-			return none()
+			empty = true
 		case !ok:
 			return fmt.Errorf("port %s has no complete backup in %s, only %d incomplete (a first backup running, or failed): not starting empty", cfg.SourcePort(), cfg.StoreName(), len(bs))
 		}
 	}
-	err := runRestore(ctx, app, restore.Options{})
-	if errors.Is(err, restore.ErrNoBackup) {
-		return none()
+	if empty && restore.InProgress(cfg.MySQLDataDir) {
+		return fmt.Errorf("%s holds an unfinished restore, and %s no backup of port %s to finish it from: not starting empty over it", cfg.MySQLDataDir, cfg.StoreName(), cfg.SourcePort())
 	}
-	return err
+	if empty {
+		return &exitError{code: exitNoBackup,
+			out: fmt.Sprintf("bootstrap: no backup of port %s yet (a new group): start the instance empty", cfg.SourcePort()),
+			err: fmt.Errorf("%w of port %s in %s", restore.ErrNoBackup, cfg.SourcePort(), cfg.StoreName())}
+	}
+	return runRestore(ctx, app, restore.Options{})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -159,10 +158,10 @@ func runFleet(ctx context.Context, cli *CLI, f *fleetFlags, cmdName string, args
 	if err != nil {
 		return usageError{err}
 	}
-	if slices.Contains(args, "--watch") {
+	if hasFlag(args, "--watch") {
 		return usageError{errors.New("--watch redraws one view until stopped: give it one port, not --ports/--all-ports")}
 	}
-	jsonOut := slices.Contains(args, "--json")
+	jsonOut := hasFlag(args, "--json")
 	// Every port takes the driver's date, as mysqlops computed date_str
 	// once: a run that crosses midnight keeps one date.
 	env := append(os.Environ(), fleetNowEnv+"="+time.Now().Format(time.RFC3339Nano))
@@ -174,7 +173,10 @@ func runFleet(ctx context.Context, cli *CLI, f *fleetFlags, cmdName string, args
 		select { // in the order given: --jobs 1 runs them one after the other
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			results[i] = portResult{Port: port, Exit: exitFailure, Error: "not started: " + ctx.Err().Error()}
+			results[i] = portResult{Port: port, Exit: exitFailure, Error: "not started: the run was stopped"}
+			mu.Lock()
+			printPort(stdout, results[i], jsonOut)
+			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
@@ -251,6 +253,20 @@ func runPort(ctx context.Context, port string, args, env []string, stderr io.Wri
 	return r
 }
 
+// hasFlag says whether args hold the boolean flag name (--name or
+// --name=value, but not --name=false), before any "--".
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == name || strings.HasPrefix(a, name+"=") && a != name+"=false" {
+			return true
+		}
+	}
+	return false
+}
+
 // printPort prints one port's output and outcome.
 func printPort(w io.Writer, r portResult, jsonOut bool) {
 	if jsonOut {
@@ -265,12 +281,16 @@ func printPort(w io.Writer, r portResult, jsonOut bool) {
 		fmt.Fprintf(w, "%s\n", line)
 		return
 	}
-	sc := bufio.NewScanner(bytes.NewReader(r.output))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		fmt.Fprintf(w, "%s: %s\n", r.Port, sc.Text())
+	if out := strings.TrimSuffix(string(r.output), "\n"); out != "" {
+		for line := range strings.SplitSeq(out, "\n") {
+			fmt.Fprintf(w, "%s: %s\n", r.Port, line)
+		}
 	}
-	if r.Exit != 0 {
+	switch r.Exit {
+	case 0:
+	case exitNoBackup:
+		fmt.Fprintf(w, "%s: NO BACKUP YET (exit %d): %s\n", r.Port, r.Exit, r.Error)
+	default:
 		fmt.Fprintf(w, "%s: FAILED (exit %d): %s\n", r.Port, r.Exit, r.Error)
 	}
 }

@@ -208,6 +208,7 @@ func TestEveryPortOfAFleetRunTakesTheDriversDate(t *testing.T) {
 func TestFleetFlagsRefuseWhatCannotRunPerPort(t *testing.T) {
 	for _, args := range [][]string{
 		{"status", "--ports", "3309,3310", "--watch"},
+		{"status", "--watch=true", "--ports", "3309,3310"},
 		{"backup", "--ports="},
 		{"backup", "--ports", "3309,03309"},
 		{"backup", "--ports", "3309", "--port", "3310"},
