@@ -81,8 +81,8 @@ func (d *s3Destination) runMeta() map[string]string {
 }
 
 // Cleanup removes the temporary objects, and their unfinished uploads,
-// of runs for this key that are known dead: killed runs of this host, and
-// any run's after catalog.PartialDeadAge. A live run's, such as another
+// of runs for this key that are known dead (instance.RunLiveness: killed
+// runs of this host, a stale heartbeat). A live run's, such as another
 // group member's backing up the same date now, is left alone: both
 // publish, and the last to finish wins. Then it makes this run visible
 // with an empty temporary object naming it (so a run killed mid-upload
@@ -105,13 +105,14 @@ func (d *s3Destination) Cleanup(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := d.st.Put(ctx, d.tmp(), bytes.NewReader(nil), d.runMeta()); err != nil {
+	meta := d.runMeta()
+	if err := d.st.Put(ctx, d.tmp(), bytes.NewReader(nil), meta); err != nil {
 		return err
 	}
 	// The run beats until it ends: an upload, and the copy after it, may
 	// take a day (a large archive, a throttle), and is judged by its last
 	// beat, never by its start.
-	started := catalog.Started{Run: d.run, Host: instance.Hostname(), Machine: instance.MachineID(), PID: os.Getpid(), Started: time.Now().UTC()}
+	started := catalog.Started{Run: d.run, Host: meta[catalog.MetaHost], Machine: meta[catalog.MetaMachine], PID: os.Getpid(), Started: time.Now().UTC()}
 	if err := catalog.PutJSON(ctx, d.st, d.tmp()+catalog.BeatSuffix, started); err != nil {
 		return err
 	}
@@ -141,22 +142,19 @@ func checkCopy(ctx context.Context, st s3.Store, key string) error {
 // enough for the expected size to fit its part limit (memory is about
 // part size × (s3_concurrency + 1)). The object names this host and
 // process: a prune or a later run here removes it at once when the
-// process is gone, never while it lives, however long the copy to the
-// final key takes
-// (elsewhere, after catalog.PartialDeadAge).
+// process is gone, never while it lives; elsewhere, an hour after the
+// run's last heartbeat.
 func (d *s3Destination) Upload(ctx context.Context, r io.Reader, expected int64) error {
 	st := d.st
+	d.crc = s3.NewCRC32()
+	w := io.Writer(d.crc)
 	if b, ok := st.(*s3.Bucket); ok {
 		sized := b.ForSize(expected)
 		if sized.PartSize() != b.PartSize() {
 			d.log.Info("larger S3 parts for a large archive", "part_size", progress.Bytes(sized.PartSize()), "expected", progress.Bytes(expected))
 		}
 		st = sized
-	}
-	d.crc = s3.NewCRC32()
-	w := io.Writer(d.crc)
-	if b, ok := st.(*s3.Bucket); ok {
-		d.upCRC = s3.NewCRC32Parts(b.PartSize())
+		d.upCRC = s3.NewCRC32Parts(sized.PartSize())
 		w = io.MultiWriter(d.crc, d.upCRC)
 	}
 	return st.Put(ctx, d.tmp(), io.TeeReader(r, w), d.runMeta())

@@ -130,28 +130,20 @@ func Partials(ctx context.Context, st s3.Store, key string) ([]Backup, error) {
 // legacyBackups are the legacy archives and temporary objects among objs,
 // each temporary object with its heartbeat and copy probe.
 func legacyBackups(ctx context.Context, st s3.Store, objs []s3.Info, port string) []Backup {
+	present := map[string]bool{}
 	beside := map[string][]s3.Info{} // temporary object's key → its beat and probe
 	for _, o := range objs {
-		for _, suffix := range []string{BeatSuffix, CopyCheckSuffix} {
-			if base, ok := strings.CutSuffix(o.Key, suffix); ok && strings.Contains(base, PartialSuffix+".") {
-				beside[base] = append(beside[base], o)
-			}
-		}
-	}
-	present := map[string]bool{}
-	for _, o := range objs {
 		present[o.Key] = true
+		if base, ok := besideOf(o.Key); ok {
+			beside[base] = append(beside[base], o)
+		}
 	}
 	var out []Backup
 	for _, o := range objs {
 		// A beat or probe goes with its temporary object; without one (a
 		// removal cut short between them), it is a leftover of its own,
 		// dead an hour after its last write.
-		base, side := strings.CutSuffix(o.Key, BeatSuffix)
-		if !side {
-			base, side = strings.CutSuffix(o.Key, CopyCheckSuffix)
-		}
-		side = side && strings.Contains(base, PartialSuffix+".")
+		base, side := besideOf(o.Key)
 		if side && present[base] {
 			continue
 		}
@@ -174,6 +166,16 @@ func legacyBackups(ctx context.Context, st s3.Store, objs []s3.Info, port string
 		}
 	}
 	return out
+}
+
+// besideOf is the temporary object key is the beat or copy probe of.
+func besideOf(key string) (string, bool) {
+	for _, suffix := range []string{BeatSuffix, CopyCheckSuffix} {
+		if base, ok := strings.CutSuffix(key, suffix); ok && strings.Contains(base, PartialSuffix+".") {
+			return base, true
+		}
+	}
+	return "", false
 }
 
 // Metadata keys of a legacy temporary object: the run that writes it.

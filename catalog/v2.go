@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -444,7 +445,10 @@ func Remove(ctx context.Context, st s3.Store, b Backup) error {
 		// Beside objects (a temporary object's beat and probe) first, the
 		// object they go with last: a removal cut short leaves an object
 		// still listed, never an orphan.
-		keys := append([]string{b.Key}, b.Keys...)
+		keys := b.Keys
+		if !slices.Contains(keys, b.Key) {
+			keys = append([]string{b.Key}, keys...)
+		}
 		for i := len(keys) - 1; i >= 0; i-- {
 			if err := st.Delete(ctx, keys[i]); err != nil {
 				return err

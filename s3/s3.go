@@ -96,13 +96,13 @@ func New(cfg Config) *Bucket {
 // httpClient is cfg.HTTPClient, or the SDK's own with cfg.RootCAs,
 // sending through cfg.Upload when it is set.
 func httpClient(cfg Config) awss3.HTTPClient {
-	var c awss3.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		if cfg.RootCAs != nil {
-			tr.TLSClientConfig.RootCAs = cfg.RootCAs
-		}
-	})
-	if cfg.HTTPClient != nil {
-		c = cfg.HTTPClient
+	var c awss3.HTTPClient = cfg.HTTPClient
+	if cfg.HTTPClient == nil {
+		c = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			if cfg.RootCAs != nil {
+				tr.TLSClientConfig.RootCAs = cfg.RootCAs
+			}
+		})
 	}
 	if cfg.Upload != nil {
 		c = &throttledClient{next: c, t: cfg.Upload}

@@ -93,7 +93,7 @@ func (f *fleetFlags) ports(cli *CLI) (string, []string, error) {
 	case len(f.Ports) > 0:
 		var out []string
 		for _, p := range f.Ports {
-			if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 || strconv.Itoa(n) != p {
+			if !isPort(p) {
 				return "", nil, fmt.Errorf("--ports: %q is not a port (its directory's name: digits, no leading zero)", p)
 			}
 			if !slices.Contains(out, p) {
@@ -108,8 +108,7 @@ func (f *fleetFlags) ports(cli *CLI) (string, []string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil || n <= 0 || n > 65535 || strconv.Itoa(n) != e.Name() {
+		if !isPort(e.Name()) {
 			continue
 		}
 		if fi, err := os.Stat(filepath.Join(base, e.Name())); err == nil && fi.IsDir() { // a symlink to one too
